@@ -1,0 +1,137 @@
+// Package app wires swapd's binaries from configuration. The mains in cmd/ only call
+// RunAPI or RunWorker, and the end-to-end tests call the same functions in-process.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+
+	"github.com/swapd/swapd/internal/config"
+	"github.com/swapd/swapd/pkg/api"
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/netguard"
+	"github.com/swapd/swapd/pkg/storage"
+	"github.com/swapd/swapd/pkg/webhook"
+	"github.com/swapd/swapd/tasks"
+)
+
+// RunAPI runs the HTTP API until ctx ends. It writes its address, and a generated API
+// key when none is configured, to stdout.
+func RunAPI(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	s := config.New("api", getenv, stdout)
+	common := config.DeclareCommon(s)
+	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
+	keys := s.String("SWAPD_API_KEYS", "", "comma-separated API keys (one is generated for a local run if empty)")
+	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted input file, bytes")
+	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
+	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
+	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs")
+	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
+	if err := s.Parse(args); err != nil {
+		return err
+	}
+	limits := media.Limits{MaxBytes: s.Int64("SWAPD_MAX_INPUT_BYTES"), MaxPixels: s.Int64("SWAPD_MAX_PIXELS")}
+	maxSources := s.Int("SWAPD_MAX_SOURCES")
+	urlExpiry := s.Duration("SWAPD_URL_EXPIRY")
+	jobTTL := s.Duration("SWAPD_JOB_TTL")
+	schedule := s.Durations("SWAPD_WEBHOOK_SCHEDULE")
+	if err := s.Err(); err != nil {
+		return err
+	}
+	log := common.Logger(stdout)
+	policy, err := netguard.ParsePolicy(*common.AllowPrivate)
+	if err != nil {
+		return fmt.Errorf("SWAPD_ALLOW_PRIVATE: %w", err)
+	}
+	apiKeys := config.List(*keys)
+	if len(apiKeys) == 0 {
+		k := generateKey()
+		apiKeys = []string{k}
+		fmt.Fprintf(stdout, "No SWAPD_API_KEYS set; generated an API key for this run:\n  SWAPD_API_KEY=%s\n", k)
+	}
+
+	redisOpt, rdb, err := common.Redis()
+	if err != nil {
+		return fmt.Errorf("SWAPD_REDIS_URL: %w", err)
+	}
+	defer rdb.Close()
+	store, err := connectStorage(ctx, common.Storage())
+	if err != nil {
+		return err
+	}
+	queue := asynq.NewClientFromRedisClient(rdb)
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	monitor := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt})
+	defer monitor.Close()
+	jobStore := jobs.NewStore(rdb, jobTTL)
+	handler := api.NewServer(api.Deps{
+		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
+		Queue: queue, Inspector: inspector, Monitor: monitor, Policy: policy, Limits: limits,
+		MaxSources: maxSources, URLExpiry: urlExpiry,
+		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(scheduleOrDefault(schedule))},
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(stdout, "swapd api listening on http://%s (dashboard: http://%s/monitoring/)\n", ln.Addr(), ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func generateKey() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "sk_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func scheduleOrDefault(s []time.Duration) []time.Duration {
+	if len(s) == 0 {
+		return webhook.Schedule
+	}
+	return s
+}
+
+// connectStorage connects to object storage, retrying for a while so a service started
+// together with MinIO (compose, make run) does not lose the race.
+func connectStorage(ctx context.Context, cfg storage.Config) (*storage.Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := storage.New(ctx, cfg)
+		if err == nil || time.Now().After(deadline) {
+			if err != nil {
+				return nil, fmt.Errorf("object storage %s: %w", cfg.Endpoint, err)
+			}
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

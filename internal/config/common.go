@@ -1,0 +1,78 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swapd/swapd/pkg/storage"
+)
+
+// Common holds the settings both binaries share.
+type Common struct {
+	RedisURL     *string
+	S3           struct{ Endpoint, AccessKey, SecretKey, Bucket, Region, PublicEndpoint, SSL *string }
+	AllowPrivate *string
+	LogFormat    *string
+	LogLevel     *string
+	JobTTL       *string
+}
+
+// DeclareCommon declares the shared settings on s.
+func DeclareCommon(s *Set) *Common {
+	c := &Common{}
+	c.RedisURL = s.String("SWAPD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (redis://, rediss://)")
+	c.S3.Endpoint = s.String("SWAPD_S3_ENDPOINT", "127.0.0.1:9000", "S3/MinIO endpoint host:port")
+	c.S3.AccessKey = s.String("SWAPD_S3_ACCESS_KEY", "minioadmin", "S3 access key")
+	c.S3.SecretKey = s.String("SWAPD_S3_SECRET_KEY", "minioadmin", "S3 secret key")
+	c.S3.Bucket = s.String("SWAPD_S3_BUCKET", "swapd", "bucket for inputs and outputs (created if missing)")
+	c.S3.Region = s.String("SWAPD_S3_REGION", "", "S3 region")
+	c.S3.PublicEndpoint = s.String("SWAPD_S3_PUBLIC_ENDPOINT", "", "host:port clients use for presigned URLs, if not the endpoint")
+	c.S3.SSL = s.String("SWAPD_S3_SSL", "false", "use TLS to reach S3")
+	c.AllowPrivate = s.String("SWAPD_ALLOW_PRIVATE", "", "hosts or CIDRs that input URLs and webhooks may reach although private (default: none)")
+	c.LogFormat = s.String("SWAPD_LOG_FORMAT", "text", "log format: text or json")
+	c.LogLevel = s.String("SWAPD_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	c.JobTTL = s.String("SWAPD_JOB_TTL", "24h", "how long a finished job's record is kept")
+	return c
+}
+
+// Logger builds the slog logger the settings ask for.
+func (c *Common) Logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(*c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if strings.EqualFold(*c.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Redis returns asynq's connection option and a go-redis client for the same server.
+func (c *Common) Redis() (asynq.RedisConnOpt, redis.UniversalClient, error) {
+	opt, err := asynq.ParseRedisURI(*c.RedisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, nil, os.ErrInvalid
+	}
+	return opt, rdb, nil
+}
+
+// Storage returns the object storage configuration.
+func (c *Common) Storage() storage.Config {
+	return storage.Config{
+		Endpoint:       *c.S3.Endpoint,
+		AccessKey:      *c.S3.AccessKey,
+		SecretKey:      *c.S3.SecretKey,
+		Bucket:         *c.S3.Bucket,
+		Region:         *c.S3.Region,
+		PublicEndpoint: *c.S3.PublicEndpoint,
+		UseSSL:         *c.S3.SSL == "true" || *c.S3.SSL == "1",
+	}
+}

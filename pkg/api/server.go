@@ -1,0 +1,59 @@
+// Package api is swapd's HTTP API: thin handlers that authenticate, validate, store
+// inputs in object storage and enqueue work. It never loads a model.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/netguard"
+	"github.com/swapd/swapd/pkg/storage"
+	"github.com/swapd/swapd/tasks"
+)
+
+// Deps is everything the API needs; cmd/api builds it from configuration.
+type Deps struct {
+	Log       *slog.Logger
+	Keys      []string // accepted API keys; must not be empty
+	Redis     redis.UniversalClient
+	Jobs      *jobs.Store
+	Store     *storage.Store
+	Queue     *asynq.Client
+	Inspector *asynq.Inspector
+	Notifier  *tasks.Notifier
+	Monitor   http.Handler // the asynq dashboard, mounted at /monitoring/
+	Policy    netguard.Policy
+	Limits    media.Limits
+
+	MaxSources int           // default 8
+	URLExpiry  time.Duration // presigned GET/PUT lifetime, default 1 h
+}
+
+func (d *Deps) defaults() {
+	if d.MaxSources <= 0 {
+		d.MaxSources = 8
+	}
+	if d.URLExpiry <= 0 {
+		d.URLExpiry = time.Hour
+	}
+	if d.Limits.MaxBytes <= 0 {
+		d.Limits = media.DefaultLimits
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+}
+
+// NewServer returns the API's handler with every route and middleware in place.
+func NewServer(d Deps) http.Handler {
+	d.defaults()
+	mux := http.NewServeMux()
+	addRoutes(mux, &d)
+	return logRequests(d.Log, mux)
+}

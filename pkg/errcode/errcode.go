@@ -1,0 +1,85 @@
+// Package errcode defines the stable error codes swapd reports to clients.
+//
+// A code is part of the public API: clients branch on it, so codes are never renamed.
+// The message is for people and may change. Every error that reaches a client, over
+// HTTP or in a job record, is an *Error; anything else is reported as INTERNAL and
+// only logged, so internals never leak.
+package errcode
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Codes. Keep the list in the README in step with this one.
+const (
+	InvalidRequest   = "INVALID_REQUEST"   // malformed JSON, bad option, missing field
+	Unauthorized     = "UNAUTHORIZED"      // missing or wrong API key
+	NotFound         = "NOT_FOUND"         // no such job or object
+	Conflict         = "CONFLICT"          // the job is in a state that forbids the action
+	UnsupportedMedia = "UNSUPPORTED_MEDIA" // not a JPEG, PNG or WebP image (by content)
+	InputTooLarge    = "INPUT_TOO_LARGE"   // more bytes than SWAPD_MAX_INPUT_BYTES
+	ImageTooLarge    = "IMAGE_TOO_LARGE"   // more pixels than SWAPD_MAX_PIXELS
+	EmptyInput       = "EMPTY_INPUT"       // a zero-byte file
+	CorruptInput     = "CORRUPT_INPUT"     // looks like an image, does not decode
+	InputNotFound    = "INPUT_NOT_FOUND"   // an upload key that holds no object
+	URLBlocked       = "URL_BLOCKED"       // a URL that points at a private address
+	FetchFailed      = "FETCH_FAILED"      // a URL input that could not be downloaded
+	NoFaceInSource   = "NO_FACE_IN_SOURCE" // a source image without a detectable face
+	NoFaceInTarget   = "NO_FACE_IN_TARGET" // a target image without a detectable face
+	Unavailable      = "UNAVAILABLE"       // a dependency (Redis, storage) is down
+	Internal         = "INTERNAL"          // a bug or an unexpected failure; see the logs
+)
+
+// Error is an error with a stable code and a message a person understands.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// New returns an *Error with a formatted message.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, if any.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Code returns err's code, or Internal when err carries none.
+func Code(err error) string {
+	if e, ok := As(err); ok {
+		return e.Code
+	}
+	return Internal
+}
+
+// HTTPStatus maps a code to the status an HTTP response carries.
+func HTTPStatus(code string) int {
+	switch code {
+	case InvalidRequest, URLBlocked, EmptyInput, InputNotFound:
+		return http.StatusBadRequest
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case NotFound:
+		return http.StatusNotFound
+	case Conflict:
+		return http.StatusConflict
+	case InputTooLarge, ImageTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case UnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case CorruptInput, NoFaceInSource, NoFaceInTarget, FetchFailed:
+		return http.StatusUnprocessableEntity
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}

@@ -1,0 +1,131 @@
+package faceswap_test
+
+import (
+	"image"
+	"image/draw"
+	_ "image/jpeg"
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/swapd/swapd/internal/onnxgen"
+	"github.com/swapd/swapd/pkg/faceswap"
+	"github.com/swapd/swapd/pkg/inference"
+	"github.com/swapd/swapd/pkg/media"
+)
+
+const (
+	testdata       = "/work/shared/testdata"
+	detectorModel  = testdata + "/models/scrfd_500m.onnx"
+	recognizerPath = testdata + "/models/arcface_compat_512.onnx"
+)
+
+// initORT loads the real ONNX Runtime; a missing library fails the test.
+func initORT(t testing.TB) {
+	t.Helper()
+	lib := inference.LibraryPath()
+	if _, err := os.Stat(lib); err != nil {
+		t.Fatalf("ONNX Runtime library not found (set %s): %v", inference.LibraryEnv, err)
+	}
+	if err := inference.Init(lib); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadFrame decodes a test image into a packed RGB frame.
+func loadFrame(t testing.TB, name string) media.Frame {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testdata, "faces", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return frameFromImage(img)
+}
+
+func frameFromImage(img image.Image) media.Frame {
+	b := img.Bounds()
+	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
+	fr := media.NewFrame(b.Dx(), b.Dy())
+	for i := 0; i < b.Dx()*b.Dy(); i++ {
+		copy(fr.Pix[i*3:i*3+3], rgba.Pix[i*4:i*4+3])
+	}
+	return fr
+}
+
+func grayFrame(w, h int) media.Frame {
+	f := media.NewFrame(w, h)
+	for i := range f.Pix {
+		f.Pix[i] = 128
+	}
+	return f
+}
+
+var (
+	swapperOnce sync.Once
+	swapperPath string
+	swapperErr  error
+	swapperDir  string
+)
+
+// testSwapper writes the generated inswapper stand-in once per test binary.
+func testSwapper(t testing.TB) string {
+	t.Helper()
+	swapperOnce.Do(func() {
+		swapperDir, swapperErr = os.MkdirTemp("", "faceswap-test-")
+		if swapperErr != nil {
+			return
+		}
+		swapperPath = filepath.Join(swapperDir, onnxgen.SwapperFile)
+		swapperErr = onnxgen.WriteSwapper(swapperPath, 1)
+	})
+	if swapperErr != nil {
+		t.Fatal(swapperErr)
+	}
+	return swapperPath
+}
+
+var (
+	pipeOnce sync.Once
+	pipe     *faceswap.Pipeline
+	pipeErr  error
+)
+
+// testPipeline returns one shared CPU pipeline with all three models.
+func testPipeline(t testing.TB) *faceswap.Pipeline {
+	t.Helper()
+	initORT(t)
+	sw := testSwapper(t)
+	pipeOnce.Do(func() {
+		devs, err := inference.ParseDevices("cpu", 1)
+		if err != nil {
+			pipeErr = err
+			return
+		}
+		pipe, pipeErr = faceswap.New(faceswap.ModelPaths{
+			Detector: detectorModel, Recognizer: recognizerPath, Swapper: sw,
+		}, devs[0])
+	})
+	if pipeErr != nil {
+		t.Fatal(pipeErr)
+	}
+	return pipe
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pipe != nil {
+		pipe.Close()
+	}
+	if swapperDir != "" {
+		os.RemoveAll(swapperDir)
+	}
+	os.Exit(code)
+}

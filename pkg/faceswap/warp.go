@@ -1,0 +1,128 @@
+package faceswap
+
+import (
+	"math"
+
+	"github.com/swapd/swapd/pkg/media"
+)
+
+// WarpFrame warps src into a new w×h frame with the affine m (mapping src pixel
+// coordinates to dst, OpenCV convention), bilinear with BORDER_REPLICATE: the
+// flags FaceFusion uses for every crop (its INTER_AREA becomes INTER_LINEAR inside
+// warpAffine). A replicated border keeps faces near the frame edge from being cut
+// with black, which the swapper and recognizer would otherwise see as content.
+func WarpFrame(src media.Frame, m Affine, w, h int) media.Frame {
+	dst := media.NewFrame(w, h)
+	inv, ok := m.Invert()
+	if !ok || src.Width == 0 || src.Height == 0 {
+		return dst
+	}
+	sw, sh := src.Width, src.Height
+	sp := src.Pix
+	out := dst.Pix
+	for y := 0; y < h; y++ {
+		// Source position of (0, y), stepped by (inv[0], inv[3]) along the row.
+		fx := inv[1]*float64(y) + inv[2]
+		fy := inv[4]*float64(y) + inv[5]
+		o := y * w * 3
+		for x := 0; x < w; x++ {
+			sx := fx + inv[0]*float64(x)
+			sy := fy + inv[3]*float64(x)
+			x0, y0 := floorFrac(sx), floorFrac(sy)
+			ax, ay := sx-float64(x0), sy-float64(y0)
+			x1, y1 := clampInt(x0+1, sw-1), clampInt(y0+1, sh-1)
+			x0, y0 = clampInt(x0, sw-1), clampInt(y0, sh-1)
+			r0, r1 := y0*sw*3, y1*sw*3
+			p00, p01 := r0+x0*3, r0+x1*3
+			p10, p11 := r1+x0*3, r1+x1*3
+			w00 := (1 - ax) * (1 - ay)
+			w01 := ax * (1 - ay)
+			w10 := (1 - ax) * ay
+			w11 := ax * ay
+			for c := 0; c < 3; c++ {
+				v := w00*float64(sp[p00+c]) + w01*float64(sp[p01+c]) + w10*float64(sp[p10+c]) + w11*float64(sp[p11+c])
+				out[o+c] = uint8(v + 0.5)
+			}
+			o += 3
+		}
+	}
+	return dst
+}
+
+// warpFloat warps an interleaved float image (ch channels) into dw×dh with inv
+// mapping dst to src. replicate selects BORDER_REPLICATE; otherwise pixels outside
+// the source read as 0 (BORDER_CONSTANT), which is how FaceFusion warps the mask so
+// that nothing outside the crop is blended.
+func warpFloat(src []float32, sw, sh, ch int, inv Affine, dw, dh int, replicate bool) []float32 {
+	out := make([]float32, dw*dh*ch)
+	for y := 0; y < dh; y++ {
+		fx := inv[1]*float64(y) + inv[2]
+		fy := inv[4]*float64(y) + inv[5]
+		o := y * dw * ch
+		for x := 0; x < dw; x++ {
+			sx := fx + inv[0]*float64(x)
+			sy := fy + inv[3]*float64(x)
+			x0, y0 := floorFrac(sx), floorFrac(sy)
+			ax, ay := float32(sx-float64(x0)), float32(sy-float64(y0))
+			x1, y1 := x0+1, y0+1
+			if replicate {
+				x0, x1 = clampInt(x0, sw-1), clampInt(x1, sw-1)
+				y0, y1 = clampInt(y0, sh-1), clampInt(y1, sh-1)
+				for c := 0; c < ch; c++ {
+					v00 := src[(y0*sw+x0)*ch+c]
+					v01 := src[(y0*sw+x1)*ch+c]
+					v10 := src[(y1*sw+x0)*ch+c]
+					v11 := src[(y1*sw+x1)*ch+c]
+					out[o+c] = (v00*(1-ax)+v01*ax)*(1-ay) + (v10*(1-ax)+v11*ax)*ay
+				}
+			} else {
+				if x1 < 0 || y1 < 0 || x0 >= sw || y0 >= sh {
+					o += ch
+					continue // entirely outside: stays 0
+				}
+				in0x, in1x := x0 >= 0, x1 < sw
+				in0y, in1y := y0 >= 0, y1 < sh
+				for c := 0; c < ch; c++ {
+					var v00, v01, v10, v11 float32
+					if in0y && in0x {
+						v00 = src[(y0*sw+x0)*ch+c]
+					}
+					if in0y && in1x {
+						v01 = src[(y0*sw+x1)*ch+c]
+					}
+					if in1y && in0x {
+						v10 = src[(y1*sw+x0)*ch+c]
+					}
+					if in1y && in1x {
+						v11 = src[(y1*sw+x1)*ch+c]
+					}
+					out[o+c] = (v00*(1-ax)+v01*ax)*(1-ay) + (v10*(1-ax)+v11*ax)*ay
+				}
+			}
+			o += ch
+		}
+	}
+	return out
+}
+
+// floorFrac is floor for the coordinate ranges warps produce, clamped so that
+// absurd transforms cannot overflow int.
+func floorFrac(v float64) int {
+	if v < -1e9 {
+		return -1e9
+	}
+	if v > 1e9 {
+		return 1e9
+	}
+	return int(math.Floor(v))
+}
+
+func clampInt(v, hi int) int {
+	if v < 0 {
+		return 0
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}

@@ -1,0 +1,98 @@
+// Package inference owns ONNX Runtime for swapd: loading the shared library once,
+// describing the devices a worker may run on (CPU or CUDA GPUs, each with a fixed
+// number of concurrent inference slots), scheduling work onto those slots, and
+// creating sessions once per device and model file so that every job reuses them.
+//
+// ONNX Runtime keeps a single process-wide environment, so Init is idempotent and
+// Shutdown must only be called when no session is in use any more.
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// LibraryEnv names the environment variable that points at libonnxruntime.
+const LibraryEnv = "SWAPD_ORT_LIBRARY"
+
+// DefaultLibraryPath is where scripts/deps.sh puts the CPU build of ONNX Runtime
+// when SWAPD_ORT_LIBRARY is not set.
+const DefaultLibraryPath = "/root/.cache/swapd/ort/npm-1.30.0/libonnxruntime.so.1"
+
+// LibraryPath returns $SWAPD_ORT_LIBRARY, or DefaultLibraryPath when it is unset.
+func LibraryPath() string {
+	if p := os.Getenv(LibraryEnv); p != "" {
+		return p
+	}
+	return DefaultLibraryPath
+}
+
+var (
+	envMu   sync.Mutex
+	envPath string // library the environment was initialised with; "" when not initialised
+)
+
+// ErrNotInitialized is returned when a session is requested before Init succeeded.
+var ErrNotInitialized = errors.New("inference: ONNX Runtime not initialised (call inference.Init)")
+
+// Init loads the ONNX Runtime shared library at libPath and creates the process-wide
+// ORT environment. It is safe to call from several goroutines and several times:
+// a call with the path already loaded is a no-op, while a call with a different path
+// is an error because a process can only hold one ORT library. A failed Init leaves
+// nothing behind, so it may be retried (for example once the library is installed).
+func Init(libPath string) error {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if envPath != "" {
+		if envPath == libPath {
+			return nil
+		}
+		return fmt.Errorf("inference: ONNX Runtime already initialised from %q, cannot switch to %q", envPath, libPath)
+	}
+	if libPath == "" {
+		return errors.New("inference: empty ONNX Runtime library path")
+	}
+	if _, err := os.Stat(libPath); err != nil {
+		return fmt.Errorf("inference: ONNX Runtime library: %w", err)
+	}
+	ort.SetSharedLibraryPath(libPath)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return fmt.Errorf("inference: initialise ONNX Runtime from %q: %w", libPath, err)
+	}
+	envPath = libPath
+	return nil
+}
+
+// Initialized reports whether Init has succeeded (and Shutdown not been called since).
+func Initialized() bool {
+	envMu.Lock()
+	defer envMu.Unlock()
+	return envPath != ""
+}
+
+// Shutdown destroys the ORT environment. Every session must have been closed first.
+// After Shutdown, Init may be called again.
+func Shutdown() error {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if envPath == "" {
+		return nil
+	}
+	envPath = ""
+	if err := ort.DestroyEnvironment(); err != nil {
+		return fmt.Errorf("inference: destroy ONNX Runtime environment: %w", err)
+	}
+	return nil
+}
+
+// Version returns the ONNX Runtime library version, or "" before Init.
+func Version() string {
+	if !Initialized() {
+		return ""
+	}
+	return ort.GetVersion()
+}

@@ -1,0 +1,224 @@
+package inference
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Session is an ORT session for one model file on one device. It is created once
+// per (device, model file) by Device.OpenSession and shared by every caller; ORT's
+// Run is thread-safe, so a Session may be used from many goroutines at once. The
+// input and output descriptions come from ONNX Runtime itself, so callers feed
+// models by the names and shapes the file declares rather than hard-coding them.
+type Session struct {
+	Path    string
+	Device  *Device
+	Inputs  []ort.InputOutputInfo // in the model's declared order; -1 marks a dynamic dimension
+	Outputs []ort.InputOutputInfo
+
+	s    *ort.DynamicAdvancedSession
+	refs int // guarded by Device.mu
+}
+
+// OpenSession returns the device's session for the model at path, creating it on
+// first use. Each successful call must be paired with Session.Close; the session is
+// destroyed when the last user closes it.
+func (d *Device) OpenSession(path string) (*Session, error) {
+	if !Initialized() {
+		return nil, ErrNotInitialized
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.sessions[path]; ok {
+		s.refs++
+		return s, nil
+	}
+	ins, outs, err := modelInfo(path)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := d.sessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	inNames, outNames := names(ins), names(outs)
+	s, err := ort.NewDynamicAdvancedSession(path, inNames, outNames, opts)
+	if err != nil {
+		return nil, fmt.Errorf("inference: %s: load %s: %w", d.Name, path, err)
+	}
+	sess := &Session{Path: path, Device: d, Inputs: ins, Outputs: outs, s: s, refs: 1}
+	d.sessions[path] = sess
+	return sess, nil
+}
+
+// Close releases this caller's reference; the ORT session is destroyed with the
+// last one. No Run may be in flight on a session being destroyed.
+func (s *Session) Close() error {
+	d := s.Device
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s.refs <= 0 {
+		return nil
+	}
+	s.refs--
+	if s.refs > 0 {
+		return nil
+	}
+	delete(d.sessions, s.Path)
+	return s.destroy()
+}
+
+func (s *Session) destroy() error {
+	if s.s == nil {
+		return nil
+	}
+	err := s.s.Destroy()
+	s.s = nil
+	s.refs = 0
+	if err != nil {
+		return fmt.Errorf("inference: destroy session %s: %w", s.Path, err)
+	}
+	return nil
+}
+
+// InputNames returns the model's input names in declared order.
+func (s *Session) InputNames() []string { return names(s.Inputs) }
+
+// OutputNames returns the model's output names in declared order.
+func (s *Session) OutputNames() []string { return names(s.Outputs) }
+
+// Input returns the description of the named input.
+func (s *Session) Input(name string) (ort.InputOutputInfo, bool) { return find(s.Inputs, name) }
+
+// Output returns the description of the named output.
+func (s *Session) Output(name string) (ort.InputOutputInfo, bool) { return find(s.Outputs, name) }
+
+// Run runs the model. inputs and outputs follow Inputs and Outputs order; a nil
+// output is allocated by ORT and must be destroyed by the caller.
+func (s *Session) Run(inputs, outputs []ort.Value) error {
+	if err := s.s.Run(inputs, outputs); err != nil {
+		return fmt.Errorf("inference: run %s on %s: %w", s.Path, s.Device.Name, err)
+	}
+	return nil
+}
+
+// Tensor is a float32 tensor in Go memory.
+type Tensor struct {
+	Shape []int64
+	Data  []float32
+}
+
+// RunFloat32 runs a model whose inputs and outputs are all float32 tensors.
+// inputs follow Inputs order; the outputs are returned in Outputs order, in
+// memory owned by the caller. Input data is not copied and must not be modified
+// while the call runs.
+func (s *Session) RunFloat32(inputs ...Tensor) ([]Tensor, error) {
+	if len(inputs) != len(s.Inputs) {
+		return nil, fmt.Errorf("inference: %s takes %d inputs, got %d", s.Path, len(s.Inputs), len(inputs))
+	}
+	in := make([]ort.Value, len(inputs))
+	defer func() {
+		for _, v := range in {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, t := range inputs {
+		v, err := ort.NewTensor(ort.NewShape(t.Shape...), t.Data)
+		if err != nil {
+			return nil, fmt.Errorf("inference: %s input %q: %w", s.Path, s.Inputs[i].Name, err)
+		}
+		in[i] = v
+	}
+	out := make([]ort.Value, len(s.Outputs))
+	defer func() {
+		for _, v := range out {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	err := s.Run(in, out)
+	runtime.KeepAlive(inputs)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]Tensor, len(out))
+	for i, v := range out {
+		t, ok := v.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("inference: %s output %q is not a float32 tensor", s.Path, s.Outputs[i].Name)
+		}
+		// GetData is a Go-owned copy of ORT's buffer, so it outlives Destroy.
+		res[i] = Tensor{Shape: []int64(t.GetShape()), Data: t.GetData()}
+	}
+	return res, nil
+}
+
+func names(infos []ort.InputOutputInfo) []string {
+	n := make([]string, len(infos))
+	for i, in := range infos {
+		n[i] = in.Name
+	}
+	return n
+}
+
+func find(infos []ort.InputOutputInfo, name string) (ort.InputOutputInfo, bool) {
+	for _, in := range infos {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return ort.InputOutputInfo{}, false
+}
+
+// modelInfo caches ORT's input/output description of a model file. ORT only offers
+// it through a temporary session, which for a 554 MB swapper costs a second load;
+// the cache (keyed by path, size and modification time) makes that happen once per
+// process rather than once per device. The temporary session runs on the CPU with
+// graph optimisations off, which is the cheapest way ORT can open the file.
+func modelInfo(path string) (ins, outs []ort.InputOutputInfo, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference: model: %w", err)
+	}
+	key := infoKey{path, st.Size(), st.ModTime().UnixNano()}
+	infoMu.Lock()
+	defer infoMu.Unlock()
+	if c, ok := infoCache[key]; ok {
+		return c.ins, c.outs, nil
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference: session options: %w", err)
+	}
+	defer opts.Destroy()
+	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, fmt.Errorf("inference: session options: %w", err)
+	}
+	ins, outs, err = ort.GetInputOutputInfoWithOptions(path, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inference: read model signature of %s: %w", path, err)
+	}
+	infoCache[key] = modelIO{ins, outs}
+	return ins, outs, nil
+}
+
+type infoKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+type modelIO struct{ ins, outs []ort.InputOutputInfo }
+
+var (
+	infoMu    sync.Mutex
+	infoCache = map[infoKey]modelIO{}
+)

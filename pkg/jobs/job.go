@@ -1,0 +1,78 @@
+// Package jobs holds swapd's job records: the system of record for every swap.
+//
+// asynq is only the transport. It deletes finished tasks, sends a cancelled running task
+// to retry, and has its own state names; clients need a stable vocabulary and a record
+// that outlives the task. So every job is a Redis hash owned by this package, and every
+// state change is a compare-and-set done in one Lua script, which keeps at-least-once
+// delivery safe: a re-delivered task sees a terminal job and does nothing.
+package jobs
+
+import (
+	"time"
+
+	"github.com/swapd/swapd/pkg/errcode"
+)
+
+// Status is a job's state. The vocabulary is part of the public API.
+type Status string
+
+const (
+	Queued    Status = "queued"
+	Running   Status = "running"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Canceled  Status = "canceled"
+)
+
+// Terminal reports whether no further transition can happen.
+func (s Status) Terminal() bool { return s == Succeeded || s == Failed || s == Canceled }
+
+// Input is one source or target: an object key (from /v1/uploads or a multipart part
+// the API stored) or a URL the worker fetches. Base64 inputs are stored by the API and
+// become keys, so a job record never carries image bytes.
+type Input struct {
+	Key         string `json:"key,omitempty"`
+	URL         string `json:"url,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+}
+
+// Progress counts units of work: pipeline steps for an image, frames for a video.
+type Progress struct {
+	Done  int `json:"done"`
+	Total int `json:"total"`
+}
+
+// Output describes the result object. URL is filled in by the API, per request, as a
+// presigned GET; it is never stored.
+type Output struct {
+	Key         string `json:"key"`
+	URL         string `json:"url,omitempty"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Faces       int    `json:"faces"` // target faces swapped
+}
+
+// Webhook is where and how the job's terminal event is delivered.
+type Webhook struct {
+	URL    string `json:"url"`
+	Status string `json:"status,omitempty"` // pending, delivered, failed
+}
+
+// Job is a job record as clients see it.
+type Job struct {
+	ID         string             `json:"id"`
+	Status     Status             `json:"status"`
+	Progress   Progress           `json:"progress"`
+	CreatedAt  time.Time          `json:"created_at"`
+	StartedAt  *time.Time         `json:"started_at,omitempty"`
+	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+	Attempts   int                `json:"attempts"`
+	Sources    []Input            `json:"sources"`
+	Target     Input              `json:"target"`
+	Options    Options            `json:"options"`
+	Webhook    *Webhook           `json:"webhook,omitempty"`
+	Output     *Output            `json:"output,omitempty"`
+	Error      *errcode.Error     `json:"error,omitempty"`
+	Stages     map[string]float64 `json:"stage_seconds,omitempty"` // worker's per-stage timings
+}

@@ -1,0 +1,277 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swapd/swapd/pkg/errcode"
+)
+
+// ErrTransition is returned when a job is not in a state that allows the change asked
+// for, e.g. starting a job that was canceled. Callers read the current status from
+// the *TransitionError.
+var ErrTransition = errors.New("job state forbids this transition")
+
+// TransitionError reports the state a refused transition found.
+type TransitionError struct {
+	ID      string
+	Current Status
+	Wanted  Status
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("job %s is %s, cannot become %s", e.ID, e.Current, e.Wanted)
+}
+
+func (e *TransitionError) Unwrap() error { return ErrTransition }
+
+// DefaultTTL is how long a terminal job's record is kept: a day, long enough for a
+// client that polls or a webhook retry schedule's first hours.
+const DefaultTTL = 24 * time.Hour
+
+// Store reads and changes job records in Redis.
+type Store struct {
+	rdb redis.UniversalClient
+	ttl time.Duration
+}
+
+// NewStore returns a Store that keeps terminal records for ttl (DefaultTTL if zero).
+func NewStore(rdb redis.UniversalClient, ttl time.Duration) *Store {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	return &Store{rdb: rdb, ttl: ttl}
+}
+
+func key(id string) string { return "swapd:job:" + id }
+
+// spec is the immutable part of a job, stored as one JSON field.
+type spec struct {
+	Sources []Input  `json:"sources"`
+	Target  Input    `json:"target"`
+	Options Options  `json:"options"`
+	Webhook *Webhook `json:"webhook,omitempty"`
+}
+
+// Create stores a new queued job. It fails if the id exists.
+func (s *Store) Create(ctx context.Context, j *Job) error {
+	sp, err := json.Marshal(spec{Sources: j.Sources, Target: j.Target, Options: j.Options, Webhook: j.Webhook})
+	if err != nil {
+		return fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	j.Status = Queued
+	fields := []any{
+		"status", string(Queued),
+		"created_at", j.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"attempts", 0,
+		"progress_done", j.Progress.Done,
+		"progress_total", j.Progress.Total,
+		"spec", sp,
+	}
+	if j.Webhook != nil {
+		fields = append(fields, "webhook_status", "pending")
+	}
+	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID)}, fields...).Bool()
+	if err != nil {
+		return fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	if !ok {
+		return errcode.New(errcode.Conflict, "job %s already exists", j.ID)
+	}
+	return nil
+}
+
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`)
+
+// Get returns the job, or an errcode NOT_FOUND error.
+func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
+	m, err := s.rdb.HGetAll(ctx, key(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("get job %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return nil, errcode.New(errcode.NotFound, "no job with id %q (it may have expired)", id)
+	}
+	return decode(id, m)
+}
+
+// Status returns only the job's status: the cheap read a running worker polls to notice
+// a cancel.
+func (s *Store) Status(ctx context.Context, id string) (Status, error) {
+	v, err := s.rdb.HGet(ctx, key(id), "status").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", errcode.New(errcode.NotFound, "no job with id %q", id)
+	}
+	return Status(v), err
+}
+
+func decode(id string, m map[string]string) (*Job, error) {
+	j := &Job{ID: id, Status: Status(m["status"])}
+	var sp spec
+	if err := json.Unmarshal([]byte(m["spec"]), &sp); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", id, err)
+	}
+	j.Sources, j.Target, j.Options, j.Webhook = sp.Sources, sp.Target, sp.Options, sp.Webhook
+	if j.Webhook != nil {
+		j.Webhook.Status = m["webhook_status"]
+	}
+	j.CreatedAt = parseTime(m["created_at"])
+	j.StartedAt = optTime(m["started_at"])
+	j.FinishedAt = optTime(m["finished_at"])
+	j.Attempts, _ = strconv.Atoi(m["attempts"])
+	j.Progress.Done, _ = strconv.Atoi(m["progress_done"])
+	j.Progress.Total, _ = strconv.Atoi(m["progress_total"])
+	for field, dst := range map[string]any{"output": &j.Output, "error": &j.Error, "stages": &j.Stages} {
+		if v := m[field]; v != "" {
+			if err := json.Unmarshal([]byte(v), dst); err != nil {
+				return nil, fmt.Errorf("decode job %s field %s: %w", id, field, err)
+			}
+		}
+	}
+	return j, nil
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func optTime(s string) *time.Time {
+	if s == "" {
+		return nil
+	}
+	t := parseTime(s)
+	return &t
+}
+
+// transition atomically moves job id from one of from to `to`, setting fields, and
+// expiring the record when `to` is terminal. It returns the job's status before.
+var transitionScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {0, ''} end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == cur then allowed = true end
+end
+if not allowed then return {0, cur} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return {1, cur}`)
+
+type change struct {
+	from       []Status
+	to         Status
+	newAttempt bool
+	fields     []any
+}
+
+func (s *Store) transition(ctx context.Context, id string, c change) (Status, error) {
+	from := make([]string, len(c.from))
+	for i, st := range c.from {
+		from[i] = string(st)
+	}
+	ttl := 0
+	if c.to.Terminal() {
+		ttl = int(s.ttl / time.Second)
+	}
+	newAttempt := "0"
+	if c.newAttempt {
+		newAttempt = "1"
+	}
+	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt}, c.fields...)
+	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id)}, args...).Slice()
+	if err != nil {
+		return "", fmt.Errorf("job %s -> %s: %w", id, c.to, err)
+	}
+	ok, _ := res[0].(int64)
+	cur, _ := res[1].(string)
+	if cur == "" {
+		return "", errcode.New(errcode.NotFound, "no job with id %q", id)
+	}
+	if ok != 1 {
+		return Status(cur), &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
+	}
+	return Status(cur), nil
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// Start marks a job running and counts an attempt. A job that is already running is a
+// re-delivery (a worker died or shut down) and may start again; a terminal job may not.
+func (s *Store) Start(ctx context.Context, id string) error {
+	_, err := s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Running, newAttempt: true,
+		fields: []any{"started_at", now()}})
+	return err
+}
+
+// SetProgress records progress of a running job; it is a no-op error for others.
+func (s *Store) SetProgress(ctx context.Context, id string, p Progress) error {
+	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Running,
+		fields: []any{"progress_done", p.Done, "progress_total", p.Total}})
+	return err
+}
+
+// Succeed marks a running job succeeded with its output.
+func (s *Store) Succeed(ctx context.Context, id string, out Output, stages map[string]float64) error {
+	o, _ := json.Marshal(out)
+	st, _ := json.Marshal(stages)
+	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Succeeded,
+		fields: []any{"output", o, "stages", st, "finished_at", now()}})
+	return err
+}
+
+// Fail marks a queued or running job failed with a client-facing error.
+func (s *Store) Fail(ctx context.Context, id string, e *errcode.Error) error {
+	b, _ := json.Marshal(e)
+	_, err := s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Failed,
+		fields: []any{"error", b, "finished_at", now()}})
+	return err
+}
+
+// Requeue returns a running job to queued after a transient failure; asynq will
+// deliver it again after its retry delay.
+func (s *Store) Requeue(ctx context.Context, id string) error {
+	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Queued})
+	return err
+}
+
+// Cancel ends a queued or running job as canceled and returns the status it had. A
+// running worker notices on its next poll and stops within one pipeline step.
+func (s *Store) Cancel(ctx context.Context, id string) (Status, error) {
+	return s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Canceled,
+		fields: []any{"finished_at", now()}})
+}
+
+// SetWebhookStatus records the delivery state of the job's webhook.
+func (s *Store) SetWebhookStatus(ctx context.Context, id, status string) error {
+	// HSET only when the record still exists, so a late delivery cannot resurrect a
+	// deleted job as a hash without a status.
+	return webhookScript.Run(ctx, s.rdb, []string{key(id)}, status).Err()
+}
+
+var webhookScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1]) end
+return 0`)
+
+// Delete removes the record. It reports whether there was one.
+func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
+	n, err := s.rdb.Del(ctx, key(id)).Result()
+	return n == 1, err
+}
+
+// TTL returns the remaining lifetime of the record (-1 while the job is live).
+func (s *Store) TTL(ctx context.Context, id string) (time.Duration, error) {
+	return s.rdb.TTL(ctx, key(id)).Result()
+}

@@ -1,0 +1,196 @@
+// Package models lists the ONNX models swapd runs and downloads them with
+// checksum verification and a progress bar.
+//
+// Provenance (see docs/face-pipeline-facts.md §1): InsightFace publishes its
+// detector and recognizer only inside model-pack zips (buffalo_l.zip) and no
+// longer hosts inswapper_128 at all, so production deployments fetch
+// re-hosted copies. FaceFusion re-hosts them as single files under
+// facefusion-assets "models-3.0.0" on GitHub (mirrored on Hugging Face), each
+// with a sibling X.hash file holding the CRC32 of X.onnx as 8 lowercase hex
+// digits. A CRC32 from the same host detects truncation and corruption, not
+// tampering; where a SHA-256 is known it is pinned here and used instead.
+//
+// Licence: InsightFace states that all its pretrained models — every entry
+// here — are for non-commercial research purposes only. Operators are
+// responsible for having the right to use them.
+package models
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role is what a model does in the pipeline.
+type Role string
+
+const (
+	RoleDetector   Role = "detector"
+	RoleRecognizer Role = "recognizer"
+	RoleSwapper    Role = "swapper"
+)
+
+// Source is one place to download a model from.
+type Source struct {
+	URL string
+	// HashURL is a FaceFusion-style sidecar holding the file's CRC32 (%08x).
+	// It is used only when the Entry has no SHA256.
+	HashURL string
+}
+
+// Entry describes one model file.
+type Entry struct {
+	Name string // catalogue key, e.g. "inswapper_128"
+	Role Role
+	File string // file name on disk
+	// Sources are tried in order until one yields a file that verifies.
+	Sources []Source
+	// Size in bytes when known (0 otherwise). Advisory: used for progress
+	// and to cap how much a download may write, not to reject a file.
+	Size int64
+	// SHA256 (lowercase hex) when known; it then is the only check. Without
+	// it each Source must have a HashURL.
+	SHA256  string
+	License string
+	// Default marks the model the pipeline uses for its Role unless
+	// configured otherwise.
+	Default bool
+	// Note records where the facts above come from and what is not verified.
+	Note string
+}
+
+const (
+	ffGitHub      = "https://github.com/facefusion/facefusion-assets/releases/download/models-3.0.0/"
+	ffHuggingFace = "https://huggingface.co/facefusion/models-3.0.0/resolve/main/"
+
+	licenseInsightFace = "InsightFace pretrained model: non-commercial research purposes only (FaceFusion label: Non-Commercial)"
+)
+
+// ffSources returns FaceFusion's GitHub and Hugging Face copies of stem.onnx
+// with their .hash sidecars, in FaceFusion's default provider order.
+func ffSources(stem string) []Source {
+	return []Source{
+		{URL: ffGitHub + stem + ".onnx", HashURL: ffGitHub + stem + ".hash"},
+		{URL: ffHuggingFace + stem + ".onnx", HashURL: ffHuggingFace + stem + ".hash"},
+	}
+}
+
+// catalogue is the source of truth; Catalogue returns a copy.
+var catalogue = []Entry{
+	{
+		Name:    "retinaface_10g",
+		Role:    RoleDetector,
+		File:    "retinaface_10g.onnx",
+		Sources: ffSources("retinaface_10g"),
+		License: licenseInsightFace,
+		Default: true,
+		Note: "FaceFusion's 'retinaface' detector (vendor InsightFace, models-3.0.0; FF facefusion/face_detector.py), " +
+			"decoded by FF exactly like SCRFD: strides 8/16/32, 2 anchors, 9 outputs with 5 keypoints. " +
+			"It stands in for InsightFace buffalo_l's det_10g.onnx (SCRFD-10G, which IF's model_zoo README labels " +
+			"'RetinaFace-10GF'); that it is byte-identical to det_10g is NOT verified. det_10g itself is published only " +
+			"inside https://github.com/deepinsight/insightface/releases/download/v0.7/buffalo_l.zip (326,587,068 B per a " +
+			"third-party manifest) with no published checksum, so it is not a download source here. " +
+			"Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "scrfd_2.5g",
+		Role:    RoleDetector,
+		File:    "scrfd_2.5g.onnx",
+		Sources: ffSources("scrfd_2.5g"),
+		License: licenseInsightFace,
+		Note: "FaceFusion's 'scrfd' detector (vendor InsightFace, models-3.0.0): SCRFD-2.5G, same 9-output layout as " +
+			"retinaface_10g, lighter and less accurate. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "arcface_w600k_r50",
+		Role:    RoleRecognizer,
+		File:    "arcface_w600k_r50.onnx",
+		Sources: ffSources("arcface_w600k_r50"),
+		Size:    174_388_474,
+		License: licenseInsightFace,
+		Default: true,
+		Note: "FaceFusion's re-host of InsightFace buffalo_l w600k_r50.onnx (ArcFace R50 trained on WebFace600K; " +
+			"input 'input' 1x3x112x112 RGB, output 1x512). Size from a third-party listing of FF's files; " +
+			"checksum: CRC32 sidecar.",
+	},
+	{
+		Name: "inswapper_128",
+		Role: RoleSwapper,
+		File: "inswapper_128.onnx",
+		Sources: []Source{
+			{URL: "https://huggingface.co/hacksider/deep-live-cam/resolve/main/inswapper_128.onnx"},
+		},
+		Size:    554_253_681,
+		SHA256:  "e4a3f08c753cb72d04e10aa0f7dbe3deebbf39567d4ead6dce08e98aa49e16af",
+		License: licenseInsightFace,
+		Default: true,
+		Note: "The fp32 inswapper that Deep-Live-Cam downloads (InsightFace no longer distributes it). " +
+			"Size and SHA-256 from Hugging Face LFS pointers as reported by third parties; the SHA-256 pins " +
+			"the exact file whatever the host serves.",
+	},
+	{
+		Name:    "inswapper_128_fp16",
+		Role:    RoleSwapper,
+		File:    "inswapper_128_fp16.onnx",
+		Sources: ffSources("inswapper_128_fp16"),
+		Size:    277_680_829,
+		License: licenseInsightFace,
+		Note: "FaceFusion's half-precision inswapper (models-3.0.0), half the size and faster on GPUs with fp16 " +
+			"support. Size from a third-party listing of FF's files; checksum: CRC32 sidecar.",
+	},
+}
+
+// Catalogue returns all known models.
+func Catalogue() []Entry {
+	out := make([]Entry, len(catalogue))
+	for i, e := range catalogue {
+		e.Sources = append([]Source(nil), e.Sources...)
+		out[i] = e
+	}
+	return out
+}
+
+// Lookup returns the entry named name.
+func Lookup(name string) (Entry, bool) {
+	for _, e := range Catalogue() {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Defaults returns the default model of each role.
+func Defaults() []Entry {
+	var out []Entry
+	for _, e := range Catalogue() {
+		if e.Default {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Validate checks that the entry can be downloaded and verified.
+func (e Entry) Validate() error {
+	if e.Name == "" || e.File == "" {
+		return fmt.Errorf("models: entry %q: name and file are required", e.Name)
+	}
+	if strings.ContainsAny(e.File, `/\`) || e.File == "." || e.File == ".." {
+		return fmt.Errorf("models: entry %q: file %q must be a plain file name", e.Name, e.File)
+	}
+	if len(e.Sources) == 0 {
+		return fmt.Errorf("models: entry %q: no sources", e.Name)
+	}
+	if e.SHA256 != "" {
+		if len(e.SHA256) != 64 || strings.Trim(e.SHA256, "0123456789abcdef") != "" {
+			return fmt.Errorf("models: entry %q: SHA256 %q is not 64 lowercase hex digits", e.Name, e.SHA256)
+		}
+		return nil
+	}
+	for _, s := range e.Sources {
+		if s.HashURL == "" {
+			return fmt.Errorf("models: entry %q: source %s has no checksum (no SHA256 and no HashURL)", e.Name, s.URL)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# deps.sh installs or locates everything swapd's tests and local run need, and prints
+# shell exports for them. It is idempotent: a second run only checks.
+#
+#   eval "$(scripts/deps.sh)"
+#
+# What it provides (cached under $SWAPD_CACHE, default ~/.cache/swapd, so CI on the same
+# machine does not rebuild MinIO every run):
+#   redis-server, ffmpeg, docker-compose  Debian packages (apt-get, needs root)
+#   minio                                 go install github.com/minio/minio@latest
+#   libonnxruntime.so                     SWAPD_ORT_LIBRARY if set; else the official CPU release
+#                                         when SWAPD_ORT_SOURCE=release; else npm onnxruntime-node
+set -euo pipefail
+log() { echo "deps: $*" >&2; }
+
+CACHE="${SWAPD_CACHE:-$HOME/.cache/swapd}"
+ORT_VERSION="${SWAPD_ORT_VERSION:-1.30.0}"
+mkdir -p "$CACHE/bin" "$CACHE/ort"
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]} with apt-get"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+
+MINIO="${SWAPD_MINIO_BIN:-}"
+if [ -z "$MINIO" ]; then
+  if command -v minio >/dev/null 2>&1; then MINIO="$(command -v minio)"; else MINIO="$CACHE/bin/minio"; fi
+fi
+if [ ! -x "$MINIO" ]; then
+  log "building MinIO (go install github.com/minio/minio@latest; a few minutes, cached in $CACHE/bin)"
+  GOBIN="$CACHE/bin" go install github.com/minio/minio@latest >&2
+  MINIO="$CACHE/bin/minio"
+fi
+
+ORT="${SWAPD_ORT_LIBRARY:-}"
+if [ -z "$ORT" ]; then
+  if [ "${SWAPD_ORT_SOURCE:-npm}" = "release" ]; then
+    # The official Microsoft release (CPU). For GPU use scripts/ort-gpu.sh.
+    dir="$CACHE/ort/onnxruntime-linux-x64-$ORT_VERSION"
+    ORT="$dir/lib/libonnxruntime.so"
+    if [ ! -f "$ORT" ]; then
+      log "downloading the official ONNX Runtime $ORT_VERSION CPU release"
+      curl -fsSL "https://github.com/microsoft/onnxruntime/releases/download/v$ORT_VERSION/onnxruntime-linux-x64-$ORT_VERSION.tgz" | tar -xz -C "$CACHE/ort"
+    fi
+  else
+    ORT="$CACHE/ort/npm-$ORT_VERSION/libonnxruntime.so.1"
+    if [ ! -f "$ORT" ]; then
+      log "fetching ONNX Runtime $ORT_VERSION (CPU) from npm onnxruntime-node"
+      tmp="$(mktemp -d)"
+      (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null 2>&1)
+      tar -xzf "$tmp"/onnxruntime-node-*.tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+      mkdir -p "$(dirname "$ORT")"
+      mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$ORT"
+      rm -rf "$tmp"
+    fi
+  fi
+fi
+
+echo "export SWAPD_ORT_LIBRARY='$ORT'"
+echo "export SWAPD_MINIO_BIN='$MINIO'"
+echo "export SWAPD_REDIS_BIN='$(command -v redis-server)'"
+echo "export SWAPD_FFMPEG_BIN='$(command -v ffmpeg)'"

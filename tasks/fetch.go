@@ -1,0 +1,79 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/swapd/swapd/pkg/errcode"
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/netguard"
+	"github.com/swapd/swapd/pkg/storage"
+)
+
+// Fetcher reads a job input from object storage or, for URL inputs, over HTTP through
+// an SSRF-safe client that refuses private addresses at dial time.
+type Fetcher struct {
+	Store  *storage.Store
+	Client *http.Client // from netguard.NewClient
+}
+
+// Fetch returns the input's bytes, at most max of them. Errors that retrying cannot fix
+// (a 404, a blocked address, too many bytes) carry an errcode; the rest are transient.
+func (f *Fetcher) Fetch(ctx context.Context, in jobs.Input, max int64) ([]byte, error) {
+	var r io.ReadCloser
+	switch {
+	case in.Key != "":
+		rc, _, err := f.Store.Get(ctx, in.Key)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errcode.New(errcode.InputNotFound, "input object %q no longer exists", in.Key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get input %s: %w", in.Key, err)
+		}
+		r = rc
+	case in.URL != "":
+		rc, err := f.get(ctx, in.URL)
+		if err != nil {
+			return nil, err
+		}
+		r = rc
+	default:
+		return nil, errcode.New(errcode.InvalidRequest, "an input has neither key nor url")
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read input: %w", err)
+	}
+	if int64(len(data)) > max {
+		return nil, errcode.New(errcode.InputTooLarge, "an input is larger than the %d byte limit", max)
+	}
+	return data, nil
+}
+
+func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidRequest, "input url %q is not valid", url)
+	}
+	req.Header.Set("User-Agent", "swapd-fetch/1")
+	resp, err := f.Client.Do(req)
+	if errors.Is(err, netguard.ErrBlocked) {
+		return nil, errcode.New(errcode.URLBlocked, "input url %s resolves to a private or reserved address", url)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", url, err) // network trouble: transient
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetch %s: status %d", url, resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, errcode.New(errcode.FetchFailed, "input url %s answered %d", url, resp.StatusCode)
+	}
+	return resp.Body, nil
+}

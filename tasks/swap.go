@@ -1,0 +1,307 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/swapd/swapd/pkg/errcode"
+	"github.com/swapd/swapd/pkg/faceswap"
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/storage"
+)
+
+// Pipeline is the face pipeline of one device.
+type Pipeline interface {
+	Embed(ctx context.Context, sources []media.Frame, opts faceswap.Options) (faceswap.Embedding, faceswap.Stats, error)
+	Swap(ctx context.Context, target media.Frame, src faceswap.Embedding, opts faceswap.Options) (media.Frame, faceswap.Stats, error)
+}
+
+// Devices hands out a device's pipeline together with one of its slots; release gives
+// the slot back. A job holds the slot only while it runs inference, not while it
+// fetches inputs or uploads its output.
+type Devices interface {
+	Acquire(ctx context.Context) (p Pipeline, release func(), err error)
+}
+
+// SwapHandler runs swap tasks.
+type SwapHandler struct {
+	Jobs     *jobs.Store
+	Store    *storage.Store
+	Fetcher  *Fetcher
+	Devices  Devices
+	Notifier *Notifier
+	Limits   media.Limits
+	Log      *slog.Logger
+
+	// CancelPoll is how often a running job re-reads its status to notice a cancel
+	// (default 200 ms). asynq's own CancelProcessing is best-effort and sends the task
+	// to retry, so swapd's record is what decides.
+	CancelPoll time.Duration
+}
+
+// OutputKey is where a job's result lives. It is derived from the job id alone, so a
+// re-delivered task overwrites its own earlier output instead of adding another.
+func OutputKey(jobID, format string) string {
+	ext := "jpg"
+	if format == "png" {
+		ext = "png"
+	}
+	return "jobs/" + jobID + "/output." + ext
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p SwapPayload
+	if err := decodePayload(t, &p); err != nil {
+		return err
+	}
+	log := h.Log.With("job", p.JobID)
+	if err := h.Jobs.Start(ctx, p.JobID); err != nil {
+		if errors.Is(err, jobs.ErrTransition) || errcode.Code(err) == errcode.NotFound {
+			// Terminal, canceled or deleted: a re-delivery must not run it again.
+			log.Info("job not runnable, skipping", "reason", err)
+			return nil
+		}
+		return fmt.Errorf("start job %s: %w", p.JobID, err)
+	}
+	job, err := h.Jobs.Get(ctx, p.JobID)
+	if err != nil {
+		return fmt.Errorf("load job %s: %w", p.JobID, err)
+	}
+	log.Info("job running", "attempt", job.Attempts)
+
+	runCtx, stop := h.watchCancel(ctx, job.ID)
+	out, stages, runErr := h.run(runCtx, job)
+	canceled := stop()
+
+	if runErr == nil && !canceled {
+		err := h.Jobs.Succeed(ctx, job.ID, out, stages)
+		if err == nil {
+			log.Info("job succeeded", "output", out.Key, "faces", out.Faces, "stages", stages)
+			h.notify(ctx, log, job.ID)
+			return nil
+		}
+		if !errors.Is(err, jobs.ErrTransition) {
+			return fmt.Errorf("record success of job %s: %w", job.ID, err)
+		}
+		canceled = true // canceled between the last step and now
+	}
+	if canceled || h.isCanceled(ctx, job.ID) {
+		// The client canceled: leave no output behind, and tell asynq all is done.
+		if err := h.Store.Delete(ctx, OutputKey(job.ID, job.Options.Format())); err != nil {
+			log.Warn("remove output of canceled job", "err", err)
+		}
+		log.Info("job canceled while running")
+		return nil
+	}
+	return h.fail(ctx, log, job, runErr)
+}
+
+// fail decides between retrying and failing the job for good.
+func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job, runErr error) error {
+	if e, ok := errcode.As(runErr); ok && e.Code != errcode.Unavailable {
+		// The input is at fault: retrying cannot help.
+		log.Info("job failed", "code", e.Code, "message", e.Message)
+		if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
+			return fmt.Errorf("record failure of job %s: %w", job.ID, err)
+		}
+		h.notify(ctx, log, job.ID)
+		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry {
+		log.Error("job failed after retries", "attempts", job.Attempts, "err", runErr)
+		e := errcode.New(errcode.Unavailable, "the job failed %d times on a transient error (storage, network or worker); try again later", job.Attempts)
+		if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
+			return fmt.Errorf("record failure of job %s: %w", job.ID, err)
+		}
+		h.notify(ctx, log, job.ID)
+		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
+	}
+	log.Warn("job attempt failed, will retry", "attempt", job.Attempts, "err", runErr)
+	if err := h.Jobs.Requeue(ctx, job.ID); err != nil {
+		log.Warn("requeue job", "err", err)
+	}
+	return runErr
+}
+
+func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, id string) {
+	if err := h.Notifier.Notify(ctx, id); err != nil {
+		// The job's outcome is recorded; a lost event is logged loudly but does not
+		// turn a finished job into a retried one.
+		log.Error("enqueue webhook", "err", err)
+	}
+}
+
+func (h *SwapHandler) isCanceled(ctx context.Context, id string) bool {
+	st, err := h.Jobs.Status(ctx, id)
+	return err == nil && st == jobs.Canceled
+}
+
+// watchCancel returns a context that is canceled when the job's record stops being
+// running (a client canceled or deleted it). stop ends the watch and reports whether
+// it fired.
+func (h *SwapHandler) watchCancel(ctx context.Context, id string) (context.Context, func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	every := h.CancelPoll
+	if every <= 0 {
+		every = 200 * time.Millisecond
+	}
+	fired := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				st, err := h.Jobs.Status(ctx, id)
+				if err == nil && st != jobs.Running || errcode.Code(err) == errcode.NotFound {
+					close(fired)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() bool {
+		cancel()
+		<-done
+		select {
+		case <-fired:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// stageTimer accumulates per-stage seconds for the job record and the logs.
+type stageTimer map[string]float64
+
+func (s stageTimer) add(stage string, d time.Duration) { s[stage] += d.Seconds() }
+
+func (s stageTimer) since(stage string, t0 time.Time) { s.add(stage, time.Since(t0)) }
+
+// run does the work of one attempt: fetch, decode, detect/embed/swap/paste, encode,
+// upload. Each step checks ctx, so a cancel takes effect within one step.
+func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (jobs.Output, map[string]float64, error) {
+	st := stageTimer{}
+	const steps = 5
+	progress := func(done int) {
+		if err := h.Jobs.SetProgress(ctx, job.ID, jobs.Progress{Done: done, Total: steps}); err != nil && ctx.Err() == nil {
+			h.Log.Debug("progress", "job", job.ID, "err", err)
+		}
+	}
+	progress(0)
+
+	inputs := append(append([]jobs.Input{}, job.Sources...), job.Target)
+	frames := make([]media.Frame, len(inputs))
+	for i, in := range inputs {
+		t0 := time.Now()
+		data, err := h.Fetcher.Fetch(ctx, in, h.Limits.MaxBytes)
+		st.since("fetch", t0)
+		if err != nil {
+			return jobs.Output{}, st, err
+		}
+		t0 = time.Now()
+		f, _, err := media.Decode(bytes.NewReader(data), h.Limits)
+		st.since("decode", t0)
+		if err != nil {
+			return jobs.Output{}, st, fmt.Errorf("%s: %w", inputName(i, len(job.Sources)), err)
+		}
+		frames[i] = f
+	}
+	progress(1)
+	if err := ctx.Err(); err != nil {
+		return jobs.Output{}, st, err
+	}
+
+	opts := faceswapOptions(job.Options)
+	t0 := time.Now()
+	pipe, release, err := h.Devices.Acquire(ctx)
+	st.since("wait_slot", t0)
+	if err != nil {
+		return jobs.Output{}, st, err
+	}
+	emb, es, err := pipe.Embed(ctx, frames[:len(job.Sources)], opts)
+	st.add("detect", es.Detect)
+	st.add("embed", es.Embed)
+	if err != nil {
+		release()
+		return jobs.Output{}, st, pipelineError(err)
+	}
+	progress(2)
+	result, ss, err := pipe.Swap(ctx, frames[len(job.Sources)], emb, opts)
+	release()
+	st.add("detect", ss.Detect)
+	st.add("swap", ss.Swap)
+	st.add("paste", ss.Paste)
+	if err != nil {
+		return jobs.Output{}, st, pipelineError(err)
+	}
+	progress(3)
+
+	t0 = time.Now()
+	var buf bytes.Buffer
+	contentType, err := media.Encode(&buf, result, job.Options.Format(), job.Options.JPEGQuality)
+	st.since("encode", t0)
+	if err != nil {
+		return jobs.Output{}, st, err
+	}
+	progress(4)
+	if err := ctx.Err(); err != nil {
+		return jobs.Output{}, st, err
+	}
+
+	t0 = time.Now()
+	key := OutputKey(job.ID, job.Options.Format())
+	obj, err := h.Store.Put(ctx, key, &buf, int64(buf.Len()), contentType)
+	st.since("upload", t0)
+	if err != nil {
+		return jobs.Output{}, st, fmt.Errorf("upload output: %w", err)
+	}
+	progress(5)
+	return jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: ss.SwappedFaces}, st, nil
+}
+
+func inputName(i, sources int) string {
+	if i < sources {
+		return fmt.Sprintf("source %d", i)
+	}
+	return "target"
+}
+
+// faceswapOptions maps the client's options onto the pipeline's.
+func faceswapOptions(o jobs.Options) faceswap.Options {
+	fo := faceswap.Options{FaceSelector: o.FaceSelector, DetectorScore: o.DetectorScore}
+	if o.MaskBlur != nil {
+		fo.MaskBlur = *o.MaskBlur
+	}
+	if len(o.MaskPadding) == 4 {
+		copy(fo.MaskPadding[:], o.MaskPadding)
+	}
+	return fo.WithDefaults()
+}
+
+// pipelineError gives the pipeline's sentinel errors their client-facing codes.
+func pipelineError(err error) error {
+	switch {
+	case errors.Is(err, faceswap.ErrNoFaceInSource):
+		return errcode.New(errcode.NoFaceInSource, "no face was found in a source image; use a clear, frontal photo of one face")
+	case errors.Is(err, faceswap.ErrNoFaceInTarget):
+		return errcode.New(errcode.NoFaceInTarget, "no face was found in the target image")
+	}
+	return err
+}

@@ -1,0 +1,97 @@
+// Package tasks defines swapd's asynq task types: their names, payloads, constructors
+// and handlers, in one place, as asynq's own examples do.
+//
+// There are two types. A swap task runs the face pipeline for one job; a webhook task
+// delivers one job event. They are separate so a failing webhook receiver is retried on
+// its own schedule and never re-runs a GPU job.
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task type names. They are stored in Redis with every task: never rename them.
+const (
+	TypeSwap    = "swap:run"
+	TypeWebhook = "webhook:deliver"
+)
+
+// Queue names. Webhooks get their own queue so a backlog of swaps never delays a
+// delivery, and the dashboard shows the two apart.
+const (
+	QueueSwap     = "swap"
+	QueueWebhooks = "webhooks"
+)
+
+// Queues is the weighted queue set a worker serves.
+var Queues = map[string]int{QueueSwap: 6, QueueWebhooks: 4}
+
+// Swap task settings, chosen deliberately instead of asynq's defaults (30 min timeout,
+// 25 retries):
+//   - SwapTimeout bounds one attempt. An image job takes seconds on a GPU and well under
+//     a minute on a CPU; 10 minutes leaves room for a slow fetch and a queue for a slot.
+//   - SwapMaxRetry bounds attempts after transient failures (storage or Redis down, a
+//     worker that died). Retries back off 2 s, 4 s, 8 s … capped at a minute, so three
+//     retries span about half a minute: enough for a restart, short enough that a client
+//     learns of a real outage quickly.
+const (
+	SwapTimeout  = 10 * time.Minute
+	SwapMaxRetry = 3
+)
+
+// SwapPayload names the job to run; everything else is in the job record, so the
+// payload stays tiny (asynq keeps payloads in Redis memory).
+type SwapPayload struct {
+	JobID string `json:"job_id"`
+}
+
+// NewSwapTask returns the task for a job. The task id is the job id, so enqueueing the
+// same job twice is refused by asynq rather than run twice.
+func NewSwapTask(jobID string) (*asynq.Task, error) {
+	b, err := json.Marshal(SwapPayload{JobID: jobID})
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeSwap, b,
+		asynq.TaskID(jobID),
+		asynq.Queue(QueueSwap),
+		asynq.MaxRetry(SwapMaxRetry),
+		asynq.Timeout(SwapTimeout),
+	), nil
+}
+
+// WebhookPayload is one event delivery. The body is built once, when the event
+// happens, so every retry sends the same bytes under the same webhook-id.
+type WebhookPayload struct {
+	JobID   string          `json:"job_id"`
+	EventID string          `json:"event_id"`
+	URL     string          `json:"url"`
+	Body    json.RawMessage `json:"body"`
+}
+
+// NewWebhookTask returns the delivery task for an event. maxRetry comes from the
+// delivery schedule (webhook.Schedule); the task id makes a second enqueue of the same
+// event a no-op.
+func NewWebhookTask(p WebhookPayload, maxRetry int) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeWebhook, b,
+		asynq.TaskID(p.EventID),
+		asynq.Queue(QueueWebhooks),
+		asynq.MaxRetry(maxRetry),
+		asynq.Timeout(time.Minute),
+	), nil
+}
+
+func decodePayload(t *asynq.Task, v any) error {
+	if err := json.Unmarshal(t.Payload(), v); err != nil {
+		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return nil
+}

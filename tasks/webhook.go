@@ -1,0 +1,114 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/storage"
+	"github.com/swapd/swapd/pkg/webhook"
+)
+
+// Notifier turns a job's terminal state into a webhook task. The API uses it for
+// cancels, the worker for successes and failures.
+type Notifier struct {
+	Client    *asynq.Client
+	Jobs      *jobs.Store
+	Store     *storage.Store
+	URLExpiry time.Duration // lifetime of the presigned output URL in the event
+	MaxRetry  int           // len(webhook schedule)
+}
+
+// Present fills in the fields a client sees but swapd does not store: the presigned
+// output URL. GET /v1/jobs/{id} and webhook bodies show a job the same way.
+func Present(ctx context.Context, store *storage.Store, j *jobs.Job, expiry time.Duration) *jobs.Job {
+	if j.Output != nil && j.Output.Key != "" {
+		if u, err := store.PresignGet(ctx, j.Output.Key, expiry, ""); err == nil {
+			j.Output.URL = u
+		}
+	}
+	return j
+}
+
+// EventType names the event for a terminal status.
+func EventType(s jobs.Status) string {
+	switch s {
+	case jobs.Succeeded:
+		return webhook.EventJobSucceeded
+	case jobs.Failed:
+		return webhook.EventJobFailed
+	case jobs.Canceled:
+		return webhook.EventJobCanceled
+	}
+	return ""
+}
+
+// Notify enqueues the webhook for job id's terminal event, if the job asked for one.
+func (n *Notifier) Notify(ctx context.Context, id string) error {
+	j, err := n.Jobs.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	typ := EventType(j.Status)
+	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" {
+		return nil
+	}
+	Present(ctx, n.Store, j, n.URLExpiry)
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(webhook.Event{Type: typ, Timestamp: time.Now().UTC(), Data: data})
+	if err != nil {
+		return err
+	}
+	// One event per job and type: the id doubles as the webhook-id receivers dedupe on.
+	p := WebhookPayload{JobID: id, EventID: webhook.MessageID(id, typ), URL: j.Webhook.URL, Body: body}
+	t, err := NewWebhookTask(p, n.MaxRetry)
+	if err != nil {
+		return err
+	}
+	if _, err := n.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook for job %s: %w", id, err)
+	}
+	return nil
+}
+
+// WebhookHandler delivers webhook tasks.
+type WebhookHandler struct {
+	Jobs   *jobs.Store
+	Client *http.Client // from netguard.NewClient: private addresses refused at dial time
+	Secret webhook.Secret
+	Log    *slog.Logger
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p WebhookPayload
+	if err := decodePayload(t, &p); err != nil {
+		return err
+	}
+	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
+	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, p.Body, h.Secret)
+	if err == nil {
+		log.Info("webhook delivered", "status", status)
+		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "delivered")
+		return nil
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry {
+		log.Error("webhook failed for good", "attempts", retried+1, "err", err)
+		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "failed")
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	log.Warn("webhook attempt failed", "attempt", retried+1, "err", err)
+	return err
+}
