@@ -11,16 +11,19 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/swapd/swapd/pkg/errcode"
-	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/storage"
 )
 
-// Pipeline is the face pipeline of one device.
+// Pipeline is the face pipeline of one device, seen from a job. The worker adapts
+// pkg/faceswap to it; keeping the interface in job terms keeps this package (which
+// the API imports to enqueue tasks) free of ONNX Runtime.
 type Pipeline interface {
-	Embed(ctx context.Context, sources []media.Frame, opts faceswap.Options) (faceswap.Embedding, faceswap.Stats, error)
-	Swap(ctx context.Context, target media.Frame, src faceswap.Embedding, opts faceswap.Options) (media.Frame, faceswap.Stats, error)
+	// Run swaps the face of the averaged sources into target. It returns the number of
+	// faces swapped and adds per-stage times (detect, embed, swap, paste) to stages.
+	// Errors the client caused carry an errcode (NO_FACE_IN_SOURCE …).
+	Run(ctx context.Context, sources []media.Frame, target media.Frame, opts jobs.Options, stages map[string]time.Duration) (media.Frame, int, error)
 }
 
 // Devices hands out a device's pipeline together with one of its slots; release gives
@@ -228,28 +231,20 @@ func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (jobs.Output, map[
 		return jobs.Output{}, st, err
 	}
 
-	opts := faceswapOptions(job.Options)
 	t0 := time.Now()
 	pipe, release, err := h.Devices.Acquire(ctx)
 	st.since("wait_slot", t0)
 	if err != nil {
 		return jobs.Output{}, st, err
 	}
-	emb, es, err := pipe.Embed(ctx, frames[:len(job.Sources)], opts)
-	st.add("detect", es.Detect)
-	st.add("embed", es.Embed)
-	if err != nil {
-		release()
-		return jobs.Output{}, st, pipelineError(err)
-	}
-	progress(2)
-	result, ss, err := pipe.Swap(ctx, frames[len(job.Sources)], emb, opts)
+	times := map[string]time.Duration{}
+	result, faces, err := pipe.Run(ctx, frames[:len(job.Sources)], frames[len(job.Sources)], job.Options, times)
 	release()
-	st.add("detect", ss.Detect)
-	st.add("swap", ss.Swap)
-	st.add("paste", ss.Paste)
+	for stage, d := range times {
+		st.add(stage, d)
+	}
 	if err != nil {
-		return jobs.Output{}, st, pipelineError(err)
+		return jobs.Output{}, st, err
 	}
 	progress(3)
 
@@ -273,7 +268,7 @@ func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (jobs.Output, map[
 		return jobs.Output{}, st, fmt.Errorf("upload output: %w", err)
 	}
 	progress(5)
-	return jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: ss.SwappedFaces}, st, nil
+	return jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}, st, nil
 }
 
 func inputName(i, sources int) string {
@@ -281,27 +276,4 @@ func inputName(i, sources int) string {
 		return fmt.Sprintf("source %d", i)
 	}
 	return "target"
-}
-
-// faceswapOptions maps the client's options onto the pipeline's.
-func faceswapOptions(o jobs.Options) faceswap.Options {
-	fo := faceswap.Options{FaceSelector: o.FaceSelector, DetectorScore: o.DetectorScore}
-	if o.MaskBlur != nil {
-		fo.MaskBlur = *o.MaskBlur
-	}
-	if len(o.MaskPadding) == 4 {
-		copy(fo.MaskPadding[:], o.MaskPadding)
-	}
-	return fo.WithDefaults()
-}
-
-// pipelineError gives the pipeline's sentinel errors their client-facing codes.
-func pipelineError(err error) error {
-	switch {
-	case errors.Is(err, faceswap.ErrNoFaceInSource):
-		return errcode.New(errcode.NoFaceInSource, "no face was found in a source image; use a clear, frontal photo of one face")
-	case errors.Is(err, faceswap.ErrNoFaceInTarget):
-		return errcode.New(errcode.NoFaceInTarget, "no face was found in the target image")
-	}
-	return err
 }

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/swapd/swapd/internal/app"
+	"github.com/swapd/swapd/internal/apicmd"
 )
 
 func main() {
@@ -22,5 +22,5 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return app.RunAPI(ctx, args, getenv, stdout)
+	return apicmd.Run(ctx, args, getenv, stdout)
 }

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/swapd/swapd/internal/app"
+	"github.com/swapd/swapd/internal/workercmd"
 )
 
 func main() {
@@ -22,5 +22,5 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return app.RunWorker(ctx, args, getenv, stdout)
+	return workercmd.Run(ctx, args, getenv, stdout)
 }

@@ -1,4 +1,4 @@
 // Package e2e holds swapd's end-to-end tests: the real API and worker (started
-// in-process through the same app.RunAPI and app.RunWorker the binaries call) against a
+// in-process through the same apicmd.Run and workercmd.Run the binaries call) against a
 // real redis-server, a real MinIO, the real ONNX Runtime and real face models.
 package e2e

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swapd/swapd/internal/app"
+	"github.com/swapd/swapd/internal/apicmd"
 	"github.com/swapd/swapd/internal/onnxgen"
 	"github.com/swapd/swapd/internal/testenv"
+	"github.com/swapd/swapd/internal/workercmd"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/webhook"
 )
@@ -94,8 +95,8 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	getenv := func(k string) string { return s.env[k] }
-	go func() { done <- app.RunAPI(ctx, nil, getenv, io.Discard) }()
-	go func() { done <- app.RunWorker(ctx, nil, getenv, io.Discard) }()
+	go func() { done <- apicmd.Run(ctx, nil, getenv, io.Discard) }()
+	go func() { done <- workercmd.Run(ctx, nil, getenv, io.Discard) }()
 	if err := waitHealthy(s.URL, done); err != nil {
 		fmt.Fprintln(os.Stderr, "stack did not start:", err)
 		cancel()

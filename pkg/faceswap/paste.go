@@ -52,35 +52,67 @@ func PasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 	if !ok {
 		return
 	}
-	// warpFloat wants the dst→src map, here region → crop. Region pixel (x, y) is
+	// Sampling needs the dst→src map, here region → crop. Region pixel (x, y) is
 	// frame pixel (x+x1, y+y1), and m maps frame to crop, so compose m with that
 	// shift (the same as FaceFusion's paste matrix: the inverse with (x1, y1)
 	// subtracted from its translation, inverted again by warpAffine).
 	toCrop := m
 	toCrop[2] += m[0]*float64(x1) + m[1]*float64(y1)
 	toCrop[5] += m[3]*float64(x1) + m[4]*float64(y1)
-	pw, ph := x2-x1, y2-y1
-	warped := warpFloat(crop, size, size, 3, toCrop, pw, ph, true)
-	wmask := warpFloat(mask, size, size, 1, toCrop, pw, ph, false)
+	// One fused pass per region pixel: the mask is sampled first (zero border),
+	// and the crop (replicate border) only where the mask is non-zero. This is the
+	// same arithmetic as warping both images and blending, without the two
+	// region-sized intermediate buffers.
 	pix := frame.Pix
-	for y := 0; y < ph; y++ {
-		row := ((y+y1)*frame.Width + x1) * 3
-		for x := 0; x < pw; x++ {
-			a := wmask[y*pw+x]
+	for y := y1; y < y2; y++ {
+		fy := float64(y - y1)
+		bx := toCrop[1]*fy + toCrop[2]
+		by := toCrop[4]*fy + toCrop[5]
+		row := (y*frame.Width + x1) * 3
+		for x := 0; x < x2-x1; x++ {
+			sx := bx + toCrop[0]*float64(x)
+			sy := by + toCrop[3]*float64(x)
+			if sx <= -1 || sy <= -1 || sx >= float64(size) || sy >= float64(size) {
+				continue // all four mask taps lie outside the crop
+			}
+			x0, y0 := floorFrac(sx), floorFrac(sy)
+			ax, ay := float32(sx-float64(x0)), float32(sy-float64(y0))
+			var a float32
+			if x0 >= 0 && y0 >= 0 && x0 < size-1 && y0 < size-1 {
+				i := y0*size + x0
+				a = (mask[i]*(1-ax)+mask[i+1]*ax)*(1-ay) + (mask[i+size]*(1-ax)+mask[i+size+1]*ax)*ay
+			} else {
+				a = bilinearZero(mask, size, x0, y0, ax, ay)
+			}
 			if a <= 0 {
 				continue
 			}
 			if a > 1 {
 				a = 1
 			}
+			cx0, cx1 := clampInt(x0, size-1), clampInt(x0+1, size-1)
+			cy0, cy1 := clampInt(y0, size-1), clampInt(y0+1, size-1)
+			i00, i01 := (cy0*size+cx0)*3, (cy0*size+cx1)*3
+			i10, i11 := (cy1*size+cx0)*3, (cy1*size+cx1)*3
 			p := row + x*3
-			s := warped[(y*pw+x)*3:]
 			for c := 0; c < 3; c++ {
-				v := float32(pix[p+c])*(1-a) + s[c]*a
-				pix[p+c] = clampByte(v)
+				s := (crop[i00+c]*(1-ax)+crop[i01+c]*ax)*(1-ay) + (crop[i10+c]*(1-ax)+crop[i11+c]*ax)*ay
+				pix[p+c] = clampByte(float32(pix[p+c])*(1-a) + s*a)
 			}
 		}
 	}
+}
+
+// bilinearZero samples a single-channel size×size image at (x0+ax, y0+ay) with
+// taps outside the image reading as 0 (BORDER_CONSTANT).
+func bilinearZero(img []float32, size, x0, y0 int, ax, ay float32) float32 {
+	tap := func(x, y int) float32 {
+		if x < 0 || y < 0 || x >= size || y >= size {
+			return 0
+		}
+		return img[y*size+x]
+	}
+	return (tap(x0, y0)*(1-ax)+tap(x0+1, y0)*ax)*(1-ay) + (tap(x0, y0+1)*(1-ax)+tap(x0+1, y0+1)*ax)*ay
 }
 
 func clampByte(v float32) uint8 {

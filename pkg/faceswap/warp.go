@@ -49,62 +49,6 @@ func WarpFrame(src media.Frame, m Affine, w, h int) media.Frame {
 	return dst
 }
 
-// warpFloat warps an interleaved float image (ch channels) into dw×dh with inv
-// mapping dst to src. replicate selects BORDER_REPLICATE; otherwise pixels outside
-// the source read as 0 (BORDER_CONSTANT), which is how FaceFusion warps the mask so
-// that nothing outside the crop is blended.
-func warpFloat(src []float32, sw, sh, ch int, inv Affine, dw, dh int, replicate bool) []float32 {
-	out := make([]float32, dw*dh*ch)
-	for y := 0; y < dh; y++ {
-		fx := inv[1]*float64(y) + inv[2]
-		fy := inv[4]*float64(y) + inv[5]
-		o := y * dw * ch
-		for x := 0; x < dw; x++ {
-			sx := fx + inv[0]*float64(x)
-			sy := fy + inv[3]*float64(x)
-			x0, y0 := floorFrac(sx), floorFrac(sy)
-			ax, ay := float32(sx-float64(x0)), float32(sy-float64(y0))
-			x1, y1 := x0+1, y0+1
-			if replicate {
-				x0, x1 = clampInt(x0, sw-1), clampInt(x1, sw-1)
-				y0, y1 = clampInt(y0, sh-1), clampInt(y1, sh-1)
-				for c := 0; c < ch; c++ {
-					v00 := src[(y0*sw+x0)*ch+c]
-					v01 := src[(y0*sw+x1)*ch+c]
-					v10 := src[(y1*sw+x0)*ch+c]
-					v11 := src[(y1*sw+x1)*ch+c]
-					out[o+c] = (v00*(1-ax)+v01*ax)*(1-ay) + (v10*(1-ax)+v11*ax)*ay
-				}
-			} else {
-				if x1 < 0 || y1 < 0 || x0 >= sw || y0 >= sh {
-					o += ch
-					continue // entirely outside: stays 0
-				}
-				in0x, in1x := x0 >= 0, x1 < sw
-				in0y, in1y := y0 >= 0, y1 < sh
-				for c := 0; c < ch; c++ {
-					var v00, v01, v10, v11 float32
-					if in0y && in0x {
-						v00 = src[(y0*sw+x0)*ch+c]
-					}
-					if in0y && in1x {
-						v01 = src[(y0*sw+x1)*ch+c]
-					}
-					if in1y && in0x {
-						v10 = src[(y1*sw+x0)*ch+c]
-					}
-					if in1y && in1x {
-						v11 = src[(y1*sw+x1)*ch+c]
-					}
-					out[o+c] = (v00*(1-ax)+v01*ax)*(1-ay) + (v10*(1-ax)+v11*ax)*ay
-				}
-			}
-			o += ch
-		}
-	}
-	return out
-}
-
 // floorFrac is floor for the coordinate ranges warps produce, clamped so that
 // absurd transforms cannot overflow int.
 func floorFrac(v float64) int {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -56,8 +57,12 @@ func Init(libPath string) error {
 	if libPath == "" {
 		return errors.New("inference: empty ONNX Runtime library path")
 	}
-	if _, err := os.Stat(libPath); err != nil {
-		return fmt.Errorf("inference: ONNX Runtime library: %w", err)
+	// A bare file name is left to the dynamic loader's search path; a path must exist,
+	// which gives a clearer error than dlopen's.
+	if strings.ContainsRune(libPath, os.PathSeparator) {
+		if _, err := os.Stat(libPath); err != nil {
+			return fmt.Errorf("inference: ONNX Runtime library: %w", err)
+		}
 	}
 	ort.SetSharedLibraryPath(libPath)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {

@@ -1,4 +1,5 @@
-package app
+// Package workercmd wires swapd's worker from configuration; cmd/worker only calls Run.
+package workercmd
 
 import (
 	"context"
@@ -18,7 +19,7 @@ import (
 	"github.com/swapd/swapd/tasks"
 )
 
-// RunWorker runs an asynq server on this host's devices until ctx ends.
+// Run runs an asynq server on this host's devices until ctx ends.
 //
 // asynq settings, chosen for GPU jobs rather than left at asynq's defaults:
 //   - Concurrency: every device slot plus two, so fetching and uploading for the next
@@ -27,7 +28,7 @@ import (
 //     flight to finish; a job still running after it is requeued by asynq and runs again
 //     from the start elsewhere, which is safe because every step is idempotent.
 //   - Per-task Timeout and MaxRetry are set where tasks are made (package tasks).
-func RunWorker(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	s := config.New("worker", getenv, stdout)
 	common := config.DeclareCommon(s)
 	ortLib := s.String("SWAPD_ORT_LIBRARY", inference.LibraryPath(), "path to libonnxruntime.so (CPU or GPU build)")
@@ -52,7 +53,7 @@ func RunWorker(ctx context.Context, args []string, getenv func(string) string, s
 	slots := s.Int("SWAPD_SLOTS_PER_DEVICE")
 	concurrency := s.Int("SWAPD_CONCURRENCY")
 	shutdownTimeout := s.Duration("SWAPD_SHUTDOWN_TIMEOUT")
-	schedule := scheduleOrDefault(s.Durations("SWAPD_WEBHOOK_SCHEDULE"))
+	schedule := config.WebhookSchedule(s.Durations("SWAPD_WEBHOOK_SCHEDULE"))
 	limits := media.Limits{MaxBytes: s.Int64("SWAPD_MAX_INPUT_BYTES"), MaxPixels: s.Int64("SWAPD_MAX_PIXELS")}
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
 	urlExpiry := s.Duration("SWAPD_URL_EXPIRY")
@@ -87,7 +88,7 @@ func RunWorker(ctx context.Context, args []string, getenv func(string) string, s
 		Recognizer: modelPath(*modelsDir, *recognizer),
 		Swapper:    modelPath(*modelsDir, *swapper),
 	}
-	pipelines := map[*inference.Device]tasks.Pipeline{}
+	pipelines := map[*inference.Device]*faceswap.Pipeline{}
 	for _, d := range devs {
 		p, err := faceswap.New(paths, d)
 		if err != nil {
@@ -105,7 +106,7 @@ func RunWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("SWAPD_REDIS_URL: %w", err)
 	}
 	defer rdb.Close()
-	store, err := connectStorage(ctx, common.Storage())
+	store, err := config.ConnectStorage(ctx, common.Storage())
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func RunWorker(ctx context.Context, args []string, getenv func(string) string, s
 	mux.Handle(tasks.TypeSwap, &tasks.SwapHandler{
 		Jobs: jobStore, Store: store, Notifier: notifier, Limits: limits, Log: log,
 		Fetcher: &tasks.Fetcher{Store: store, Client: client},
-		Devices: &tasks.DevicePool{Pool: pool, Pipelines: pipelines},
+		Devices: &devicePool{pool: pool, pipelines: pipelines},
 	})
 	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log})
 

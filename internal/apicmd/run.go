@@ -1,6 +1,7 @@
-// Package app wires swapd's binaries from configuration. The mains in cmd/ only call
-// RunAPI or RunWorker, and the end-to-end tests call the same functions in-process.
-package app
+// Package apicmd wires swapd's API from configuration. cmd/api only calls Run, and the
+// end-to-end tests call the same function in-process. It never imports the inference
+// packages, so the API binary carries no ONNX Runtime code.
+package apicmd
 
 import (
 	"context"
@@ -21,14 +22,12 @@ import (
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/netguard"
-	"github.com/swapd/swapd/pkg/storage"
-	"github.com/swapd/swapd/pkg/webhook"
 	"github.com/swapd/swapd/tasks"
 )
 
-// RunAPI runs the HTTP API until ctx ends. It writes its address, and a generated API
+// Run runs the HTTP API until ctx ends. It writes its address, and a generated API
 // key when none is configured, to stdout.
-func RunAPI(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	s := config.New("api", getenv, stdout)
 	common := config.DeclareCommon(s)
 	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
@@ -66,7 +65,7 @@ func RunAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("SWAPD_REDIS_URL: %w", err)
 	}
 	defer rdb.Close()
-	store, err := connectStorage(ctx, common.Storage())
+	store, err := config.ConnectStorage(ctx, common.Storage())
 	if err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func RunAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Policy: policy, Limits: limits,
 		MaxSources: maxSources, URLExpiry: urlExpiry,
-		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(scheduleOrDefault(schedule))},
+		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(config.WebhookSchedule(schedule))},
 	})
 
 	ln, err := net.Listen("tcp", *addr)
@@ -107,31 +106,4 @@ func generateKey() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return "sk_" + base64.RawURLEncoding.EncodeToString(b)
-}
-
-func scheduleOrDefault(s []time.Duration) []time.Duration {
-	if len(s) == 0 {
-		return webhook.Schedule
-	}
-	return s
-}
-
-// connectStorage connects to object storage, retrying for a while so a service started
-// together with MinIO (compose, make run) does not lose the race.
-func connectStorage(ctx context.Context, cfg storage.Config) (*storage.Store, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := storage.New(ctx, cfg)
-		if err == nil || time.Now().After(deadline) {
-			if err != nil {
-				return nil, fmt.Errorf("object storage %s: %w", cfg.Endpoint, err)
-			}
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
