@@ -14,6 +14,7 @@ import (
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/webhook"
 	"github.com/swapd/swapd/tasks"
@@ -33,9 +34,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	common := config.DeclareCommon(s)
 	ortLib := s.String("SWAPD_ORT_LIBRARY", inference.LibraryPath(), "path to libonnxruntime.so (CPU or GPU build)")
 	modelsDir := s.String("SWAPD_MODELS_DIR", "./models", "directory holding the model files")
-	detector := s.String("SWAPD_DETECTOR_MODEL", "det_10g.onnx", "SCRFD detector file in the models directory (or an absolute path)")
-	recognizer := s.String("SWAPD_RECOGNIZER_MODEL", "w600k_r50.onnx", "ArcFace recognizer file")
-	swapper := s.String("SWAPD_SWAPPER_MODEL", "inswapper_128.onnx", "inswapper_128 swapper file")
+	detector := s.String("SWAPD_DETECTOR_MODEL", defaultFile(models.RoleDetector), "SCRFD detector file in the models directory (or an absolute path)")
+	recognizer := s.String("SWAPD_RECOGNIZER_MODEL", defaultFile(models.RoleRecognizer), "ArcFace recognizer file")
+	swapper := s.String("SWAPD_SWAPPER_MODEL", defaultFile(models.RoleSwapper), "inswapper_128 swapper file")
 	devices := s.String("SWAPD_DEVICES", "cpu", "devices: cpu, or cuda:0,cuda:1 …")
 	s.String("SWAPD_SLOTS_PER_DEVICE", "1", "jobs that may run inference on one device at once")
 	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
@@ -46,7 +47,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
 	s.String("SWAPD_FETCH_TIMEOUT", "60s", "timeout for fetching a URL input")
 	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs in webhook bodies")
-	s.String("SWAPD_POLL_INTERVAL", "1s", "how often asynq looks for scheduled and retried tasks")
+	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
@@ -139,6 +140,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
+}
+
+// defaultFile is the catalogue's default model file for a role, so the worker looks for
+// exactly what `swapctl models download` fetches.
+func defaultFile(r models.Role) string {
+	for _, e := range models.Defaults() {
+		if e.Role == r {
+			return e.File
+		}
+	}
+	return ""
 }
 
 func modelPath(dir, file string) string {

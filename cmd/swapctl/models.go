@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/swapd/swapd/pkg/models"
+)
+
+func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 0 {
+		return exitUsage, errors.New("usage: swapctl models list | download [-dir DIR] [-all] [NAME ...]")
+	}
+	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "./models", "directory for model files ($SWAPD_MODELS_DIR)")
+	all := fs.Bool("all", false, "download every catalogue model, not just the defaults")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage, nil
+	}
+	switch args[0] {
+	case "list":
+		for _, e := range models.Catalogue() {
+			state := "missing"
+			if models.Verify(e, *dir) == nil {
+				state = "ok"
+			}
+			def := ""
+			if e.Default {
+				def = " (default)"
+			}
+			fmt.Fprintf(stdout, "%-20s %-10s %-26s %-7s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
+		}
+		return exitOK, nil
+	case "download":
+		entries := models.Defaults()
+		if *all {
+			entries = models.Catalogue()
+		}
+		if fs.NArg() > 0 {
+			entries = nil
+			for _, n := range fs.Args() {
+				e, ok := models.Lookup(n)
+				if !ok {
+					return exitUsage, fmt.Errorf("no model named %q (see swapctl models list)", n)
+				}
+				entries = append(entries, e)
+			}
+		}
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			return exitFailed, err
+		}
+		for _, e := range entries {
+			fmt.Fprintf(stderr, "%s → %s\n", e.Name, e.Path(*dir))
+			if err := models.Download(ctx, http.DefaultClient, e, *dir, stderr); err != nil {
+				return exitFailed, fmt.Errorf("%s: %w", e.Name, err)
+			}
+		}
+		return exitOK, nil
+	}
+	return exitUsage, fmt.Errorf("unknown models command %q", args[0])
+}
