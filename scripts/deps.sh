@@ -8,8 +8,10 @@
 # machine does not rebuild MinIO every run):
 #   redis-server, ffmpeg, docker-compose  Debian packages (apt-get, needs root)
 #   minio                                 go install github.com/minio/minio@latest
-#   libonnxruntime.so                     SWAPD_ORT_LIBRARY if set; else the official CPU release
-#                                         when SWAPD_ORT_SOURCE=release; else npm onnxruntime-node
+#   libonnxruntime.so                     SWAPD_ORT_LIBRARY if set; else the official Microsoft
+#                                         release when SWAPD_ORT_SOURCE=release (CPU) or
+#                                         release-gpu (CUDA 12 + cuDNN 9); else the CPU build
+#                                         shipped in npm onnxruntime-node (works offline here)
 set -euo pipefail
 log() { echo "deps: $*" >&2; }
 
@@ -40,13 +42,15 @@ fi
 
 ORT="${SWAPD_ORT_LIBRARY:-}"
 if [ -z "$ORT" ]; then
-  if [ "${SWAPD_ORT_SOURCE:-npm}" = "release" ]; then
-    # The official Microsoft release (CPU). For GPU use scripts/ort-gpu.sh.
-    dir="$CACHE/ort/onnxruntime-linux-x64-$ORT_VERSION"
-    ORT="$dir/lib/libonnxruntime.so"
+  case "${SWAPD_ORT_SOURCE:-npm}" in release) flavour="" ;; release-gpu) flavour="-gpu" ;; *) flavour=none ;; esac
+  if [ "$flavour" != none ]; then
+    # The official Microsoft release. The GPU build needs the NVIDIA driver, CUDA 12.x
+    # and cuDNN 9.x libraries on the library path (the worker image has them).
+    name="onnxruntime-linux-x64$flavour-$ORT_VERSION"
+    ORT="$CACHE/ort/$name/lib/libonnxruntime.so"
     if [ ! -f "$ORT" ]; then
-      log "downloading the official ONNX Runtime $ORT_VERSION CPU release"
-      curl -fsSL "https://github.com/microsoft/onnxruntime/releases/download/v$ORT_VERSION/onnxruntime-linux-x64-$ORT_VERSION.tgz" | tar -xz -C "$CACHE/ort"
+      log "downloading the official ONNX Runtime $ORT_VERSION release ($name)"
+      curl -fsSL "https://github.com/microsoft/onnxruntime/releases/download/v$ORT_VERSION/$name.tgz" | tar -xz -C "$CACHE/ort"
     fi
   else
     ORT="$CACHE/ort/npm-$ORT_VERSION/libonnxruntime.so.1"

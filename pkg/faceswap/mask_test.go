@@ -53,6 +53,11 @@ func TestBoxMask128(t *testing.T) {
 			t.Fatalf("value %v outside [0,1]", v)
 		}
 	}
+	// MaskBlurNone: the 1-row minimum border, no blur.
+	none := faceswap.BoxMask(w, faceswap.Options{MaskBlur: faceswap.MaskBlurNone}.WithDefaults().MaskBlur, [4]float64{})
+	if none[0*w+64] != 0 || none[1*w+64] != 1 || none[64*w+64] != 1 {
+		t.Errorf("MaskBlurNone mask rows: %v %v", none[0*w+64], none[1*w+64])
+	}
 	// Padding moves the edge inwards on its own side only.
 	p := faceswap.BoxMask(w, 0.3, [4]float64{30, 0, 0, 0})
 	if p[20*w+64] >= m[20*w+64] || math.Abs(float64(p[110*w+64]-m[110*w+64])) > 1e-6 {

@@ -16,6 +16,11 @@ const (
 	DefaultDetectorSize  = 640
 	DefaultDetectorScore = 0.5
 	DefaultMaskBlur      = 0.3
+
+	// MaskBlurNone asks for an unblurred box mask. MaskBlur 0 cannot mean that
+	// because the zero value selects the default; any blur below 1/(0.5·crop size)
+	// rounds to no blur, and this value does so at every crop size.
+	MaskBlurNone = 1e-9
 )
 
 // Options tunes one Embed or Swap call. The zero value means "all defaults";
@@ -24,7 +29,7 @@ type Options struct {
 	FaceSelector  string     // "one" (default) | "many"
 	DetectorSize  int        // square detector canvas, multiple of 32; default 640
 	DetectorScore float32    // minimum detection score in (0,1]; default 0.5
-	MaskBlur      float64    // box-mask blur in [0,1]; default 0.3 (0 means default; below 1/64 blurs nothing at 128 px)
+	MaskBlur      float64    // box-mask blur in [0,1]; 0 selects the default 0.3, MaskBlurNone disables blurring
 	MaskPadding   [4]float64 // top, right, bottom, left, percent of the crop in [0,100]; default 0
 }
 

@@ -37,6 +37,13 @@ type Device struct {
 	// Set it before the first OpenSession.
 	IntraOpThreads int
 
+	// AllowSpinning lets ORT's intra-op threads busy-wait after a run (ORT's own
+	// default). It is off by default: every session (detector, recognizer, swapper)
+	// owns a thread pool, and spinning pools steal cores from each other and from
+	// the Go pre/post-processing between runs. On a contended 2-core machine that
+	// made a whole detect+swap frame up to 2x slower. Set before the first OpenSession.
+	AllowSpinning bool
+
 	sem    *semaphore.Weighted
 	notify *broadcast // set by NewPool so that releases wake pool waiters
 
@@ -136,6 +143,12 @@ func (d *Device) sessionOptions() (*ort.SessionOptions, error) {
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("inference: %s: session options: %w", d.Name, err)
+	}
+	if !d.AllowSpinning {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			opts.Destroy()
+			return nil, fmt.Errorf("inference: %s: disable thread spinning: %w", d.Name, err)
+		}
 	}
 	if d.IntraOpThreads > 0 {
 		if err := opts.SetIntraOpNumThreads(d.IntraOpThreads); err != nil {

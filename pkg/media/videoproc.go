@@ -1,0 +1,50 @@
+package media
+
+import (
+	"strings"
+	"sync"
+)
+
+// videoStderrMax bounds how much ffmpeg stderr is kept per process. With -v error
+// ffmpeg prints little, but a corrupt stream can print one line per broken frame;
+// only the tail is interesting.
+const videoStderrMax = 4 << 10
+
+// videoStderr keeps the last videoStderrMax bytes written to it. exec copies the
+// child's stderr into it from its own goroutine, so it is locked.
+type videoStderr struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (s *videoStderr) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(s.buf, p...)
+	if over := len(s.buf) - videoStderrMax; over > 0 {
+		s.buf = append(s.buf[:0], s.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// Tail returns the kept stderr, trimmed, with every path in hide replaced by a
+// neutral name: messages reach clients, and server paths are not theirs to see.
+func (s *videoStderr) Tail(hide map[string]string) string {
+	s.mu.Lock()
+	out := string(s.buf)
+	s.mu.Unlock()
+	for path, name := range hide {
+		if path != "" {
+			out = strings.ReplaceAll(out, path, name)
+		}
+	}
+	return strings.TrimSpace(out)
+}
+
+// videoDetail formats a stderr tail for an error message.
+func videoDetail(tail string) string {
+	if tail == "" {
+		return "ffmpeg printed no reason"
+	}
+	return tail
+}
