@@ -6,6 +6,7 @@
 //	swapctl cancel <id>
 //	swapctl models list
 //	swapctl models download -dir ./models
+//	swapctl bench -source me.jpg -target photo.jpg   (measure a running stack)
 //
 // The API address and key come from SWAPD_URL and SWAPD_API_KEY (or -url, -key).
 package main
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdStatus(ctx, args[1:], getenv, stdout, stderr, true)
 	case "models":
 		return cmdModels(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, args[1:], getenv, stdout, stderr)
 	}
 	return exitUsage, fmt.Errorf("unknown command %q (want swap, status, cancel or models)", args[0])
 }

@@ -27,15 +27,15 @@ func (s *videoStderr) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Tail returns the kept stderr, trimmed, with every path in hide replaced by a
-// neutral name: messages reach clients, and server paths are not theirs to see.
-func (s *videoStderr) Tail(hide map[string]string) string {
+// Tail returns the kept stderr, trimmed, with every path hide[i][0] replaced by its
+// stand-in hide[i][1]: messages reach clients, and server paths are not theirs to see.
+func (s *videoStderr) Tail(hide [][2]string) string {
 	s.mu.Lock()
 	out := string(s.buf)
 	s.mu.Unlock()
-	for path, name := range hide {
-		if path != "" {
-			out = strings.ReplaceAll(out, path, name)
+	for _, h := range hide {
+		if h[0] != "" {
+			out = strings.ReplaceAll(out, h[0], h[1])
 		}
 	}
 	return strings.TrimSpace(out)

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/swapd/swapd/pkg/client"
+)
+
+// cmdBench measures a running stack from the outside, as a client sees it:
+//   - end to end: submit an image job and wait for its webhook, -jobs times in a row;
+//     the worker's own per-stage seconds come from the job records;
+//   - submit latency: -submits small JSON submissions (upload keys, no image bytes in
+//     the body) from -parallel clients, reporting p50/p99.
+//
+// The webhook receiver listens on localhost, so the stack must allow "localhost" in
+// SWAPD_ALLOW_PRIVATE (scripts/bench.sh does).
+func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url, key := apiFlags(fs, getenv)
+	source := fs.String("source", "", "source image")
+	target := fs.String("target", "", "target image")
+	jobsN := fs.Int("jobs", 10, "image jobs to time end to end (sequentially)")
+	submits := fs.Int("submits", 500, "JSON submissions to time")
+	parallel := fs.Int("parallel", 8, "concurrent submitters")
+	if err := fs.Parse(args); err != nil || *source == "" || *target == "" {
+		return exitUsage, errors.New("bench needs -source and -target")
+	}
+	c := client.New(*url, *key)
+	hooks, hookURL, err := startReceiver()
+	if err != nil {
+		return exitFailed, err
+	}
+	srcB64, err := fileBase64(*source)
+	if err != nil {
+		return exitUsage, err
+	}
+	tgtB64, err := fileBase64(*target)
+	if err != nil {
+		return exitUsage, err
+	}
+
+	// End to end.
+	var e2e []time.Duration
+	stages := map[string]float64{}
+	for i := 0; i < *jobsN; i++ {
+		t0 := time.Now()
+		id, err := submitJSON(ctx, c, map[string]any{
+			"source": map[string]string{"base64": srcB64}, "target": map[string]string{"base64": tgtB64},
+			"webhook": map[string]string{"url": hookURL},
+		})
+		if err != nil {
+			return exitAPI, err
+		}
+		if err := hooks.wait(ctx, id, 2*time.Minute); err != nil {
+			return exitFailed, err
+		}
+		e2e = append(e2e, time.Since(t0))
+		j, err := c.Get(ctx, id)
+		if err != nil {
+			return exitAPI, err
+		}
+		for k, v := range j.Stages {
+			stages[k] += v / float64(*jobsN)
+		}
+	}
+	fmt.Fprintf(stdout, "end to end (submit → signed webhook), %d image jobs: p50 %.3fs  p99 %.3fs  mean %.3fs\n",
+		*jobsN, pct(e2e, 50).Seconds(), pct(e2e, 99).Seconds(), mean(e2e).Seconds())
+	fmt.Fprintf(stdout, "worker stages (mean seconds per job):")
+	for _, k := range []string{"fetch", "decode", "wait_slot", "detect", "embed", "swap", "paste", "encode", "upload"} {
+		fmt.Fprintf(stdout, " %s=%.4f", k, stages[k])
+	}
+	fmt.Fprintln(stdout)
+
+	// Submit latency with upload keys: the API stats and sniffs the objects, stores the
+	// record, enqueues.
+	srcKey, err := uploadFile(ctx, c, *source)
+	if err != nil {
+		return exitAPI, err
+	}
+	tgtKey, err := uploadFile(ctx, c, *target)
+	if err != nil {
+		return exitAPI, err
+	}
+	body := map[string]any{"source": map[string]string{"key": srcKey}, "target": map[string]string{"key": tgtKey}}
+	lat := make([]time.Duration, *submits)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	t0 := time.Now()
+	for w := 0; w < *parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				s := time.Now()
+				id, err := submitJSON(ctx, c, body)
+				lat[i] = time.Since(s)
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				_, _ = c.Cancel(ctx, id) // keep the worker free for the next measurement
+			}
+		}()
+	}
+	for i := 0; i < *submits; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return exitAPI, firstErr
+	}
+	wall := time.Since(t0)
+	fmt.Fprintf(stdout, "submit latency, %d JSON submissions, %d concurrent: p50 %.2fms  p99 %.2fms  (%.0f submits/s)\n",
+		*submits, *parallel, ms(pct(lat, 50)), ms(pct(lat, 99)), float64(*submits)/wall.Seconds())
+	return exitOK, nil
+}
+
+func fileBase64(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return base64.StdEncoding.EncodeToString(b), err
+}
+
+func submitJSON(ctx context.Context, c *client.Client, body any) (string, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/jobs", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+c.Key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct{ ID string }
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(data, &out) != nil {
+		return "", fmt.Errorf("submit: %s %s", resp.Status, data)
+	}
+	return out.ID, nil
+}
+
+func uploadFile(ctx context.Context, c *client.Client, path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/uploads", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+c.Key)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return "", err
+	}
+	var up struct{ Key, URL string }
+	err = json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	put, _ := http.NewRequestWithContext(ctx, http.MethodPut, up.URL, bytes.NewReader(data))
+	resp, err = c.HTTP.Do(put)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("presigned PUT: %s", resp.Status)
+	}
+	return up.Key, nil
+}
+
+// hookSink records which job ids have had a webhook delivered.
+type hookSink struct {
+	mu   sync.Mutex
+	seen map[string]chan struct{}
+}
+
+func (h *hookSink) ch(id string) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.seen[id]
+	if !ok {
+		c = make(chan struct{})
+		h.seen[id] = c
+	}
+	return c
+}
+
+func (h *hookSink) wait(ctx context.Context, id string, d time.Duration) error {
+	select {
+	case <-h.ch(id):
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("no webhook for job %s after %v", id, d)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func startReceiver() (*hookSink, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	h := &hookSink{seen: map[string]chan struct{}{}}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Data struct{ ID string } }
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		c := h.ch(ev.Data.ID)
+		h.mu.Lock()
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	port := ln.Addr().(*net.TCPAddr).Port
+	return h, fmt.Sprintf("http://localhost:%d/hook", port), nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+func mean(d []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return sum / time.Duration(len(d))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
