@@ -62,6 +62,9 @@ func faceswapOptions(o jobs.Options) faceswap.Options {
 	fo := faceswap.Options{FaceSelector: o.FaceSelector, DetectorScore: o.DetectorScore}
 	if o.MaskBlur != nil {
 		fo.MaskBlur = *o.MaskBlur
+		if fo.MaskBlur == 0 {
+			fo.MaskBlur = faceswap.MaskBlurNone // an explicit 0 means "no blur", not "default"
+		}
 	}
 	if len(o.MaskPadding) == 4 {
 		copy(fo.MaskPadding[:], o.MaskPadding)
