@@ -87,7 +87,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if runErr == nil && !canceled {
 		err := h.Jobs.Succeed(ctx, job.ID, out, stages)
 		if err == nil {
-			log.Info("job succeeded", "output", out.Key, "faces", out.Faces, "stages", stages)
+			log.Info("job succeeded", "kind", job.Kind, "stages", stages)
 			h.notify(ctx, log, job.ID)
 			return nil
 		}
@@ -98,7 +98,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if canceled || h.isCanceled(ctx, job.ID) {
 		// The client canceled: leave no output behind, and tell asynq all is done.
-		if err := h.Store.Delete(ctx, OutputKey(job.ID, job.Options.Format())); err != nil {
+		if err := h.Store.DeletePrefix(ctx, "jobs/"+job.ID+"/output."); err != nil {
 			log.Warn("remove output of canceled job", "err", err)
 		}
 		log.Info("job canceled while running")
@@ -197,9 +197,39 @@ func (s stageTimer) add(stage string, d time.Duration) { s[stage] += d.Seconds()
 
 func (s stageTimer) since(stage string, t0 time.Time) { s.add(stage, time.Since(t0)) }
 
-// run does the work of one attempt: fetch, decode, detect/embed/swap/paste, encode,
-// upload. Each step checks ctx, so a cancel takes effect within one step.
-func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (jobs.Output, map[string]float64, error) {
+// run does the work of one attempt for the job's kind.
+func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
+	switch job.Kind {
+	case jobs.KindProbe:
+		return h.runProbe(ctx, job)
+	case jobs.KindVideo:
+		return h.runVideo(ctx, job)
+	}
+	out, st, err := h.runImage(ctx, job)
+	if err != nil {
+		return nil, st, err
+	}
+	return &out, st, nil
+}
+
+// runProbe takes and releases a device slot and does nothing else: the job still goes
+// through the API, the queue, the record and the webhook, which is what a synthetic
+// health check wants to see.
+func (h *SwapHandler) runProbe(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
+	st := stageTimer{}
+	t0 := time.Now()
+	_, release, err := h.Devices.Acquire(ctx)
+	st.since("wait_slot", t0)
+	if err != nil {
+		return nil, st, err
+	}
+	release()
+	return nil, st, h.Jobs.SetProgress(ctx, job.ID, jobs.Progress{Done: 1, Total: 1})
+}
+
+// runImage does the work of one image attempt: fetch, decode, detect/embed/swap/paste,
+// encode, upload. Each step checks ctx, so a cancel takes effect within one step.
+func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output, map[string]float64, error) {
 	st := stageTimer{}
 	const steps = 5
 	progress := func(done int) {

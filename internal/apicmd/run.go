@@ -21,6 +21,7 @@ import (
 	"github.com/swapd/swapd/pkg/api"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/tasks"
 )
@@ -74,9 +75,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	monitor := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt})
 	defer monitor.Close()
 	jobStore := jobs.NewStore(rdb, jobTTL)
+	m := metrics.New()
+	if err := m.RegisterQueueCollector(inspector); err != nil {
+		return err
+	}
 	handler := api.NewServer(api.Deps{
 		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
-		Queue: queue, Inspector: inspector, Monitor: monitor, Policy: policy, Limits: limits,
+		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits,
 		MaxSources: maxSources, URLExpiry: urlExpiry,
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(config.WebhookSchedule(schedule))},
 	})

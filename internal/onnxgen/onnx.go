@@ -13,8 +13,9 @@ import (
 
 // ONNX element types (TensorProto.DataType).
 const (
-	Float = 1
-	Int64 = 7
+	Float  = 1
+	Int64  = 7
+	Double = 11
 )
 
 // Versions written into every model: IR 8 and the default-domain opset 13, which

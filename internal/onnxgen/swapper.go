@@ -27,7 +27,19 @@ const SwapperFile = "inswapper_128.onnx"
 // so every pixel of the crop changes visibly (a partial inversion) and two
 // different source latents shift the colours differently. emap and W are drawn
 // from a PCG generator seeded with seed, so a given seed always gives the same file.
-func Swapper(seed int64) []byte {
+func Swapper(seed int64) []byte { return swapper(seed, false) }
+
+// SwapperDynamicFile is the file name of the dynamic-batch stand-in.
+const SwapperDynamicFile = "inswapper_128_batch.onnx"
+
+// SwapperDynamic is Swapper(seed) with a symbolic batch dimension "N" on target,
+// source and output ([N,3,128,128], [N,512]), so several faces can be swapped in
+// one Run. Sample i of a batch gives exactly what Swapper(seed) gives for it alone.
+// The real inswapper_128 has a fixed batch of 1; this variant exercises swapd's
+// batched path.
+func SwapperDynamic(seed int64) []byte { return swapper(seed, true) }
+
+func swapper(seed int64, dynamic bool) []byte {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed_5a9d))
 	w := make([]float32, 512*3)
 	for i := range w {
@@ -52,7 +64,7 @@ func Swapper(seed int64) []byte {
 		},
 		Initializers: []Tensor{
 			{Name: "W", Dims: []int64{512, 3}, Float: w},
-			{Name: "style_shape", Dims: []int64{4}, Int64: []int64{1, 3, 1, 1}},
+			{Name: "style_shape", Dims: []int64{4}, Int64: []int64{-1, 3, 1, 1}},
 			{Name: "target_gain", Float: []float32{-0.5}},
 			{Name: "bias", Float: []float32{0.8}},
 			{Name: "style_gain", Float: []float32{0.35}},
@@ -68,7 +80,21 @@ func Swapper(seed int64) []byte {
 			{Name: "output", ElemType: Float, Dims: []int64{1, 3, 128, 128}},
 		},
 	}
+	if dynamic {
+		g.Name = "inswapper_128_batch_standin"
+		for _, vs := range [][]ValueInfo{g.Inputs, g.Outputs} {
+			for i := range vs {
+				vs[i].Dims = append([]int64(nil), vs[i].Dims...)
+				vs[i].Dims[0] = -1
+			}
+		}
+	}
 	return g.Marshal()
+}
+
+// WriteSwapperDynamic writes SwapperDynamic(seed) to path atomically.
+func WriteSwapperDynamic(path string, seed int64) error {
+	return writeAtomic(path, SwapperDynamic(seed))
 }
 
 // WriteSwapper writes Swapper(seed) to path atomically (temporary file + rename),

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -14,11 +17,11 @@ import (
 func requireKey(keys []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if validKey(keys, presentedKey(r)) {
-				next.ServeHTTP(w, r)
+			if k := presentedKey(r); validKey(keys, k) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerCtxKey{}, KeyID(k))))
 				return
 			}
-			if strings.HasPrefix(r.URL.Path, "/monitoring") {
+			if strings.HasPrefix(r.URL.Path, "/monitoring") || r.URL.Path == "/docs" || r.URL.Path == "/openapi.json" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="swapd"`)
 			} else {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="swapd"`)
@@ -49,4 +52,19 @@ func validKey(keys []string, got string) bool {
 		match |= subtle.ConstantTimeCompare([]byte(k), []byte(got))
 	}
 	return match == 1
+}
+
+type ownerCtxKey struct{}
+
+// KeyID is the stable, non-secret id of an API key: the owner recorded on its jobs.
+// Only a hash is stored, so a Redis dump does not leak keys.
+func KeyID(key string) string {
+	sum := sha256.Sum256([]byte("swapd-key:" + key))
+	return hex.EncodeToString(sum[:12])
+}
+
+// owner returns the id of the key that authenticated the request.
+func owner(r *http.Request) string {
+	s, _ := r.Context().Value(ownerCtxKey{}).(string)
+	return s
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/swapd/swapd/pkg/storage"
 )
 
-// inputSpec is one input as a client sends it in JSON: exactly one of the fields.
-type inputSpec struct {
+// Input is one input as a client sends it in JSON: exactly one of the fields.
+type Input struct {
 	Key    string `json:"key,omitempty"`
 	URL    string `json:"url,omitempty"`
 	Base64 string `json:"base64,omitempty"`
@@ -54,22 +54,53 @@ func (c *capReader) Read(p []byte) (int, error) {
 }
 
 // storeStream validates a stream by its first bytes and streams it to key. Nothing is
-// held in memory beyond the header buffer and the storage client's part buffer.
-func storeStream(ctx context.Context, d *Deps, key string, r io.Reader) (jobs.Input, error) {
+// held in memory beyond the header buffer and the storage client's part buffer. A
+// video is accepted only where allowVideo says so (a target); its content is probed
+// by the worker, which has ffprobe, so the API stays thin.
+func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVideo bool) (jobs.Input, error) {
 	head, whole, err := media.PeekHeader(r)
 	if err != nil {
 		return jobs.Input{}, readError(err, d.Limits.MaxBytes)
 	}
-	info, err := media.Inspect(head, d.Limits)
+	contentType, limit, err := inspect(d, head, allowVideo)
 	if err != nil {
 		return jobs.Input{}, err
 	}
-	obj, err := d.Store.Put(ctx, key, &capReader{r: whole, left: d.Limits.MaxBytes}, -1, info.ContentType)
+	obj, err := d.Store.Put(ctx, key, &capReader{r: whole, left: limit}, -1, contentType)
 	if err != nil {
 		_ = d.Store.Delete(context.WithoutCancel(ctx), key)
-		return jobs.Input{}, readError(err, d.Limits.MaxBytes)
+		return jobs.Input{}, readError(err, limit)
 	}
-	return jobs.Input{Key: key, ContentType: info.ContentType, Size: obj.Size}, nil
+	return jobs.Input{Key: key, ContentType: contentType, Size: obj.Size}, nil
+}
+
+// inspect identifies an input from its head and returns its content type and the byte
+// limit that applies to it.
+func inspect(d *Deps, head []byte, allowVideo bool) (contentType string, limit int64, err error) {
+	if container, ok := media.SniffVideo(head); ok {
+		if !allowVideo {
+			return "", 0, errcode.New(errcode.UnsupportedMedia, "a %s video cannot be used here; sources and references must be images", container)
+		}
+		return videoContentType(container), d.VideoLimits.MaxBytes, nil
+	}
+	info, err := media.Inspect(head, d.Limits)
+	if err != nil {
+		return "", 0, err
+	}
+	return info.ContentType, d.Limits.MaxBytes, nil
+}
+
+// videoContentType names a sniffed container.
+func videoContentType(container string) string {
+	switch container {
+	case media.ContainerMOV:
+		return "video/quicktime"
+	case media.ContainerWebM:
+		return "video/webm"
+	case media.ContainerMKV:
+		return "video/x-matroska"
+	}
+	return "video/mp4"
 }
 
 // readError names what went wrong while reading a client's stream.
@@ -90,7 +121,7 @@ func readError(err error, limit int64) error {
 // resolveInput turns a JSON input into a stored or fetchable input, checking what can
 // be checked without the worker: upload keys exist and hold an acceptable image,
 // base64 decodes to one, URLs are well formed and not aimed at private addresses.
-func resolveInput(ctx context.Context, d *Deps, jobID, name string, in inputSpec) (jobs.Input, error) {
+func resolveInput(ctx context.Context, d *Deps, jobID, name string, in Input) (jobs.Input, error) {
 	set := 0
 	for _, s := range []string{in.Key, in.URL, in.Base64} {
 		if s != "" {
@@ -107,7 +138,7 @@ func resolveInput(ctx context.Context, d *Deps, jobID, name string, in inputSpec
 			b64 = b64[i+len(";base64,"):]
 		}
 		r := base64.NewDecoder(base64.StdEncoding, strings.NewReader(b64))
-		in, err := storeStream(ctx, d, inputKey(jobID, name), r)
+		in, err := storeStream(ctx, d, inputKey(jobID, name), r, name == "target")
 		return in, inputError(name, err)
 	case in.URL != "":
 		if err := netguard.CheckURL(in.URL, d.Policy); err != nil {
@@ -118,11 +149,11 @@ func resolveInput(ctx context.Context, d *Deps, jobID, name string, in inputSpec
 		}
 		return jobs.Input{URL: in.URL}, nil
 	default:
-		return checkUploaded(ctx, d, name, in.Key)
+		return checkUploaded(ctx, d, name, in.Key, name == "target")
 	}
 }
 
-func checkUploaded(ctx context.Context, d *Deps, name, key string) (jobs.Input, error) {
+func checkUploaded(ctx context.Context, d *Deps, name, key string, allowVideo bool) (jobs.Input, error) {
 	if !strings.HasPrefix(key, UploadPrefix) || strings.Contains(key, "..") {
 		return jobs.Input{}, errcode.New(errcode.InvalidRequest, "%s: key %q is not an upload key from POST /v1/uploads", name, key)
 	}
@@ -134,18 +165,18 @@ func checkUploaded(ctx context.Context, d *Deps, name, key string) (jobs.Input, 
 		return jobs.Input{}, fmt.Errorf("read upload %s: %w", key, err)
 	}
 	defer rc.Close()
-	if obj.Size > d.Limits.MaxBytes {
-		return jobs.Input{}, errcode.New(errcode.InputTooLarge, "%s: %d bytes, the limit is %d", name, obj.Size, d.Limits.MaxBytes)
-	}
 	head, _, err := media.PeekHeader(rc)
 	if err != nil {
 		return jobs.Input{}, fmt.Errorf("read upload %s: %w", key, err)
 	}
-	info, err := media.Inspect(head, d.Limits)
+	contentType, limit, err := inspect(d, head, allowVideo)
 	if err != nil {
 		return jobs.Input{}, inputError(name, err)
 	}
-	return jobs.Input{Key: key, ContentType: info.ContentType, Size: obj.Size}, nil
+	if obj.Size > limit {
+		return jobs.Input{}, errcode.New(errcode.InputTooLarge, "%s: %d bytes, the limit is %d", name, obj.Size, limit)
+	}
+	return jobs.Input{Key: key, ContentType: contentType, Size: obj.Size}, nil
 }
 
 // inputError prefixes a coded error's message with the input it is about.

@@ -1,233 +1,17 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"regexp"
-	"time"
-
-	"github.com/google/uuid"
+	"strconv"
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
-	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/tasks"
 )
-
-// maxJSONBody caps a JSON submission, base64 inputs included (RunPod's /run allows
-// 10 MB; base64 inflates by a third).
-const maxJSONBody = 64 << 20
-
-type createRequest struct {
-	Source  json.RawMessage `json:"source"` // one input or a list
-	Target  *inputSpec      `json:"target"`
-	Options jobs.Options    `json:"options"`
-	Webhook *struct {
-		URL string `json:"url"`
-	} `json:"webhook"`
-}
-
-type createResponse struct {
-	ID     string      `json:"id"`
-	Status jobs.Status `json:"status"`
-}
-
-// handleCreateJob accepts a job as JSON or as multipart/form-data and answers 202.
-func handleCreateJob(d *Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := uuid.Must(uuid.NewV7()).String()
-		job := &jobs.Job{ID: id, CreatedAt: time.Now().UTC()}
-		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		var err error
-		switch mt {
-		case "multipart/form-data":
-			r.Body = http.MaxBytesReader(w, r.Body, int64(d.MaxSources+1)*d.Limits.MaxBytes+1<<20)
-			err = parseMultipart(r, d, job)
-		case "application/json", "":
-			r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-			err = parseJSON(r, d, job)
-		default:
-			err = errcode.New(errcode.UnsupportedMedia, "send application/json or multipart/form-data, not %q", mt)
-		}
-		if err == nil {
-			err = enqueue(r.Context(), d, job)
-		}
-		if err != nil {
-			// Whatever was stored for this job goes; nothing else is touched.
-			_ = d.Store.DeletePrefix(context.WithoutCancel(r.Context()), "jobs/"+id+"/")
-			writeError(w, d.Log, err)
-			return
-		}
-		d.Log.Info("job queued", "job", id, "sources", len(job.Sources))
-		w.Header().Set("Location", "/v1/jobs/"+id)
-		writeJSON(w, http.StatusAccepted, createResponse{ID: id, Status: jobs.Queued})
-	})
-}
-
-func parseJSON(r *http.Request, d *Deps, job *jobs.Job) error {
-	var req createRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		if e := readError(err, maxJSONBody); errcode.Code(e) == errcode.InputTooLarge {
-			return e
-		}
-		return errcode.New(errcode.InvalidRequest, "the body is not a valid job: %v", err)
-	}
-	var sources []inputSpec
-	if len(req.Source) > 0 && req.Source[0] == '{' {
-		var one inputSpec
-		if err := json.Unmarshal(req.Source, &one); err != nil {
-			return errcode.New(errcode.InvalidRequest, "source: %v", err)
-		}
-		sources = []inputSpec{one}
-	} else if len(req.Source) > 0 {
-		if err := json.Unmarshal(req.Source, &sources); err != nil {
-			return errcode.New(errcode.InvalidRequest, "source must be an input or a list of inputs: %v", err)
-		}
-	}
-	if err := checkCounts(d, len(sources), req.Target != nil); err != nil {
-		return err
-	}
-	if err := setSpec(d, job, req.Options, webhookURL(req)); err != nil {
-		return err
-	}
-	for i, s := range sources {
-		in, err := resolveInput(r.Context(), d, job.ID, fmt.Sprintf("source-%d", i), s)
-		if err != nil {
-			return err
-		}
-		job.Sources = append(job.Sources, in)
-	}
-	in, err := resolveInput(r.Context(), d, job.ID, "target", *req.Target)
-	job.Target = in
-	return err
-}
-
-func webhookURL(req createRequest) string {
-	if req.Webhook == nil {
-		return ""
-	}
-	return req.Webhook.URL
-}
-
-func checkCounts(d *Deps, sources int, target bool) error {
-	switch {
-	case sources == 0:
-		return errcode.New(errcode.InvalidRequest, "at least one source image is required")
-	case sources > d.MaxSources:
-		return errcode.New(errcode.InvalidRequest, "%d sources; the limit is %d", sources, d.MaxSources)
-	case !target:
-		return errcode.New(errcode.InvalidRequest, "a target image is required")
-	}
-	return nil
-}
-
-// setSpec validates and records the options and webhook.
-func setSpec(d *Deps, job *jobs.Job, opts jobs.Options, hook string) error {
-	if err := opts.Validate(); err != nil {
-		return err
-	}
-	job.Options = opts
-	if hook == "" {
-		return nil
-	}
-	if err := netguard.CheckURL(hook, d.Policy); err != nil {
-		if errors.Is(err, netguard.ErrBlocked) {
-			return errcode.New(errcode.URLBlocked, "webhook url %s points at a private or reserved address", hook)
-		}
-		return errcode.New(errcode.InvalidRequest, "webhook url: %v", err)
-	}
-	job.Webhook = &jobs.Webhook{URL: hook}
-	return nil
-}
-
-// parseMultipart streams file parts straight to object storage, one at a time.
-func parseMultipart(r *http.Request, d *Deps, job *jobs.Job) error {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return errcode.New(errcode.InvalidRequest, "the multipart body cannot be read: %v", err)
-	}
-	var opts jobs.Options
-	var hook string
-	target := false
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if e := readError(err, d.Limits.MaxBytes); errcode.Code(e) == errcode.InputTooLarge {
-				return e
-			}
-			return errcode.New(errcode.InvalidRequest, "the multipart body is malformed: %v", err)
-		}
-		switch part.FormName() {
-		case "source":
-			if len(job.Sources) >= d.MaxSources {
-				return errcode.New(errcode.InvalidRequest, "more than %d sources", d.MaxSources)
-			}
-			name := fmt.Sprintf("source-%d", len(job.Sources))
-			in, err := storeStream(r.Context(), d, inputKey(job.ID, name), part)
-			if err != nil {
-				return inputError(name, err)
-			}
-			job.Sources = append(job.Sources, in)
-		case "target":
-			if target {
-				return errcode.New(errcode.InvalidRequest, "more than one target")
-			}
-			in, err := storeStream(r.Context(), d, inputKey(job.ID, "target"), part)
-			if err != nil {
-				return inputError("target", err)
-			}
-			job.Target, target = in, true
-		case "options":
-			b, err := io.ReadAll(io.LimitReader(part, 64<<10))
-			if err != nil {
-				return errcode.New(errcode.InvalidRequest, "options: %v", err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&opts); err != nil {
-				return errcode.New(errcode.InvalidRequest, "options is not valid JSON options: %v", err)
-			}
-		case "webhook_url":
-			b, _ := io.ReadAll(io.LimitReader(part, 4<<10))
-			hook = string(b)
-		default:
-			return errcode.New(errcode.InvalidRequest, "unknown form field %q (expected source, target, options, webhook_url)", part.FormName())
-		}
-	}
-	if err := checkCounts(d, len(job.Sources), target); err != nil {
-		return err
-	}
-	return setSpec(d, job, opts, hook)
-}
-
-// enqueue writes the record, then the task: a worker that picks the task up always
-// finds its record. If the enqueue fails the record goes too.
-func enqueue(ctx context.Context, d *Deps, job *jobs.Job) error {
-	if err := d.Jobs.Create(ctx, job); err != nil {
-		return err
-	}
-	t, err := tasks.NewSwapTask(job.ID)
-	if err == nil {
-		_, err = d.Queue.EnqueueContext(ctx, t)
-	}
-	if err != nil {
-		_, _ = d.Jobs.Delete(context.WithoutCancel(ctx), job.ID)
-		d.Log.Error("enqueue", "job", job.ID, "err", err)
-		return errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
-	}
-	return nil
-}
 
 var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
@@ -239,6 +23,10 @@ func loadJob(w http.ResponseWriter, r *http.Request, d *Deps) *jobs.Job {
 		return nil
 	}
 	j, err := d.Jobs.Get(r.Context(), id)
+	if err == nil && j.Owner != owner(r) {
+		// Another key's job does not exist as far as this key can tell.
+		err = errcode.New(errcode.NotFound, "no job with id %q", id)
+	}
 	if err != nil {
 		writeError(w, d.Log, err)
 		return nil
@@ -310,7 +98,7 @@ func handleDeleteJob(d *Deps) http.Handler {
 			}
 		}
 		var keys []string
-		for _, in := range append(append([]jobs.Input{}, j.Sources...), j.Target) {
+		for _, in := range j.Inputs() {
 			if in.Key != "" {
 				keys = append(keys, in.Key)
 			}
@@ -323,7 +111,7 @@ func handleDeleteJob(d *Deps) http.Handler {
 			writeError(w, d.Log, fmt.Errorf("delete objects of %s: %w", j.ID, err))
 			return
 		}
-		if _, err := d.Jobs.Delete(ctx, j.ID); err != nil {
+		if _, err := d.Jobs.Delete(ctx, j); err != nil {
 			writeError(w, d.Log, fmt.Errorf("delete record %s: %w", j.ID, err))
 			return
 		}
@@ -350,5 +138,46 @@ func handleJobOutput(d *Deps) http.Handler {
 			return
 		}
 		http.Redirect(w, r, u, http.StatusFound)
+	})
+}
+
+// handleListJobs lists the caller's jobs, newest first: ?limit= (1–100, default 20),
+// ?cursor= (next_cursor of the previous page), ?status=.
+func handleListJobs(d *Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := 20
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				writeError(w, d.Log, errcode.New(errcode.InvalidRequest, "limit must be 1–100"))
+				return
+			}
+			limit = n
+		}
+		status := jobs.Status(q.Get("status"))
+		switch status {
+		case "", jobs.Queued, jobs.Running, jobs.Succeeded, jobs.Failed, jobs.Canceled:
+		default:
+			writeError(w, d.Log, errcode.New(errcode.InvalidRequest, "status %q is not a job status", status))
+			return
+		}
+		cursor := q.Get("cursor")
+		if cursor != "" && !idPattern.MatchString(cursor) {
+			writeError(w, d.Log, errcode.New(errcode.InvalidRequest, "cursor %q is not a cursor from this API", cursor))
+			return
+		}
+		page, err := d.Jobs.List(r.Context(), owner(r), cursor, limit, status)
+		if err != nil {
+			writeError(w, d.Log, err)
+			return
+		}
+		if page.Jobs == nil {
+			page.Jobs = []*jobs.Job{}
+		}
+		for _, j := range page.Jobs {
+			tasks.Present(r.Context(), d.Store, j, d.URLExpiry)
+		}
+		writeJSON(w, http.StatusOK, page)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/swapd/swapd/pkg/errcode"
+	"github.com/swapd/swapd/pkg/metrics"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -58,6 +59,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		t0 := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "ms", time.Since(t0).Milliseconds())
+		log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"ms", time.Since(t0).Milliseconds(), "request_id", metrics.RequestIDFrom(r.Context()))
 	})
 }

@@ -2,20 +2,32 @@ package api
 
 import "net/http"
 
+// router is what addRoutes registers on: an *http.ServeMux, or a recorder in tests.
+type router interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // addRoutes is the whole API surface in one place.
-func addRoutes(mux *http.ServeMux, d *Deps) {
+func addRoutes(mux router, d *Deps) {
 	auth := requireKey(d.Keys)
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
 
 	mux.Handle("POST /v1/jobs", auth(handleCreateJob(d)))
+	mux.Handle("GET /v1/jobs", auth(handleListJobs(d)))
+	mux.Handle("GET /v1/jobs/{id}/events", auth(handleJobEvents(d)))
 	mux.Handle("GET /v1/jobs/{id}", auth(handleGetJob(d)))
 	mux.Handle("POST /v1/jobs/{id}/cancel", auth(handleCancelJob(d)))
 	mux.Handle("DELETE /v1/jobs/{id}", auth(handleDeleteJob(d)))
 	mux.Handle("GET /v1/jobs/{id}/output", auth(handleJobOutput(d)))
 	mux.Handle("POST /v1/uploads", auth(handleCreateUpload(d)))
+	mux.Handle("GET /openapi.json", auth(handleOpenAPI(d)))
+	mux.Handle("GET /docs", auth(handleDocs()))
 
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", auth(d.Metrics.Handler()))
+	}
 	if d.Monitor != nil {
 		mux.Handle("/monitoring/", auth(d.Monitor))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/tasks"
@@ -27,9 +28,15 @@ type Deps struct {
 	Queue     *asynq.Client
 	Inspector *asynq.Inspector
 	Notifier  *tasks.Notifier
-	Monitor   http.Handler // the asynq dashboard, mounted at /monitoring/
-	Policy    netguard.Policy
-	Limits    media.Limits
+	Monitor   http.Handler     // the asynq dashboard, mounted at /monitoring/
+	Metrics   *metrics.Metrics // optional; served at /metrics
+	// ExtraPaths are OpenAPI path items for routes added outside this file's table.
+	ExtraPaths map[string]any
+	Policy     netguard.Policy
+	Limits     media.Limits
+	// VideoLimits.MaxBytes caps video uploads here; the rest is checked by the worker
+	// after probing.
+	VideoLimits media.VideoLimits
 
 	MaxSources int           // default 8
 	URLExpiry  time.Duration // presigned GET/PUT lifetime, default 1 h
@@ -45,6 +52,9 @@ func (d *Deps) defaults() {
 	if d.Limits.MaxBytes <= 0 {
 		d.Limits = media.DefaultLimits
 	}
+	if d.VideoLimits.MaxBytes <= 0 {
+		d.VideoLimits = media.DefaultVideoLimits
+	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
@@ -55,5 +65,5 @@ func NewServer(d Deps) http.Handler {
 	d.defaults()
 	mux := http.NewServeMux()
 	addRoutes(mux, &d)
-	return logRequests(d.Log, mux)
+	return metrics.RequestID(d.Metrics.Middleware(metrics.PatternRoute, logRequests(d.Log, mux)))
 }

@@ -14,22 +14,26 @@ import (
 
 // Codes. Keep the list in the README in step with this one.
 const (
-	InvalidRequest   = "INVALID_REQUEST"   // malformed JSON, bad option, missing field
-	Unauthorized     = "UNAUTHORIZED"      // missing or wrong API key
-	NotFound         = "NOT_FOUND"         // no such job or object
-	Conflict         = "CONFLICT"          // the job is in a state that forbids the action
-	UnsupportedMedia = "UNSUPPORTED_MEDIA" // not a JPEG, PNG or WebP image (by content)
-	InputTooLarge    = "INPUT_TOO_LARGE"   // more bytes than SWAPD_MAX_INPUT_BYTES
-	ImageTooLarge    = "IMAGE_TOO_LARGE"   // more pixels than SWAPD_MAX_PIXELS
-	EmptyInput       = "EMPTY_INPUT"       // a zero-byte file
-	CorruptInput     = "CORRUPT_INPUT"     // looks like an image, does not decode
-	InputNotFound    = "INPUT_NOT_FOUND"   // an upload key that holds no object
-	URLBlocked       = "URL_BLOCKED"       // a URL that points at a private address
-	FetchFailed      = "FETCH_FAILED"      // a URL input that could not be downloaded
-	NoFaceInSource   = "NO_FACE_IN_SOURCE" // a source image without a detectable face
-	NoFaceInTarget   = "NO_FACE_IN_TARGET" // a target image without a detectable face
-	Unavailable      = "UNAVAILABLE"       // a dependency (Redis, storage) is down
-	Internal         = "INTERNAL"          // a bug or an unexpected failure; see the logs
+	InvalidRequest          = "INVALID_REQUEST"            // malformed JSON, bad option, missing field
+	Unauthorized            = "UNAUTHORIZED"               // missing or wrong API key
+	NotFound                = "NOT_FOUND"                  // no such job or object
+	Conflict                = "CONFLICT"                   // the job is in a state that forbids the action
+	IdempotencyMismatch     = "IDEMPOTENCY_KEY_REUSED"     // an Idempotency-Key sent again with a different request
+	UnsupportedMedia        = "UNSUPPORTED_MEDIA"          // not a JPEG, PNG or WebP image (by content)
+	InputTooLarge           = "INPUT_TOO_LARGE"            // more bytes than SWAPD_MAX_INPUT_BYTES
+	ImageTooLarge           = "IMAGE_TOO_LARGE"            // more pixels than SWAPD_MAX_PIXELS
+	EmptyInput              = "EMPTY_INPUT"                // a zero-byte file
+	CorruptInput            = "CORRUPT_INPUT"              // looks like an image, does not decode
+	VideoTooLong            = "VIDEO_TOO_LONG"             // duration over the limit
+	VideoTooManyFrames      = "VIDEO_TOO_MANY_FRAMES"      // frame count over the limit
+	VideoResolutionTooLarge = "VIDEO_RESOLUTION_TOO_LARGE" // frame size over the limit
+	InputNotFound           = "INPUT_NOT_FOUND"            // an upload key that holds no object
+	URLBlocked              = "URL_BLOCKED"                // a URL that points at a private address
+	FetchFailed             = "FETCH_FAILED"               // a URL input that could not be downloaded
+	NoFaceInSource          = "NO_FACE_IN_SOURCE"          // a source image without a detectable face
+	NoFaceInTarget          = "NO_FACE_IN_TARGET"          // a target image without a detectable face
+	Unavailable             = "UNAVAILABLE"                // a dependency (Redis, storage) is down
+	Internal                = "INTERNAL"                   // a bug or an unexpected failure; see the logs
 )
 
 // Error is an error with a stable code and a message a person understands.
@@ -71,11 +75,11 @@ func HTTPStatus(code string) int {
 		return http.StatusNotFound
 	case Conflict:
 		return http.StatusConflict
-	case InputTooLarge, ImageTooLarge:
+	case InputTooLarge, ImageTooLarge, VideoTooLong, VideoTooManyFrames, VideoResolutionTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case UnsupportedMedia:
 		return http.StatusUnsupportedMediaType
-	case CorruptInput, NoFaceInSource, NoFaceInTarget, FetchFailed:
+	case CorruptInput, NoFaceInSource, NoFaceInTarget, FetchFailed, IdempotencyMismatch:
 		return http.StatusUnprocessableEntity
 	case Unavailable:
 		return http.StatusServiceUnavailable

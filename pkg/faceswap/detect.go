@@ -27,13 +27,27 @@ func (f Face) Area() float32 {
 // (InsightFace and FaceFusion with one detector angle).
 const NMSThreshold = 0.4
 
-// Detector runs an SCRFD face detector (InsightFace det_500m / det_2.5g / det_10g
-// and FaceFusion's scrfd_2.5g). It reads the model's output list from the session
-// in its declared order (scores, boxes, keypoints, each per stride), so any SCRFD
-// export with keypoints works: 9 outputs (strides 8/16/32, 2 anchors per cell) or
-// 15 outputs (strides 8…128, 1 anchor).
+// Detector model families, told apart by their output signature.
+const (
+	DetectorSCRFD    = "scrfd"    // InsightFace SCRFD: 9 (or 15) outputs of scores, boxes, keypoints per stride
+	DetectorYOLOFace = "yoloface" // FaceFusion yoloface_8n: one [1,20,N] output
+)
+
+// Detector runs a face detector with 5-point landmarks:
+//
+//   - SCRFD (InsightFace det_500m / det_2.5g / det_10g, FaceFusion's scrfd_2.5g):
+//     the output list is read in its declared order (scores, boxes, keypoints,
+//     each per stride), so any SCRFD export with keypoints works: 9 outputs
+//     (strides 8/16/32, 2 anchors per cell) or 15 outputs (strides 8…128, 1
+//     anchor). Exports with a dynamic input size run at any multiple of 32.
+//   - YOLOFace (FaceFusion's yoloface_8n): one output [1,20,N], one column per
+//     anchor (facts §2.2).
+//
+// The family is chosen from the model's signature, so ModelPaths.Detector may name
+// either file.
 type Detector struct {
 	sess      *inference.Session
+	kind      string
 	fixedW    int // model's static input size; 0 when H and W are dynamic
 	fixedH    int
 	strides   []int
@@ -42,7 +56,8 @@ type Detector struct {
 	outputLen int
 }
 
-// NewDetector wraps an SCRFD session.
+// NewDetector wraps a detector session, telling SCRFD from YOLOFace by its outputs:
+// 9 or 15 outputs are SCRFD, a single [1,20,N] output is YOLOFace.
 func NewDetector(sess *inference.Session) (*Detector, error) {
 	if len(sess.Inputs) != 1 {
 		return nil, fmt.Errorf("faceswap: detector %s: want 1 input, got %d", sess.Path, len(sess.Inputs))
@@ -57,11 +72,18 @@ func NewDetector(sess *inference.Session) (*Detector, error) {
 	}
 	switch len(sess.Outputs) {
 	case 9:
-		d.strides, d.anchors = []int{8, 16, 32}, 2
+		d.kind, d.strides, d.anchors = DetectorSCRFD, []int{8, 16, 32}, 2
 	case 15:
-		d.strides, d.anchors = []int{8, 16, 32, 64, 128}, 1
+		d.kind, d.strides, d.anchors = DetectorSCRFD, []int{8, 16, 32, 64, 128}, 1
+	case 1:
+		dims := sess.Outputs[0].Dimensions
+		if len(dims) != 3 || (dims[1] > 0 && dims[1] != yoloRows) {
+			return nil, fmt.Errorf("faceswap: detector %s: single output of shape %v; want YOLOFace's [1,20,N]", sess.Path, dims)
+		}
+		d.kind = DetectorYOLOFace
+		return d, nil
 	default:
-		return nil, fmt.Errorf("faceswap: detector %s: %d outputs; want an SCRFD model with keypoints (9 or 15 outputs)", sess.Path, len(sess.Outputs))
+		return nil, fmt.Errorf("faceswap: detector %s: %d outputs; want an SCRFD model with keypoints (9 or 15 outputs) or YOLOFace (one [1,20,N] output)", sess.Path, len(sess.Outputs))
 	}
 	// Where ORT knows the last dimension, check the score/box/kps grouping.
 	fmc := len(d.strides)
@@ -77,6 +99,9 @@ func NewDetector(sess *inference.Session) (*Detector, error) {
 	return d, nil
 }
 
+// Kind returns DetectorSCRFD or DetectorYOLOFace.
+func (d *Detector) Kind() string { return d.kind }
+
 // inputSize returns the detector canvas for a requested size: the model's own size
 // when it is static, otherwise size×size.
 func (d *Detector) inputSize(size int) (w, h int) {
@@ -86,9 +111,10 @@ func (d *Detector) inputSize(size int) (w, h int) {
 	return size, size
 }
 
-// Detect finds faces with score ≥ threshold, after NMS, in descending score order.
-// size is the square detector canvas (a multiple of 32; ignored for models with a
-// static input size).
+// Detect finds faces with score ≥ threshold (YOLOFace: > threshold, as FaceFusion
+// compares), after NMS, in descending score order. size is the square detector
+// canvas (a multiple of 32; ignored for models with a static input size, such as
+// yoloface_8n's 640×640).
 func (d *Detector) Detect(frame media.Frame, size int, threshold float32) ([]Face, error) {
 	if err := checkFrame(frame); err != nil {
 		return nil, err
@@ -102,20 +128,31 @@ func (d *Detector) Detect(frame media.Frame, size int, threshold float32) ([]Fac
 		bp = &b
 	}
 	blob := (*bp)[:n]
-	scale := letterbox(frame, blob, w, h)
+	var sx, sy float64
+	if d.kind == DetectorYOLOFace {
+		sx, sy = letterboxYOLO(frame, blob, w, h)
+	} else {
+		scale := letterbox(frame, blob, w, h)
+		sx, sy = 1/scale, 1/scale
+	}
 	outs, err := d.sess.RunFloat32(inference.Tensor{Shape: []int64{1, 3, int64(h), int64(w)}, Data: blob})
 	d.blobPool.Put(bp)
 	if err != nil {
 		return nil, err
 	}
-	faces, err := d.decode(outs, w, h, scale, threshold)
+	var faces []Face
+	if d.kind == DetectorYOLOFace {
+		faces, err = decodeYOLOFace(outs[0], sx, sy, threshold)
+	} else {
+		faces, err = d.decode(outs, w, h, sx, threshold)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return nms(faces, NMSThreshold), nil
 }
 
-// letterbox writes the detector input: the frame resized to fit w×h keeping its
+// letterbox writes the SCRFD input: the frame resized to fit w×h keeping its
 // aspect ratio (upscaling small frames too), pasted at the top-left of a zero
 // canvas, normalised (x − 127.5)/128, NCHW. It returns det_scale, the factor from
 // frame to canvas pixels. This is InsightFace's SCRFD.detect preparation.
@@ -136,19 +173,55 @@ func letterbox(frame media.Frame, blob []float32, w, h int) float64 {
 		nh = int(float64(nw) * imRatio)
 	}
 	nw, nh = max(nw, 1), max(nh, 1)
-	scale := float64(nh) / float64(frame.Height)
+	resizeInto(frame, blob, w, h, nw, nh, false, 1/128.0, -127.5/128)
+	return float64(nh) / float64(frame.Height)
+}
 
-	const pad = (0 - 127.5) / 128 // the zero canvas after normalisation
+// letterboxYOLO writes the YOLOFace input as FaceFusion prepares it (facts §2.2):
+// restrict_frame only shrinks a frame larger than the canvas (by min(w/W, h/H),
+// never enlarging a small one), the result sits at the top-left of a zero canvas,
+// values are x/255 in BGR order (FaceFusion feeds OpenCV's BGR frames). It returns
+// the per-axis factors from canvas back to frame pixels (original/resized size).
+func letterboxYOLO(frame media.Frame, blob []float32, w, h int) (sx, sy float64) {
+	nw, nh := frame.Width, frame.Height
+	if nw > w || nh > h {
+		s := min(float64(w)/float64(frame.Width), float64(h)/float64(frame.Height))
+		nw, nh = max(int(float64(frame.Width)*s), 1), max(int(float64(frame.Height)*s), 1)
+	}
+	resizeInto(frame, blob, w, h, nw, nh, true, 1/255.0, 0)
+	return float64(frame.Width) / float64(nw), float64(frame.Height) / float64(nh)
+}
+
+// resizeInto fills the w×h NCHW blob: the frame resized to nw×nh at the top-left,
+// zero pixels elsewhere, each value v·scale + offset (v the uint8 pixel), channels
+// reversed when bgr. The resize is cv2.resize(INTER_LINEAR): half-pixel centres,
+// edge clamp, result rounded to uint8 like the uint8 image OpenCV makes. A frame
+// already nw×nh is copied without resampling.
+func resizeInto(frame media.Frame, blob []float32, w, h, nw, nh int, bgr bool, scale, offset float32) {
 	plane := w * h
 	for i := range blob {
-		blob[i] = pad
+		blob[i] = offset // the zero canvas after normalisation
 	}
-	// Bilinear resize as cv2.resize(INTER_LINEAR): half-pixel centres, edge clamp,
-	// result rounded to uint8 before normalisation like the uint8 image OpenCV makes.
+	ch := [3]int{0, plane, 2 * plane}
+	if bgr {
+		ch = [3]int{2 * plane, plane, 0}
+	}
+	pix := frame.Pix
+	sw := frame.Width
+	if nw == frame.Width && nh == frame.Height {
+		for y := 0; y < nh; y++ {
+			row := pix[y*sw*3 : (y+1)*sw*3]
+			o := y * w
+			for x := 0; x < nw; x++ {
+				blob[ch[0]+o+x] = float32(row[x*3])*scale + offset
+				blob[ch[1]+o+x] = float32(row[x*3+1])*scale + offset
+				blob[ch[2]+o+x] = float32(row[x*3+2])*scale + offset
+			}
+		}
+		return
+	}
 	xs0, xs1, xa := resizeTaps(frame.Width, nw)
 	ys0, ys1, ya := resizeTaps(frame.Height, nh)
-	sw := frame.Width
-	pix := frame.Pix
 	for y := 0; y < nh; y++ {
 		r0, r1, fy := ys0[y]*sw*3, ys1[y]*sw*3, ya[y]
 		o := y * w
@@ -158,11 +231,10 @@ func letterbox(frame media.Frame, blob []float32, w, h int) float64 {
 				top := float32(pix[r0+a+c])*(1-fx) + float32(pix[r0+b+c])*fx
 				bot := float32(pix[r1+a+c])*(1-fx) + float32(pix[r1+b+c])*fx
 				v := float32(int(top*(1-fy) + bot*fy + 0.5))
-				blob[c*plane+o+x] = (v - 127.5) / 128
+				blob[ch[c]+o+x] = v*scale + offset
 			}
 		}
 	}
-	return scale
 }
 
 // resizeTaps returns, for each destination index, the two source indices and the
@@ -189,13 +261,13 @@ func resizeTaps(in, out int) (i0, i1 []int, frac []float32) {
 // decode turns SCRFD's per-stride outputs into faces in frame coordinates.
 // Anchor centres are (col·s, row·s) with no +0.5, each repeated once per anchor;
 // distances and keypoint offsets are in stride units (facts §2.1).
-func (d *Detector) decode(outs []inference.Tensor, w, h int, scale float64, threshold float32) ([]Face, error) {
+func (d *Detector) decode(outs []inference.Tensor, w, h int, toFrame float64, threshold float32) ([]Face, error) {
 	if len(outs) != d.outputLen {
 		return nil, fmt.Errorf("faceswap: detector returned %d outputs, want %d", len(outs), d.outputLen)
 	}
 	fmc := len(d.strides)
 	var faces []Face
-	inv := float32(1 / scale)
+	inv := float32(toFrame)
 	for si, s := range d.strides {
 		fw, fh := w/s, h/s
 		n := fw * fh * d.anchors
@@ -233,6 +305,49 @@ func (d *Detector) decode(outs []inference.Tensor, w, h int, scale float64, thre
 			}
 			faces = append(faces, f)
 		}
+	}
+	return faces, nil
+}
+
+// yoloRows is the row count of YOLOFace's output: cx, cy, w, h, score and five
+// keypoints of (x, y, confidence).
+const yoloRows = 20
+
+// decodeYOLOFace turns YOLOFace's [1,20,N] output into faces in frame coordinates
+// (FaceFusion detect_with_yolo_face): column i is anchor i; rows 0–3 are the box
+// centre and size and row 4 the score, in canvas pixels; rows 5–19 are five
+// keypoints as (x, y, confidence), the confidence dropped. Anchors with score >
+// threshold are kept, and coordinates are multiplied by the letterbox factors
+// sx, sy (frame size / resized size).
+func decodeYOLOFace(t inference.Tensor, sx, sy float64, threshold float32) ([]Face, error) {
+	shape := t.Shape
+	if len(shape) == 3 {
+		if shape[0] != 1 {
+			return nil, fmt.Errorf("faceswap: YOLOFace output batch of %d, want 1", shape[0])
+		}
+		shape = shape[1:]
+	}
+	if len(shape) != 2 || shape[0] != yoloRows || shape[1] < 0 || len(t.Data) < int(shape[0]*shape[1]) {
+		return nil, fmt.Errorf("faceswap: YOLOFace output shape %v, want [1 %d N]", t.Shape, yoloRows)
+	}
+	n := int(shape[1])
+	row := func(r int) []float32 { return t.Data[r*n : (r+1)*n] }
+	cxs, cys, ws, hs, scores := row(0), row(1), row(2), row(3), row(4)
+	fx, fy := float32(sx), float32(sy)
+	var faces []Face
+	for i, score := range scores {
+		if !(score > threshold) { // also drops NaN
+			continue
+		}
+		cx, cy, hw, hh := cxs[i], cys[i], ws[i]/2, hs[i]/2
+		f := Face{
+			Score: score,
+			Box:   [4]float32{(cx - hw) * fx, (cy - hh) * fy, (cx + hw) * fx, (cy + hh) * fy},
+		}
+		for j := 0; j < 5; j++ {
+			f.Landmarks[j] = Point{t.Data[(5+3*j)*n+i] * fx, t.Data[(6+3*j)*n+i] * fy}
+		}
+		faces = append(faces, f)
 	}
 	return faces, nil
 }

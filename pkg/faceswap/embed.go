@@ -47,35 +47,54 @@ func NewRecognizer(sess *inference.Session) (*Recognizer, error) {
 // Preprocessing follows InsightFace/FaceFusion for w600k models: RGB,
 // (x − 127.5)/127.5, NCHW.
 func (r *Recognizer) Embed(frame media.Frame, face Face) (Embedding, error) {
-	m := AlignTransform(face.Landmarks, ArcFace112V2, r.size)
-	crop := WarpFrame(frame, m, r.size, r.size)
-	blob := toNCHW(crop, 1/127.5, -1)
-	outs, err := r.sess.RunFloat32(inference.Tensor{Shape: []int64{1, 3, int64(r.size), int64(r.size)}, Data: blob})
+	e, err := r.EmbedBatch(frame, []Face{face})
 	if err != nil {
 		return nil, err
 	}
-	raw := outs[0].Data
-	if len(raw) != EmbeddingSize {
-		return nil, fmt.Errorf("faceswap: recognizer returned %d values, want %d", len(raw), EmbeddingSize)
-	}
-	e, ok := normalize(raw)
-	if !ok {
-		return nil, fmt.Errorf("faceswap: recognizer returned a zero or non-finite embedding")
-	}
-	return e, nil
+	return e[0], nil
 }
 
-// toNCHW converts an RGB frame to a planar float tensor v·scale + offset.
-func toNCHW(f media.Frame, scale, offset float32) []float32 {
-	plane := f.Width * f.Height
-	out := make([]float32, 3*plane)
-	for i := 0; i < plane; i++ {
-		p := f.Pix[i*3 : i*3+3]
-		out[i] = float32(p[0])*scale + offset
-		out[plane+i] = float32(p[1])*scale + offset
-		out[2*plane+i] = float32(p[2])*scale + offset
+// Batched reports whether the recognizer model takes several faces per Run (a
+// dynamic batch dimension). The ArcFace exports swapd knows have a fixed batch of 1.
+func (r *Recognizer) Batched() bool { return r.sess.BatchDynamic() }
+
+// EmbedBatch embeds several faces of one frame: in one Run when the model has a
+// dynamic batch dimension, one Run per face otherwise.
+func (r *Recognizer) EmbedBatch(frame media.Frame, faces []Face) ([]Embedding, error) {
+	if len(faces) == 0 {
+		return nil, nil
 	}
-	return out
+	n := 1
+	if r.Batched() {
+		n = len(faces)
+	}
+	out := make([]Embedding, 0, len(faces))
+	plane := 3 * r.size * r.size
+	blob := make([]float32, n*plane)
+	for start := 0; start < len(faces); start += n {
+		batch := faces[start:min(start+n, len(faces))]
+		for i, f := range batch {
+			m := AlignTransform(f.Landmarks, ArcFace112V2, r.size)
+			warpNCHW(frame, m, r.size, blob[i*plane:(i+1)*plane], 1/127.5, -1)
+		}
+		b := int64(len(batch))
+		outs, err := r.sess.RunFloat32(inference.Tensor{Shape: []int64{b, 3, int64(r.size), int64(r.size)}, Data: blob[:len(batch)*plane]})
+		if err != nil {
+			return nil, err
+		}
+		raw := outs[0].Data
+		if len(raw) != len(batch)*EmbeddingSize {
+			return nil, fmt.Errorf("faceswap: recognizer returned %d values for %d faces, want %d each", len(raw), len(batch), EmbeddingSize)
+		}
+		for i := range batch {
+			e, ok := normalize(raw[i*EmbeddingSize : (i+1)*EmbeddingSize])
+			if !ok {
+				return nil, fmt.Errorf("faceswap: recognizer returned a zero or non-finite embedding")
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // normalize returns v/‖v‖ (computed in float64); ok is false for a zero or

@@ -92,6 +92,75 @@ func testSwapper(t testing.TB) string {
 	return swapperPath
 }
 
+// testModelSet holds the generated stand-in models, written once per test binary.
+type testModelSet struct {
+	SwapperDynamic string
+	Enhancers      map[string]string
+}
+
+var (
+	modelsOnce sync.Once
+	models     testModelSet
+	modelsErr  error
+)
+
+func testModels(t testing.TB) testModelSet {
+	t.Helper()
+	testSwapper(t) // creates swapperDir
+	modelsOnce.Do(func() {
+		models.SwapperDynamic = filepath.Join(swapperDir, onnxgen.SwapperDynamicFile)
+		if modelsErr = onnxgen.WriteSwapperDynamic(models.SwapperDynamic, 1); modelsErr != nil {
+			return
+		}
+		models.Enhancers = map[string]string{}
+		for _, name := range []string{faceswap.EnhancerGFPGAN14, faceswap.EnhancerCodeFormer, faceswap.EnhancerGPEN256, faceswap.EnhancerGPEN512} {
+			path := filepath.Join(swapperDir, name+".onnx")
+			if modelsErr = onnxgen.WriteEnhancer(path, name); modelsErr != nil {
+				return
+			}
+			models.Enhancers[name] = path
+		}
+	})
+	if modelsErr != nil {
+		t.Fatal(modelsErr)
+	}
+	return models
+}
+
+var (
+	fullOnce sync.Once
+	fullPipe *faceswap.Pipeline
+	fullErr  error
+)
+
+// fullPipeline is a shared CPU pipeline with every enhancer and the fixed-batch
+// swapper (sessions are shared with testPipeline's on the same device).
+func fullPipeline(t testing.TB) *faceswap.Pipeline {
+	t.Helper()
+	p := testPipeline(t)
+	m := testModels(t)
+	fullOnce.Do(func() {
+		fullPipe, fullErr = faceswap.New(faceswap.ModelPaths{
+			Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(t), Enhancers: m.Enhancers,
+		}, p.Device())
+	})
+	if fullErr != nil {
+		t.Fatal(fullErr)
+	}
+	return fullPipe
+}
+
+// newPipeline opens a pipeline on the shared CPU device, closed when the test ends.
+func newPipeline(t testing.TB, paths faceswap.ModelPaths) *faceswap.Pipeline {
+	t.Helper()
+	p, err := faceswap.New(paths, testPipeline(t).Device())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 var (
 	pipeOnce sync.Once
 	pipe     *faceswap.Pipeline
@@ -121,6 +190,9 @@ func testPipeline(t testing.TB) *faceswap.Pipeline {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if fullPipe != nil {
+		fullPipe.Close()
+	}
 	if pipe != nil {
 		pipe.Close()
 	}

@@ -5,38 +5,122 @@ import (
 	"math"
 )
 
-// Face selector modes.
+// Face selector modes (FaceFusion --face-selector-mode, facts §8).
 const (
-	SelectOne  = "one"  // the largest target face
-	SelectMany = "many" // every target face
+	SelectOne       = "one"       // the first face after ordering: the largest by default
+	SelectMany      = "many"      // every target face
+	SelectReference = "reference" // every target face close to Options.Reference
 )
 
-// Defaults, from FaceFusion's CLI defaults (facts §2.1, §6.1, §10).
+// Face orders (FaceFusion --face-selector-order). They rank the detected faces
+// before selection: "one" takes the first, "many" and "reference" swap in this
+// order (which matters only where faces overlap).
 const (
-	DefaultDetectorSize  = 640
-	DefaultDetectorScore = 0.5
-	DefaultMaskBlur      = 0.3
+	OrderLeftRight  = "left-right"  // box left edge ascending
+	OrderRightLeft  = "right-left"  // box left edge descending
+	OrderTopBottom  = "top-bottom"  // box top edge ascending
+	OrderBottomTop  = "bottom-top"  // box top edge descending
+	OrderSmallLarge = "small-large" // box area ascending
+	OrderLargeSmall = "large-small" // box area descending (the default)
+	OrderBestWorst  = "best-worst"  // detector score descending
+	OrderWorstBest  = "worst-best"  // detector score ascending
+)
+
+// Face enhancer models (FaceFusion --face-enhancer-model names). ModelPaths.Enhancers
+// maps these names to files.
+const (
+	EnhancerGFPGAN14   = "gfpgan_1.4"
+	EnhancerCodeFormer = "codeformer"
+	EnhancerGPEN256    = "gpen_bfr_256"
+	EnhancerGPEN512    = "gpen_bfr_512"
+)
+
+// Defaults, from FaceFusion's CLI defaults (facts §2.1, §4, §6.1, §7, §10).
+const (
+	DefaultDetectorSize      = 640
+	DefaultDetectorScore     = 0.5
+	DefaultMaskBlur          = 0.3
+	DefaultOrder             = OrderLargeSmall
+	DefaultReferenceDistance = 0.3
+	DefaultEnhancerBlend     = 80
+	DefaultEnhancerWeight    = 0.5
 
 	// MaskBlurNone asks for an unblurred box mask. MaskBlur 0 cannot mean that
 	// because the zero value selects the default; any blur below 1/(0.5·crop size)
 	// rounds to no blur, and this value does so at every crop size.
 	MaskBlurNone = 1e-9
+
+	// EnhancerBlendNone asks for an enhancer blend of 0 % (the enhanced face is
+	// not mixed in at all, so the output is the swapped frame). EnhancerBlend 0
+	// selects the default 80.
+	EnhancerBlendNone = 1e-9
+
+	// EnhancerWeightNone asks for a CodeFormer weight of (practically) 0: most
+	// restoration, least fidelity to the input face. EnhancerWeight 0 selects
+	// the default 0.5.
+	EnhancerWeightNone = 1e-9
 )
 
-// Options tunes one Embed or Swap call. The zero value means "all defaults";
-// call WithDefaults to see the effective values.
+// Options tunes one call. The zero value means "all defaults"; call WithDefaults
+// to see the effective values.
+//
+// Target faces are chosen in one of two ways:
+//
+//   - By selector (TargetIndexes empty or [-1]): the detected faces are ranked by
+//     Order, then FaceSelector keeps the first (one), all (many), or those within
+//     ReferenceDistance of Reference (reference).
+//   - By index (TargetIndexes set): faces are numbered 0, 1, … from left to right
+//     (box left edge ascending, as the RunPod inswapper worker does) and the listed
+//     ones are swapped; FaceSelector and Order are ignored. SourceIndexes picks
+//     source faces the same way for SwapIndexed; see PairFaces for the pairing.
 type Options struct {
-	FaceSelector  string     // "one" (default) | "many"
-	DetectorSize  int        // square detector canvas, multiple of 32; default 640
+	FaceSelector string // "one" (default) | "many" | "reference"
+	// Order ranks faces before selection; default large-small.
+	Order string
+	// Reference is the identity "reference" mode looks for, usually
+	// EmbedFaces(reference frame)[i] or Embed of a reference image. Required in
+	// reference mode, ignored otherwise.
+	Reference Embedding
+	// ReferenceDistance is the largest FaceFusion face distance, in (0,1], at which
+	// a target face matches Reference; default 0.3. See FaceDistance.
+	ReferenceDistance float64
+	// TargetIndexes lists target faces by their left-to-right index (0-based).
+	// nil, empty or [-1] means "use FaceSelector".
+	TargetIndexes []int
+	// SourceIndexes lists source faces (of SwapIndexed's sources, left to right,
+	// 0-based). nil, empty or [-1] means automatic pairing.
+	SourceIndexes []int
+
+	DetectorSize  int        // square detector canvas, multiple of 32; default 640 (static-size models use their own)
 	DetectorScore float32    // minimum detection score in (0,1]; default 0.5
 	MaskBlur      float64    // box-mask blur in [0,1]; 0 selects the default 0.3, MaskBlurNone disables blurring
 	MaskPadding   [4]float64 // top, right, bottom, left, percent of the crop in [0,100]; default 0
+	// MouthMask keeps the target's own mouth: a feathered region around the two
+	// mouth-corner landmarks is left out of the paste mask (see MouthMask).
+	MouthMask bool
+
+	// Enhancer restores each swapped face with a face enhancer after the swap:
+	// "" (none), gfpgan_1.4, codeformer, gpen_bfr_256 or gpen_bfr_512. The model
+	// must be configured in ModelPaths.Enhancers.
+	Enhancer string
+	// EnhancerBlend is the percentage of the enhanced face in the result, in
+	// (0,100]; 0 selects the default 80, EnhancerBlendNone blends none of it.
+	EnhancerBlend float64
+	// EnhancerWeight is CodeFormer's fidelity weight in (0,1]; 0 selects the
+	// default 0.5. Other enhancers have no weight input and ignore it.
+	EnhancerWeight float64
 }
 
 // WithDefaults fills unset fields with their defaults.
 func (o Options) WithDefaults() Options {
 	if o.FaceSelector == "" {
 		o.FaceSelector = SelectOne
+	}
+	if o.Order == "" {
+		o.Order = DefaultOrder
+	}
+	if o.ReferenceDistance == 0 {
+		o.ReferenceDistance = DefaultReferenceDistance
 	}
 	if o.DetectorSize == 0 {
 		o.DetectorSize = DefaultDetectorSize
@@ -47,6 +131,12 @@ func (o Options) WithDefaults() Options {
 	if o.MaskBlur == 0 {
 		o.MaskBlur = DefaultMaskBlur
 	}
+	if o.EnhancerBlend == 0 {
+		o.EnhancerBlend = DefaultEnhancerBlend
+	}
+	if o.EnhancerWeight == 0 {
+		o.EnhancerWeight = DefaultEnhancerWeight
+	}
 	return o
 }
 
@@ -55,8 +145,35 @@ func (o Options) WithDefaults() Options {
 func (o Options) Validate() error {
 	switch o.FaceSelector {
 	case "", SelectOne, SelectMany:
+	case SelectReference:
+		if len(o.Reference) != EmbeddingSize {
+			return fmt.Errorf("faceswap: FaceSelector %q needs a Reference embedding of %d values, got %d",
+				SelectReference, EmbeddingSize, len(o.Reference))
+		}
+		if _, ok := normalize(o.Reference); !ok {
+			return fmt.Errorf("faceswap: Reference embedding is zero or not finite")
+		}
 	default:
-		return fmt.Errorf("faceswap: FaceSelector %q: want %q or %q", o.FaceSelector, SelectOne, SelectMany)
+		return fmt.Errorf("faceswap: FaceSelector %q: want %q, %q or %q", o.FaceSelector, SelectOne, SelectMany, SelectReference)
+	}
+	switch o.Order {
+	case "", OrderLeftRight, OrderRightLeft, OrderTopBottom, OrderBottomTop,
+		OrderSmallLarge, OrderLargeSmall, OrderBestWorst, OrderWorstBest:
+	default:
+		return fmt.Errorf("faceswap: Order %q: want one of left-right, right-left, top-bottom, bottom-top, small-large, large-small, best-worst, worst-best", o.Order)
+	}
+	if d := o.ReferenceDistance; math.IsNaN(d) || d < 0 || d > 1 {
+		return fmt.Errorf("faceswap: ReferenceDistance %v: want a value in (0,1]", d)
+	}
+	if err := checkIndexes("TargetIndexes", o.TargetIndexes, true); err != nil {
+		return err
+	}
+	if err := checkIndexes("SourceIndexes", o.SourceIndexes, false); err != nil {
+		return err
+	}
+	if !autoIndexes(o.TargetIndexes) && !autoIndexes(o.SourceIndexes) && len(o.TargetIndexes) != len(o.SourceIndexes) {
+		return fmt.Errorf("faceswap: %d SourceIndexes for %d TargetIndexes: explicit lists must pair up one to one",
+			len(o.SourceIndexes), len(o.TargetIndexes))
 	}
 	if o.DetectorSize != 0 && (o.DetectorSize < 32 || o.DetectorSize > 2048 || o.DetectorSize%32 != 0) {
 		return fmt.Errorf("faceswap: DetectorSize %d: want a multiple of 32 between 32 and 2048", o.DetectorSize)
@@ -72,6 +189,40 @@ func (o Options) Validate() error {
 			return fmt.Errorf("faceswap: MaskPadding[%d] (%s) %v: want a percentage in [0,100]",
 				i, [4]string{"top", "right", "bottom", "left"}[i], p)
 		}
+	}
+	switch o.Enhancer {
+	case "", EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512:
+	default:
+		return fmt.Errorf("faceswap: Enhancer %q: want %q, %q, %q or %q (or empty for none)",
+			o.Enhancer, EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512)
+	}
+	if b := o.EnhancerBlend; math.IsNaN(b) || b < 0 || b > 100 {
+		return fmt.Errorf("faceswap: EnhancerBlend %v: want a percentage in (0,100]", b)
+	}
+	if w := o.EnhancerWeight; math.IsNaN(w) || w < 0 || w > 1 {
+		return fmt.Errorf("faceswap: EnhancerWeight %v: want a value in (0,1]", w)
+	}
+	return nil
+}
+
+// autoIndexes reports whether an index list means "automatic": nil, empty or [-1].
+func autoIndexes(ix []int) bool {
+	return len(ix) == 0 || (len(ix) == 1 && ix[0] == -1)
+}
+
+func checkIndexes(field string, ix []int, unique bool) error {
+	if autoIndexes(ix) {
+		return nil
+	}
+	seen := map[int]bool{}
+	for _, i := range ix {
+		if i < 0 {
+			return fmt.Errorf("faceswap: %s %v: indexes are 0-based; -1 (automatic) must stand alone", field, ix)
+		}
+		if unique && seen[i] {
+			return fmt.Errorf("faceswap: %s %v: face %d listed twice", field, ix, i)
+		}
+		seen[i] = true
 	}
 	return nil
 }

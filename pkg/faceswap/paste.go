@@ -48,6 +48,17 @@ func PasteRegion(m Affine, size, frameW, frameH int) (x1, y1, x2, y2 int, ok boo
 // avoids darkening every blended pixel by half a level on average. Pixels where the
 // warped mask is exactly 0 (everything outside the crop) are left untouched.
 func PasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Affine) {
+	pasteBack(frame, crop, mask, size, m, 1)
+}
+
+// pasteBack is PasteBack with the mask scaled by alpha in [0,1]. Blending a
+// pasted frame with the original, out = orig·(1−α) + pasted·α (FaceFusion's
+// enhancer blend), is the same as pasting through the mask α·m, which saves a copy
+// of the frame and a full-frame pass.
+func pasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Affine, alpha float32) {
+	if alpha <= 0 {
+		return
+	}
 	x1, y1, x2, y2, ok := PasteRegion(m, size, frame.Width, frame.Height)
 	if !ok {
 		return
@@ -84,6 +95,7 @@ func PasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 			} else {
 				a = bilinearZero(mask, size, x0, y0, ax, ay)
 			}
+			a *= alpha
 			if a <= 0 {
 				continue
 			}

@@ -109,38 +109,87 @@ func (s *Swapper) Latent(e Embedding) ([]float32, error) {
 	return out, nil
 }
 
+// Batched reports whether the swapper model takes several faces per Run (a
+// dynamic batch dimension on target and source). The real inswapper_128 has a
+// fixed batch of 1.
+func (s *Swapper) Batched() bool { return s.sess.BatchDynamic() }
+
 // SwapFace aligns face to arcface_128 at the model size, runs the swapper with the
 // latent, and returns the swapped crop as interleaved RGB floats in [0,255]
 // together with the frame→crop transform for pasting back. The floats are kept
 // (not rounded to uint8) until the blend, as FaceFusion does.
 func (s *Swapper) SwapFace(frame media.Frame, face Face, latent []float32) (crop []float32, m Affine, err error) {
-	m = AlignTransform(face.Landmarks, ArcFace128, s.size)
-	target := toNCHW(WarpFrame(frame, m, s.size, s.size), 1.0/255, 0)
-	in := make([]inference.Tensor, 2)
-	in[s.targetIdx] = inference.Tensor{Shape: []int64{1, 3, int64(s.size), int64(s.size)}, Data: target}
-	in[s.sourceIdx] = inference.Tensor{Shape: []int64{1, EmbeddingSize}, Data: latent}
-	outs, err := s.sess.RunFloat32(in...)
+	crops, ms, err := s.swapBatch(frame, []Face{face}, [][]float32{latent})
 	if err != nil {
 		return nil, m, err
 	}
-	o := outs[0].Data
-	plane := s.size * s.size
-	if len(o) != 3*plane {
-		return nil, m, fmt.Errorf("faceswap: swapper returned %d values, want %d", len(o), 3*plane)
+	return crops[0], ms[0], nil
+}
+
+// SwapBatch is SwapFace for several faces of one frame, each with its own latent,
+// all cut from frame as it is now. A model with a dynamic batch dimension swaps
+// them in one Run; a fixed-batch model (the real inswapper) in one Run each.
+func (s *Swapper) SwapBatch(frame media.Frame, faces []Face, latents [][]float32) (crops [][]float32, ms []Affine, err error) {
+	if len(faces) != len(latents) {
+		return nil, nil, fmt.Errorf("faceswap: %d faces but %d latents", len(faces), len(latents))
 	}
-	crop = make([]float32, 3*plane)
-	for i := 0; i < plane; i++ {
-		for c := 0; c < 3; c++ {
-			v := o[c*plane+i]
-			if v < 0 || v != v { // clip, and map NaN (fp16 overflow) to 0
-				v = 0
-			} else if v > 1 {
-				v = 1
+	if !s.Batched() {
+		for i := range faces {
+			c, m, err := s.swapBatch(frame, faces[i:i+1], latents[i:i+1])
+			if err != nil {
+				return nil, nil, err
 			}
-			crop[i*3+c] = v * 255
+			crops, ms = append(crops, c[0]), append(ms, m[0])
 		}
+		return crops, ms, nil
 	}
-	return crop, m, nil
+	return s.swapBatch(frame, faces, latents)
+}
+
+// swapBatch runs len(faces) crops through the model in one Run.
+func (s *Swapper) swapBatch(frame media.Frame, faces []Face, latents [][]float32) ([][]float32, []Affine, error) {
+	n := len(faces)
+	plane := s.size * s.size
+	target := make([]float32, n*3*plane)
+	source := make([]float32, n*EmbeddingSize)
+	ms := make([]Affine, n)
+	for i, f := range faces {
+		if len(latents[i]) != EmbeddingSize {
+			return nil, nil, fmt.Errorf("faceswap: latent has %d values, want %d", len(latents[i]), EmbeddingSize)
+		}
+		ms[i] = AlignTransform(f.Landmarks, ArcFace128, s.size)
+		warpNCHW(frame, ms[i], s.size, target[i*3*plane:(i+1)*3*plane], 1.0/255, 0)
+		copy(source[i*EmbeddingSize:], latents[i])
+	}
+	in := make([]inference.Tensor, 2)
+	in[s.targetIdx] = inference.Tensor{Shape: []int64{int64(n), 3, int64(s.size), int64(s.size)}, Data: target}
+	in[s.sourceIdx] = inference.Tensor{Shape: []int64{int64(n), EmbeddingSize}, Data: source}
+	outs, err := s.sess.RunFloat32(in...)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := outs[0].Data
+	if len(o) != n*3*plane {
+		return nil, nil, fmt.Errorf("faceswap: swapper returned %d values for %d faces, want %d each", len(o), n, 3*plane)
+	}
+	crops := make([][]float32, n)
+	for k := range crops {
+		src := o[k*3*plane : (k+1)*3*plane]
+		crop := make([]float32, 3*plane)
+		for c := 0; c < 3; c++ {
+			ch := src[c*plane : (c+1)*plane]
+			for i, v := range ch {
+				if v < 0 || v != v { // clip, and map NaN (fp16 overflow) to 0
+					v = 0
+				} else if v > 1 {
+					v = 1
+				}
+				crop[i*3+c] = v * 255
+			}
+		}
+		crops[k] = crop
+	}
+	return crops, ms, nil
 }
 
 // emap matrices are cached per file: every device's pipeline for the same model

@@ -49,6 +49,51 @@ func WarpFrame(src media.Frame, m Affine, w, h int) media.Frame {
 	return dst
 }
 
+// warpNCHW is WarpFrame followed by a conversion to a planar float tensor, fused:
+// it writes the size×size crop of src under m straight into dst (3·size² values,
+// channel planes R, G, B) as v·scale + offset, where v is the bilinear sample
+// rounded to uint8 exactly as WarpFrame stores it. It saves the intermediate frame
+// and a pass over it for every model input.
+func warpNCHW(src media.Frame, m Affine, size int, dst []float32, scale, offset float32) {
+	plane := size * size
+	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	inv, ok := m.Invert()
+	if !ok || src.Width == 0 || src.Height == 0 {
+		for i := range dst[:3*plane] {
+			dst[i] = offset
+		}
+		return
+	}
+	sw, sh := src.Width, src.Height
+	sp := src.Pix
+	for y := 0; y < size; y++ {
+		fx := inv[1]*float64(y) + inv[2]
+		fy := inv[4]*float64(y) + inv[5]
+		o := y * size
+		for x := 0; x < size; x++ {
+			sx := fx + inv[0]*float64(x)
+			sy := fy + inv[3]*float64(x)
+			x0, y0 := floorFrac(sx), floorFrac(sy)
+			ax, ay := sx-float64(x0), sy-float64(y0)
+			x1, y1 := clampInt(x0+1, sw-1), clampInt(y0+1, sh-1)
+			x0, y0 = clampInt(x0, sw-1), clampInt(y0, sh-1)
+			r0, r1 := y0*sw*3, y1*sw*3
+			p00, p01 := r0+x0*3, r0+x1*3
+			p10, p11 := r1+x0*3, r1+x1*3
+			w00 := (1 - ax) * (1 - ay)
+			w01 := ax * (1 - ay)
+			w10 := (1 - ax) * ay
+			w11 := ax * ay
+			vr := w00*float64(sp[p00]) + w01*float64(sp[p01]) + w10*float64(sp[p10]) + w11*float64(sp[p11])
+			vg := w00*float64(sp[p00+1]) + w01*float64(sp[p01+1]) + w10*float64(sp[p10+1]) + w11*float64(sp[p11+1])
+			vb := w00*float64(sp[p00+2]) + w01*float64(sp[p01+2]) + w10*float64(sp[p10+2]) + w11*float64(sp[p11+2])
+			r[o+x] = float32(uint8(vr+0.5))*scale + offset
+			g[o+x] = float32(uint8(vg+0.5))*scale + offset
+			b[o+x] = float32(uint8(vb+0.5))*scale + offset
+		}
+	}
+}
+
 // floorFrac is floor for the coordinate ranges warps produce, clamped so that
 // absurd transforms cannot overflow int.
 func floorFrac(v float64) int {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -15,13 +17,17 @@ import (
 // input and output descriptions come from ONNX Runtime itself, so callers feed
 // models by the names and shapes the file declares rather than hard-coding them.
 type Session struct {
-	Path    string
-	Device  *Device
-	Inputs  []ort.InputOutputInfo // in the model's declared order; -1 marks a dynamic dimension
-	Outputs []ort.InputOutputInfo
+	Path     string
+	Device   *Device
+	Provider string                // execution provider the session was created with (KindCPU after a fallback)
+	Inputs   []ort.InputOutputInfo // in the model's declared order; -1 marks a dynamic dimension
+	Outputs  []ort.InputOutputInfo
 
 	s    *ort.DynamicAdvancedSession
 	refs int // guarded by Device.mu
+
+	runs     atomic.Int64 // completed Run calls
+	runNanos atomic.Int64 // wall time inside Run, summed over calls
 }
 
 // OpenSession returns the device's session for the model at path, creating it on
@@ -41,18 +47,30 @@ func (d *Device) OpenSession(path string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := d.sessionOptions()
+	opts, provider, err := d.sessionOptions()
 	if err != nil {
 		return nil, err
 	}
-	defer opts.Destroy()
 	inNames, outNames := names(ins), names(outs)
 	s, err := ort.NewDynamicAdvancedSession(path, inNames, outNames, opts)
+	opts.Destroy()
+	if err != nil && provider != KindCPU && !d.Options.RequireGPU {
+		// Appending a GPU provider can succeed and session creation still fail
+		// (a CUDA library that only loads at session creation, no GPU present).
+		d.warnFallback(provider+" session creation failed, running on the CPU", err)
+		if opts, err = d.baseOptions(); err != nil {
+			return nil, err
+		}
+		provider = KindCPU
+		s, err = ort.NewDynamicAdvancedSession(path, inNames, outNames, opts)
+		opts.Destroy()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inference: %s: load %s: %w", d.Name, path, err)
 	}
-	sess := &Session{Path: path, Device: d, Inputs: ins, Outputs: outs, s: s, refs: 1}
+	sess := &Session{Path: path, Device: d, Provider: provider, Inputs: ins, Outputs: outs, s: s, refs: 1}
 	d.sessions[path] = sess
+	d.provider = provider
 	return sess, nil
 }
 
@@ -101,10 +119,40 @@ func (s *Session) Output(name string) (ort.InputOutputInfo, bool) { return find(
 // Run runs the model. inputs and outputs follow Inputs and Outputs order; a nil
 // output is allocated by ORT and must be destroyed by the caller.
 func (s *Session) Run(inputs, outputs []ort.Value) error {
-	if err := s.s.Run(inputs, outputs); err != nil {
+	t := time.Now()
+	err := s.s.Run(inputs, outputs)
+	s.runNanos.Add(int64(time.Since(t)))
+	s.runs.Add(1)
+	if err != nil {
 		return fmt.Errorf("inference: run %s on %s: %w", s.Path, s.Device.Name, err)
 	}
 	return nil
+}
+
+// RunStats returns how many Run calls the session has completed and the wall time
+// spent inside them (summed over concurrent calls), for telling model inference
+// apart from the work around it.
+func (s *Session) RunStats() (runs int64, busy time.Duration) {
+	return s.runs.Load(), time.Duration(s.runNanos.Load())
+}
+
+// BatchDynamic reports whether every input's first dimension is dynamic, i.e.
+// whether several samples can go through one Run call.
+func (s *Session) BatchDynamic() bool {
+	if len(s.Inputs) == 0 {
+		return false
+	}
+	for _, in := range s.Inputs {
+		if len(in.Dimensions) == 0 || in.Dimensions[0] >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Input is a model input in Go memory: a Tensor (float32) or a Float64Tensor.
+type Input interface {
+	value() (ort.Value, error)
 }
 
 // Tensor is a float32 tensor in Go memory.
@@ -113,11 +161,34 @@ type Tensor struct {
 	Data  []float32
 }
 
+func (t Tensor) value() (ort.Value, error) { return ort.NewTensor(ort.NewShape(t.Shape...), t.Data) }
+
+// Float64Tensor is a float64 tensor in Go memory, for inputs such as CodeFormer's
+// fidelity weight.
+type Float64Tensor struct {
+	Shape []int64
+	Data  []float64
+}
+
+func (t Float64Tensor) value() (ort.Value, error) {
+	return ort.NewTensor(ort.NewShape(t.Shape...), t.Data)
+}
+
 // RunFloat32 runs a model whose inputs and outputs are all float32 tensors.
 // inputs follow Inputs order; the outputs are returned in Outputs order, in
 // memory owned by the caller. Input data is not copied and must not be modified
 // while the call runs.
 func (s *Session) RunFloat32(inputs ...Tensor) ([]Tensor, error) {
+	in := make([]Input, len(inputs))
+	for i, t := range inputs {
+		in[i] = t
+	}
+	return s.RunInputs(in...)
+}
+
+// RunInputs is RunFloat32 for models with inputs of several element types; the
+// outputs must be float32.
+func (s *Session) RunInputs(inputs ...Input) ([]Tensor, error) {
 	if len(inputs) != len(s.Inputs) {
 		return nil, fmt.Errorf("inference: %s takes %d inputs, got %d", s.Path, len(s.Inputs), len(inputs))
 	}
@@ -130,7 +201,10 @@ func (s *Session) RunFloat32(inputs ...Tensor) ([]Tensor, error) {
 		}
 	}()
 	for i, t := range inputs {
-		v, err := ort.NewTensor(ort.NewShape(t.Shape...), t.Data)
+		if t == nil {
+			return nil, fmt.Errorf("inference: %s input %q: nil", s.Path, s.Inputs[i].Name)
+		}
+		v, err := t.value()
 		if err != nil {
 			return nil, fmt.Errorf("inference: %s input %q: %w", s.Path, s.Inputs[i].Name, err)
 		}

@@ -50,7 +50,9 @@ type Output struct {
 	URL         string `json:"url,omitempty"`
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
-	Faces       int    `json:"faces"` // target faces swapped
+	Faces       int    `json:"faces"`             // target faces swapped (summed over frames for a video)
+	Frames      int    `json:"frames,omitempty"`  // video frames written
+	NoFace      bool   `json:"no_face,omitempty"` // a video in which no frame had a face: returned unchanged
 }
 
 // Webhook is where and how the job's terminal event is delivered.
@@ -59,9 +61,20 @@ type Webhook struct {
 	Status string `json:"status,omitempty"` // pending, delivered, failed
 }
 
+// Kind says what a job does.
+type Kind string
+
+const (
+	KindImage Kind = "image" // swap faces in one image
+	KindVideo Kind = "video" // swap faces in every frame of a video
+	KindProbe Kind = "probe" // travel the whole path without inference: a synthetic health check
+)
+
 // Job is a job record as clients see it.
 type Job struct {
 	ID         string             `json:"id"`
+	Kind       Kind               `json:"kind"`
+	Owner      string             `json:"-"` // the API key\'s id: a key sees only its own jobs
 	Status     Status             `json:"status"`
 	Progress   Progress           `json:"progress"`
 	CreatedAt  time.Time          `json:"created_at"`
@@ -70,9 +83,19 @@ type Job struct {
 	Attempts   int                `json:"attempts"`
 	Sources    []Input            `json:"sources"`
 	Target     Input              `json:"target"`
+	Reference  *Input             `json:"reference,omitempty"` // reference face for face_selector=reference
 	Options    Options            `json:"options"`
 	Webhook    *Webhook           `json:"webhook,omitempty"`
 	Output     *Output            `json:"output,omitempty"`
 	Error      *errcode.Error     `json:"error,omitempty"`
 	Stages     map[string]float64 `json:"stage_seconds,omitempty"` // worker's per-stage timings
+}
+
+// Inputs returns every input of the job: sources, target, reference.
+func (j *Job) Inputs() []Input {
+	in := append(append([]Input{}, j.Sources...), j.Target)
+	if j.Reference != nil {
+		in = append(in, *j.Reference)
+	}
+	return in
 }

@@ -5,49 +5,126 @@ import (
 )
 
 // Options are the client's knobs for a swap, as sent in "options". Zero values mean
-// "use the default", so clients send only what they change.
+// "use the default", so clients send only what they change. The worker maps them onto
+// the pipeline's own options; the API validates them before anything is queued.
 type Options struct {
-	FaceSelector  string    `json:"face_selector,omitempty"`  // one (largest face, default) | many
-	OutputFormat  string    `json:"output_format,omitempty"`  // jpeg (default) | png
-	JPEGQuality   int       `json:"jpeg_quality,omitempty"`   // 1–100, default 90
-	DetectorScore float32   `json:"detector_score,omitempty"` // 0–1, default 0.5
-	MaskBlur      *float64  `json:"mask_blur,omitempty"`      // 0–1, default 0.3
-	MaskPadding   []float64 `json:"mask_padding,omitempty"`   // top, right, bottom, left percent, default 0
+	// Face selection.
+	FaceSelector          string   `json:"face_selector,omitempty"`           // one (default) | many | reference
+	FaceOrder             string   `json:"face_order,omitempty"`              // left-right … (see FaceOrders); one picks the first, default large-small
+	ReferenceDistance     *float64 `json:"reference_distance,omitempty"`      // reference mode: keep faces closer than this (0–1, default 0.3)
+	ReferenceFacePosition int      `json:"reference_face_position,omitempty"` // reference mode without a reference image: which target face (after ordering) is the reference
+	TargetIndexes         []int    `json:"target_indexes,omitempty"`          // explicit target faces, left to right, 0-based
+	SourceIndexes         []int    `json:"source_indexes,omitempty"`          // explicit source faces paired with TargetIndexes
+	DetectorSize          int      `json:"detector_size,omitempty"`           // multiple of 32, 160–1280, default 640
+	DetectorScore         float32  `json:"detector_score,omitempty"`          // 0–1, default 0.5
+
+	// Masks and enhancement.
+	MaskBlur         *float64  `json:"mask_blur,omitempty"`         // 0–1, default 0.3
+	MaskPadding      []float64 `json:"mask_padding,omitempty"`      // top, right, bottom, left percent, default 0
+	MouthMask        bool      `json:"mouth_mask,omitempty"`        // keep the target's own mouth
+	Enhancer         string    `json:"enhancer,omitempty"`          // "" | gfpgan_1.4 | codeformer | gpen_bfr_256 | gpen_bfr_512
+	EnhancerBlend    *int      `json:"enhancer_blend,omitempty"`    // 0–100, default 80
+	CodeFormerWeight *float64  `json:"codeformer_weight,omitempty"` // 0–1, default 0.5
+
+	// Output.
+	OutputFormat string `json:"output_format,omitempty"` // images: jpeg (default) | png
+	JPEGQuality  int    `json:"jpeg_quality,omitempty"`  // 1–100, default 90
+	VideoEncoder string `json:"video_encoder,omitempty"` // libx264 (default) | libx265 | h264_nvenc
+	VideoQuality *int   `json:"video_quality,omitempty"` // 0–100, default 80 (crf = 51 − 0.51·q)
+}
+
+// FaceOrders are the orders faces can be sorted in before selection.
+var FaceOrders = []string{"left-right", "right-left", "top-bottom", "bottom-top", "small-large", "large-small", "best-worst", "worst-best"}
+
+// Enhancers are the face enhancers a worker may offer.
+var Enhancers = []string{"gfpgan_1.4", "codeformer", "gpen_bfr_256", "gpen_bfr_512"}
+
+// VideoEncoders are the accepted output encoders.
+var VideoEncoders = []string{"libx264", "libx265", "h264_nvenc"}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func bad(format string, args ...any) error {
+	return errcode.New(errcode.InvalidRequest, format, args...)
 }
 
 // Validate reports the first bad field as an INVALID_REQUEST error.
 func (o Options) Validate() error {
 	switch o.FaceSelector {
-	case "", "one", "many":
+	case "", "one", "many", "reference":
 	default:
-		return errcode.New(errcode.InvalidRequest, "options.face_selector %q is not one of one, many", o.FaceSelector)
+		return bad("options.face_selector %q is not one of one, many, reference", o.FaceSelector)
+	}
+	if o.FaceOrder != "" && !oneOf(o.FaceOrder, FaceOrders) {
+		return bad("options.face_order %q is not one of %v", o.FaceOrder, FaceOrders)
+	}
+	if o.ReferenceDistance != nil && (*o.ReferenceDistance <= 0 || *o.ReferenceDistance > 1) {
+		return bad("options.reference_distance %g is outside (0, 1]", *o.ReferenceDistance)
+	}
+	if o.ReferenceFacePosition < 0 {
+		return bad("options.reference_face_position must not be negative")
+	}
+	for _, list := range [][]int{o.TargetIndexes, o.SourceIndexes} {
+		for _, i := range list {
+			if i < -1 || i > 255 {
+				return bad("face index %d is outside -1–255", i)
+			}
+		}
+	}
+	if len(o.SourceIndexes) > 0 && len(o.TargetIndexes) > 0 && len(o.SourceIndexes) != len(o.TargetIndexes) && !(len(o.SourceIndexes) == 1) {
+		return bad("options.source_indexes and target_indexes need the same length (or one source index)")
+	}
+	if o.DetectorSize != 0 && (o.DetectorSize%32 != 0 || o.DetectorSize < 160 || o.DetectorSize > 1280) {
+		return bad("options.detector_size %d must be a multiple of 32 between 160 and 1280", o.DetectorSize)
+	}
+	if o.DetectorScore < 0 || o.DetectorScore >= 1 {
+		return bad("options.detector_score %g is outside 0–1", o.DetectorScore)
+	}
+	if o.MaskBlur != nil && (*o.MaskBlur < 0 || *o.MaskBlur > 1) {
+		return bad("options.mask_blur %g is outside 0–1", *o.MaskBlur)
+	}
+	if len(o.MaskPadding) != 0 && len(o.MaskPadding) != 4 {
+		return bad("options.mask_padding needs 4 values (top, right, bottom, left), got %d", len(o.MaskPadding))
+	}
+	for _, p := range o.MaskPadding {
+		if p < 0 || p > 100 {
+			return bad("options.mask_padding value %g is outside 0–100", p)
+		}
+	}
+	if o.Enhancer != "" && !oneOf(o.Enhancer, Enhancers) {
+		return bad("options.enhancer %q is not one of %v", o.Enhancer, Enhancers)
+	}
+	if o.EnhancerBlend != nil && (*o.EnhancerBlend < 0 || *o.EnhancerBlend > 100) {
+		return bad("options.enhancer_blend %d is outside 0–100", *o.EnhancerBlend)
+	}
+	if o.CodeFormerWeight != nil && (*o.CodeFormerWeight < 0 || *o.CodeFormerWeight > 1) {
+		return bad("options.codeformer_weight %g is outside 0–1", *o.CodeFormerWeight)
 	}
 	switch o.OutputFormat {
 	case "", "jpeg", "png":
 	default:
-		return errcode.New(errcode.InvalidRequest, "options.output_format %q is not one of jpeg, png", o.OutputFormat)
+		return bad("options.output_format %q is not one of jpeg, png", o.OutputFormat)
 	}
 	if o.JPEGQuality < 0 || o.JPEGQuality > 100 {
-		return errcode.New(errcode.InvalidRequest, "options.jpeg_quality %d is outside 1–100", o.JPEGQuality)
+		return bad("options.jpeg_quality %d is outside 1–100", o.JPEGQuality)
 	}
-	if o.DetectorScore < 0 || o.DetectorScore >= 1 {
-		return errcode.New(errcode.InvalidRequest, "options.detector_score %g is outside 0–1", o.DetectorScore)
+	if o.VideoEncoder != "" && !oneOf(o.VideoEncoder, VideoEncoders) {
+		return bad("options.video_encoder %q is not one of %v", o.VideoEncoder, VideoEncoders)
 	}
-	if o.MaskBlur != nil && (*o.MaskBlur < 0 || *o.MaskBlur > 1) {
-		return errcode.New(errcode.InvalidRequest, "options.mask_blur %g is outside 0–1", *o.MaskBlur)
-	}
-	if len(o.MaskPadding) != 0 && len(o.MaskPadding) != 4 {
-		return errcode.New(errcode.InvalidRequest, "options.mask_padding needs 4 values (top, right, bottom, left), got %d", len(o.MaskPadding))
-	}
-	for _, p := range o.MaskPadding {
-		if p < 0 || p > 100 {
-			return errcode.New(errcode.InvalidRequest, "options.mask_padding value %g is outside 0–100", p)
-		}
+	if o.VideoQuality != nil && (*o.VideoQuality < 0 || *o.VideoQuality > 100) {
+		return bad("options.video_quality %d is outside 0–100", *o.VideoQuality)
 	}
 	return nil
 }
 
-// Format is the output format with the default applied.
+// Format is the image output format with the default applied.
 func (o Options) Format() string {
 	if o.OutputFormat == "" {
 		return "jpeg"

@@ -54,15 +54,21 @@ func key(id string) string { return "swapd:job:" + id }
 
 // spec is the immutable part of a job, stored as one JSON field.
 type spec struct {
-	Sources []Input  `json:"sources"`
-	Target  Input    `json:"target"`
-	Options Options  `json:"options"`
-	Webhook *Webhook `json:"webhook,omitempty"`
+	Kind      Kind     `json:"kind"`
+	Owner     string   `json:"owner"`
+	Sources   []Input  `json:"sources"`
+	Target    Input    `json:"target"`
+	Reference *Input   `json:"reference,omitempty"`
+	Options   Options  `json:"options"`
+	Webhook   *Webhook `json:"webhook,omitempty"`
 }
 
 // Create stores a new queued job. It fails if the id exists.
 func (s *Store) Create(ctx context.Context, j *Job) error {
-	sp, err := json.Marshal(spec{Sources: j.Sources, Target: j.Target, Options: j.Options, Webhook: j.Webhook})
+	if j.Kind == "" {
+		j.Kind = KindImage
+	}
+	sp, err := json.Marshal(spec{Kind: j.Kind, Owner: j.Owner, Sources: j.Sources, Target: j.Target, Reference: j.Reference, Options: j.Options, Webhook: j.Webhook})
 	if err != nil {
 		return fmt.Errorf("encode job %s: %w", j.ID, err)
 	}
@@ -78,7 +84,7 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 	if j.Webhook != nil {
 		fields = append(fields, "webhook_status", "pending")
 	}
-	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID)}, fields...).Bool()
+	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner)}, append([]any{j.ID}, fields...)...).Bool()
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -88,10 +94,16 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 	return nil
 }
 
+// createScript writes the record and adds it to its owner's index in one step. The
+// index is a sorted set with every score 0, ordered by member: job ids are UUIDv7,
+// which sort by creation time, so the index lists newest first with ZREVRANGEBYLEX.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
 return 1`)
+
+func ownerKey(owner string) string { return "swapd:owner:" + owner + ":jobs" }
 
 // Get returns the job, or an errcode NOT_FOUND error.
 func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
@@ -121,7 +133,7 @@ func decode(id string, m map[string]string) (*Job, error) {
 	if err := json.Unmarshal([]byte(m["spec"]), &sp); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
-	j.Sources, j.Target, j.Options, j.Webhook = sp.Sources, sp.Target, sp.Options, sp.Webhook
+	j.Kind, j.Owner, j.Sources, j.Target, j.Reference, j.Options, j.Webhook = sp.Kind, sp.Owner, sp.Sources, sp.Target, sp.Reference, sp.Options, sp.Webhook
 	if j.Webhook != nil {
 		j.Webhook.Status = m["webhook_status"]
 	}
@@ -224,11 +236,15 @@ func (s *Store) SetProgress(ctx context.Context, id string, p Progress) error {
 }
 
 // Succeed marks a running job succeeded with its output.
-func (s *Store) Succeed(ctx context.Context, id string, out Output, stages map[string]float64) error {
-	o, _ := json.Marshal(out)
+// A probe job succeeds with no output.
+func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[string]float64) error {
 	st, _ := json.Marshal(stages)
-	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Succeeded,
-		fields: []any{"output", o, "stages", st, "finished_at", now()}})
+	fields := []any{"stages", st, "finished_at", now()}
+	if out != nil {
+		o, _ := json.Marshal(out)
+		fields = append(fields, "output", o)
+	}
+	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields})
 	return err
 }
 
@@ -265,10 +281,15 @@ var webhookScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1]) end
 return 0`)
 
-// Delete removes the record. It reports whether there was one.
-func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
-	n, err := s.rdb.Del(ctx, key(id)).Result()
-	return n == 1, err
+// Delete removes the record and its index entry. It reports whether there was one.
+func (s *Store) Delete(ctx context.Context, j *Job) (bool, error) {
+	pipe := s.rdb.TxPipeline()
+	del := pipe.Del(ctx, key(j.ID))
+	pipe.ZRem(ctx, ownerKey(j.Owner), j.ID)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, err
+	}
+	return del.Val() == 1, nil
 }
 
 // TTL returns the remaining lifetime of the record (-1 while the job is live).

@@ -53,7 +53,7 @@ func TestLifecycle(t *testing.T) {
 	if err := s.SetProgress(ctx, "j1", jobs.Progress{Done: 2, Total: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Succeed(ctx, "j1", jobs.Output{Key: "jobs/j1/output.jpg", ContentType: "image/jpeg", Size: 99, Faces: 1}, map[string]float64{"swap": 0.5}); err != nil {
+	if err := s.Succeed(ctx, "j1", &jobs.Output{Key: "jobs/j1/output.jpg", ContentType: "image/jpeg", Size: 99, Faces: 1}, map[string]float64{"swap": 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	j, _ = s.Get(ctx, "j1")
@@ -107,7 +107,7 @@ func TestCancelStopsEverything(t *testing.T) {
 	if err != nil || prev != jobs.Running {
 		t.Fatalf("cancel: %v, %v", prev, err)
 	}
-	if err := s.Succeed(ctx, "j3", jobs.Output{}, nil); !errors.Is(err, jobs.ErrTransition) {
+	if err := s.Succeed(ctx, "j3", nil, nil); !errors.Is(err, jobs.ErrTransition) {
 		t.Fatalf("success after cancel: %v", err)
 	}
 	if err := s.Fail(ctx, "j3", errcode.New(errcode.Internal, "x")); !errors.Is(err, jobs.ErrTransition) {

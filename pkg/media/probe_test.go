@@ -126,8 +126,9 @@ func TestProbeRejectsBadInput(t *testing.T) {
 }
 
 func TestProbeMissingFFprobe(t *testing.T) {
+	fixture := vtFixture(t, vtMP4)
 	t.Setenv(FFmpegEnv, filepath.Join(t.TempDir(), "ffmpeg"))
-	_, err := Probe(context.Background(), vtFixture(t, vtMP4))
+	_, err := Probe(context.Background(), fixture)
 	if errcode.Code(err) != errcode.Unavailable {
 		t.Errorf("Probe without ffprobe: %v, want %s", err, errcode.Unavailable)
 	}

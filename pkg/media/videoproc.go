@@ -1,6 +1,7 @@
 package media
 
 import (
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -27,7 +28,7 @@ func (s *videoStderr) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Tail returns the kept stderr, trimmed, with every path hide[i][0] replaced by its
+// Tail returns the kept stderr on one line (" ; " between ffmpeg's lines), with every path hide[i][0] replaced by its
 // stand-in hide[i][1]: messages reach clients, and server paths are not theirs to see.
 func (s *videoStderr) Tail(hide [][2]string) string {
 	s.mu.Lock()
@@ -38,8 +39,13 @@ func (s *videoStderr) Tail(hide [][2]string) string {
 			out = strings.ReplaceAll(out, h[0], h[1])
 		}
 	}
-	return strings.TrimSpace(out)
+	out = videoLogContext.ReplaceAllString(out, "[$1] ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(out), "\n", " ; ")), " ")
 }
+
+// videoLogContext matches the "[h264 @ 0x55d1c0a8e2c0] " prefix ffmpeg puts on
+// messages; the address is noise to anyone reading the error.
+var videoLogContext = regexp.MustCompile(`\[([^\]@]+?) @ 0x[0-9a-f]+\] `)
 
 // videoDetail formats a stderr tail for an error message.
 func videoDetail(tail string) string {

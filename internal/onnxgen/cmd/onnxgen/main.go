@@ -2,6 +2,11 @@
 // directory, for the Makefile's test-model preparation:
 //
 //	onnxgen -out testdata/models
+//
+// It writes inswapper_128.onnx, its dynamic-batch variant inswapper_128_batch.onnx
+// and the face enhancers gfpgan_1.4.onnx, codeformer.onnx, gpen_bfr_256.onnx and
+// gpen_bfr_512.onnx, each with the official model's signature. (The YOLOFace
+// stand-in's output is a constant chosen per test, so tests generate it themselves.)
 package main
 
 import (
@@ -21,10 +26,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "onnxgen:", err)
 		os.Exit(1)
 	}
-	path := filepath.Join(*out, onnxgen.SwapperFile)
-	if err := onnxgen.WriteSwapper(path, *seed); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	write := func(file string, w func(string) error) {
+		path := filepath.Join(*out, file)
+		if err := w(path); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(path)
 	}
-	fmt.Println(path)
+	write(onnxgen.SwapperFile, func(p string) error { return onnxgen.WriteSwapper(p, *seed) })
+	write(onnxgen.SwapperDynamicFile, func(p string) error { return onnxgen.WriteSwapperDynamic(p, *seed) })
+	for _, name := range []string{onnxgen.EnhancerGFPGAN14, onnxgen.EnhancerCodeFormer, onnxgen.EnhancerGPEN256, onnxgen.EnhancerGPEN512} {
+		write(name+".onnx", func(p string) error { return onnxgen.WriteEnhancer(p, name) })
+	}
 }
