@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
@@ -23,6 +24,47 @@ type Fetcher struct {
 // Fetch returns the input's bytes, at most max of them. Errors that retrying cannot fix
 // (a 404, a blocked address, too many bytes) carry an errcode; the rest are transient.
 func (f *Fetcher) Fetch(ctx context.Context, in jobs.Input, max int64) ([]byte, error) {
+	r, err := f.open(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read input: %w", err)
+	}
+	if int64(len(data)) > max {
+		return nil, errcode.New(errcode.InputTooLarge, "an input is larger than the %d byte limit", max)
+	}
+	return data, nil
+}
+
+// FetchToFile streams the input into path (a video: too large to hold in memory, and
+// ffprobe/ffmpeg read files). At most max bytes are written.
+func (f *Fetcher) FetchToFile(ctx context.Context, in jobs.Input, path string, max int64) (int64, error) {
+	r, err := f.open(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, io.LimitReader(r, max+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("download input: %w", err)
+	}
+	if n > max {
+		return n, errcode.New(errcode.InputTooLarge, "the video is larger than the %d byte limit", max)
+	}
+	return n, nil
+}
+
+func (f *Fetcher) open(ctx context.Context, in jobs.Input) (io.ReadCloser, error) {
 	var r io.ReadCloser
 	switch {
 	case in.Key != "":
@@ -43,15 +85,7 @@ func (f *Fetcher) Fetch(ctx context.Context, in jobs.Input, max int64) ([]byte, 
 	default:
 		return nil, errcode.New(errcode.InvalidRequest, "an input has neither key nor url")
 	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read input: %w", err)
-	}
-	if int64(len(data)) > max {
-		return nil, errcode.New(errcode.InputTooLarge, "an input is larger than the %d byte limit", max)
-	}
-	return data, nil
+	return r, nil
 }
 
 func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {

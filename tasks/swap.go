@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -13,18 +14,9 @@ import (
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/storage"
 )
-
-// Pipeline is the face pipeline of one device, seen from a job. The worker adapts
-// pkg/faceswap to it; keeping the interface in job terms keeps this package (which
-// the API imports to enqueue tasks) free of ONNX Runtime.
-type Pipeline interface {
-	// Run swaps the face of the averaged sources into target. It returns the number of
-	// faces swapped and adds per-stage times (detect, embed, swap, paste) to stages.
-	// Errors the client caused carry an errcode (NO_FACE_IN_SOURCE …).
-	Run(ctx context.Context, sources []media.Frame, target media.Frame, opts jobs.Options, stages map[string]time.Duration) (media.Frame, int, error)
-}
 
 // Devices hands out a device's pipeline together with one of its slots; release gives
 // the slot back. A job holds the slot only while it runs inference, not while it
@@ -41,6 +33,9 @@ type SwapHandler struct {
 	Devices  Devices
 	Notifier *Notifier
 	Limits   media.Limits
+	Video    media.VideoLimits
+	Cache    *EmbeddingCache  // optional
+	Metrics  *metrics.Metrics // optional
 	Log      *slog.Logger
 
 	// CancelPoll is how often a running job re-reads its status to notice a cancel
@@ -88,6 +83,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		err := h.Jobs.Succeed(ctx, job.ID, out, stages)
 		if err == nil {
 			log.Info("job succeeded", "kind", job.Kind, "stages", stages)
+			h.observe(job, jobs.Succeeded, "", stages)
 			h.notify(ctx, log, job.ID)
 			return nil
 		}
@@ -102,6 +98,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			log.Warn("remove output of canceled job", "err", err)
 		}
 		log.Info("job canceled while running")
+		h.observe(job, jobs.Canceled, "", stages)
 		return nil
 	}
 	return h.fail(ctx, log, job, runErr)
@@ -115,6 +112,7 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 		if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
 			return fmt.Errorf("record failure of job %s: %w", job.ID, err)
 		}
+		h.observe(job, jobs.Failed, e.Code, nil)
 		h.notify(ctx, log, job.ID)
 		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
 	}
@@ -126,6 +124,7 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 		if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
 			return fmt.Errorf("record failure of job %s: %w", job.ID, err)
 		}
+		h.observe(job, jobs.Failed, e.Code, nil)
 		h.notify(ctx, log, job.ID)
 		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
 	}
@@ -134,6 +133,21 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 		log.Warn("requeue job", "err", err)
 	}
 	return runErr
+}
+
+// observe records a finished job in the metrics.
+func (h *SwapHandler) observe(job *jobs.Job, status jobs.Status, code string, stages map[string]float64) {
+	if h.Metrics == nil {
+		return
+	}
+	started := time.Time{}
+	if job.StartedAt != nil {
+		started = *job.StartedAt
+	}
+	h.Metrics.JobFinished(string(job.Kind), string(status), code, job.CreatedAt, started, time.Now())
+	for stage, secs := range stages {
+		h.Metrics.Stage(stage, time.Duration(secs*float64(time.Second)))
+	}
 }
 
 func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, id string) {
@@ -197,6 +211,12 @@ func (s stageTimer) add(stage string, d time.Duration) { s[stage] += d.Seconds()
 
 func (s stageTimer) since(stage string, t0 time.Time) { s.add(stage, time.Since(t0)) }
 
+func (s stageTimer) addAll(m map[string]time.Duration) {
+	for stage, d := range m {
+		s.add(stage, d)
+	}
+}
+
 // run does the work of one attempt for the job's kind.
 func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
 	switch job.Kind {
@@ -232,47 +252,35 @@ func (h *SwapHandler) runProbe(ctx context.Context, job *jobs.Job) (*jobs.Output
 func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output, map[string]float64, error) {
 	st := stageTimer{}
 	const steps = 5
-	progress := func(done int) {
-		if err := h.Jobs.SetProgress(ctx, job.ID, jobs.Progress{Done: done, Total: steps}); err != nil && ctx.Err() == nil {
-			h.Log.Debug("progress", "job", job.ID, "err", err)
-		}
-	}
+	progress := h.progressFunc(ctx, job.ID, steps)
 	progress(0)
 
-	inputs := append(append([]jobs.Input{}, job.Sources...), job.Target)
-	frames := make([]media.Frame, len(inputs))
-	for i, in := range inputs {
-		t0 := time.Now()
-		data, err := h.Fetcher.Fetch(ctx, in, h.Limits.MaxBytes)
-		st.since("fetch", t0)
-		if err != nil {
-			return jobs.Output{}, st, err
-		}
-		t0 = time.Now()
-		f, _, err := media.Decode(bytes.NewReader(data), h.Limits)
-		st.since("decode", t0)
-		if err != nil {
-			return jobs.Output{}, st, fmt.Errorf("%s: %w", inputName(i, len(job.Sources)), err)
-		}
-		frames[i] = f
-	}
-	progress(1)
-	if err := ctx.Err(); err != nil {
-		return jobs.Output{}, st, err
-	}
-
-	t0 := time.Now()
-	pipe, release, err := h.Devices.Acquire(ctx)
-	st.since("wait_slot", t0)
+	in, err := h.fetchInputs(ctx, job, st)
 	if err != nil {
 		return jobs.Output{}, st, err
 	}
-	times := map[string]time.Duration{}
-	result, faces, err := pipe.Run(ctx, frames[:len(job.Sources)], frames[len(job.Sources)], job.Options, times)
-	release()
-	for stage, d := range times {
-		st.add(stage, d)
+	t0 := time.Now()
+	target, _, err := media.Decode(bytes.NewReader(in.target), h.Limits)
+	st.since("decode", t0)
+	if err != nil {
+		return jobs.Output{}, st, fmt.Errorf("target: %w", err)
 	}
+	progress(1)
+
+	pipe, release, err := h.acquire(ctx, st)
+	if err != nil {
+		return jobs.Output{}, st, err
+	}
+	id, err := h.identity(ctx, job, pipe, in, st)
+	if err != nil {
+		release()
+		return jobs.Output{}, st, err
+	}
+	progress(2)
+	times := map[string]time.Duration{}
+	result, faces, err := pipe.SwapImage(ctx, target, id, job.Options, times)
+	release()
+	st.addAll(times)
 	if err != nil {
 		return jobs.Output{}, st, err
 	}
@@ -301,9 +309,131 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output,
 	return jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}, st, nil
 }
 
-func inputName(i, sources int) string {
-	if i < sources {
-		return fmt.Sprintf("source %d", i)
+// progressFunc returns a recorder of done/total for the job. Writes are cheap (one
+// HSET) but a video calls it per frame, so it writes at most every 250 ms, and always
+// the first and last values.
+func (h *SwapHandler) progressFunc(ctx context.Context, id string, total int) func(done int) {
+	var last time.Time
+	return func(done int) {
+		if done != 0 && done != total && time.Since(last) < 250*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		if err := h.Jobs.SetProgress(ctx, id, jobs.Progress{Done: done, Total: total}); err != nil && ctx.Err() == nil {
+			h.Log.Debug("progress", "job", id, "err", err)
+		}
 	}
-	return "target"
+}
+
+// acquire takes a device slot, recording the wait.
+func (h *SwapHandler) acquire(ctx context.Context, st stageTimer) (Pipeline, func(), error) {
+	t0 := time.Now()
+	pipe, release, err := h.Devices.Acquire(ctx)
+	st.since("wait_slot", t0)
+	return pipe, release, err
+}
+
+// fetched holds a job's input bytes (the target only for images; a video target is
+// streamed to a file instead).
+type fetched struct {
+	sources   [][]byte
+	reference []byte
+	target    []byte
+}
+
+func (h *SwapHandler) fetchInputs(ctx context.Context, job *jobs.Job, st stageTimer) (fetched, error) {
+	var f fetched
+	get := func(in jobs.Input, name string) ([]byte, error) {
+		t0 := time.Now()
+		b, err := h.Fetcher.Fetch(ctx, in, h.Limits.MaxBytes)
+		st.since("fetch", t0)
+		if err != nil {
+			return nil, inputErr(name, err)
+		}
+		return b, nil
+	}
+	for i, in := range job.Sources {
+		b, err := get(in, fmt.Sprintf("source %d", i))
+		if err != nil {
+			return f, err
+		}
+		f.sources = append(f.sources, b)
+	}
+	if job.Reference != nil {
+		b, err := get(*job.Reference, "reference")
+		if err != nil {
+			return f, err
+		}
+		f.reference = b
+	}
+	if job.Kind != jobs.KindVideo {
+		b, err := get(job.Target, "target")
+		if err != nil {
+			return f, err
+		}
+		f.target = b
+	}
+	return f, nil
+}
+
+// identity computes what the job swaps in. A source seen before (same bytes) comes
+// from the embedding cache without being decoded, detected or recognised.
+func (h *SwapHandler) identity(ctx context.Context, job *jobs.Job, pipe Pipeline, in fetched, st stageTimer) (Identity, error) {
+	var id Identity
+	times := map[string]time.Duration{}
+	defer st.addAll(times)
+	decode := func(b []byte, name string) (media.Frame, error) {
+		t0 := time.Now()
+		f, _, err := media.Decode(bytes.NewReader(b), h.Limits)
+		st.since("decode", t0)
+		return f, inputErr(name, err)
+	}
+	o := job.Options
+	if len(o.SourceIndexes) > 0 || len(o.TargetIndexes) > 0 {
+		f, err := decode(in.sources[0], "source 0")
+		if err != nil {
+			return id, err
+		}
+		if id.Faces, err = pipe.EmbedFaces(ctx, f, o, times); err != nil {
+			return id, inputErr("source 0", err)
+		}
+	}
+	embs := make([][]float32, len(in.sources))
+	for i, b := range in.sources {
+		hash := ContentHash(b)
+		if e, ok := h.Cache.Get(ctx, hash); ok {
+			embs[i] = e
+			continue
+		}
+		f, err := decode(b, fmt.Sprintf("source %d", i))
+		if err != nil {
+			return id, err
+		}
+		if embs[i], err = pipe.EmbedLargest(ctx, f, o, times); err != nil {
+			return id, inputErr(fmt.Sprintf("source %d", i), err)
+		}
+		h.Cache.Put(ctx, hash, embs[i])
+	}
+	var err error
+	if id.Embedding, err = pipe.Average(embs); err != nil {
+		return id, err
+	}
+	if in.reference != nil {
+		f, err := decode(in.reference, "reference")
+		if err != nil {
+			return id, err
+		}
+		if id.Reference, err = pipe.EmbedLargest(ctx, f, o, times); err != nil {
+			return id, inputErr("reference", err)
+		}
+	}
+	return id, nil
+}
+
+// inputErr prefixes a coded error's message with the input it concerns.
+func inputErr(name string, err error) error {
+	if e, ok := errcode.As(err); ok && !strings.HasPrefix(e.Message, name) {
+		return errcode.New(e.Code, "%s: %s", name, e.Message)
+	}
+	return err
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/swapd/swapd/pkg/jobs"
 )
 
 // Task type names. They are stored in Redis with every task: never rename them.
@@ -50,18 +52,28 @@ type SwapPayload struct {
 }
 
 // NewSwapTask returns the task for a job. The task id is the job id, so enqueueing the
-// same job twice is refused by asynq rather than run twice.
-func NewSwapTask(jobID string) (*asynq.Task, error) {
+// same job twice is refused by asynq rather than run twice. opts come after swapd's
+// settings and so override them (JobTaskOptions gives a record's own timeout).
+func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 	b, err := json.Marshal(SwapPayload{JobID: jobID})
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeSwap, b,
+	return asynq.NewTask(TypeSwap, b, append([]asynq.Option{
 		asynq.TaskID(jobID),
 		asynq.Queue(QueueSwap),
 		asynq.MaxRetry(SwapMaxRetry),
 		asynq.Timeout(SwapTimeout),
-	), nil
+	}, opts...)...), nil
+}
+
+// JobTaskOptions returns the task options a job record asks for beyond swapd's
+// defaults: its own execution timeout per attempt (RunPod's policy.executionTimeout).
+func JobTaskOptions(j *jobs.Job) []asynq.Option {
+	if j.Timeout > 0 {
+		return []asynq.Option{asynq.Timeout(j.Timeout)}
+	}
+	return nil
 }
 
 // WebhookPayload is one event delivery. The body is built once, when the event

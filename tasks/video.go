@@ -2,11 +2,112 @@ package tasks
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
-	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/media"
 )
 
+// runVideo swaps faces in every frame of a video. The target is downloaded to a
+// temporary file (ffprobe and ffmpeg read files; it may be gigabytes), probed and
+// checked against the limits before any frame is decoded. Frames then stream from
+// one ffmpeg process through the pipeline into another, with no frame ever written to
+// disk; the original audio is copied. The job holds one device slot for the whole
+// video. A cancel or failure aborts the encoder, which deletes its partial file, so no
+// partial output is ever uploaded.
 func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
-	return nil, nil, errcode.New(errcode.UnsupportedMedia, "video jobs are not supported by this worker yet")
+	st := stageTimer{}
+	dir, err := os.MkdirTemp("", "swapd-"+job.ID+"-")
+	if err != nil {
+		return nil, st, err
+	}
+	defer os.RemoveAll(dir)
+
+	in, err := h.fetchInputs(ctx, job, st)
+	if err != nil {
+		return nil, st, err
+	}
+	src := filepath.Join(dir, "target")
+	t0 := time.Now()
+	_, err = h.Fetcher.FetchToFile(ctx, job.Target, src, h.Video.MaxBytes)
+	st.since("fetch", t0)
+	if err != nil {
+		return nil, st, inputErr("target", err)
+	}
+	t0 = time.Now()
+	info, err := media.Probe(ctx, src)
+	st.since("probe", t0)
+	if err != nil {
+		return nil, st, inputErr("target", err)
+	}
+	if err := h.Video.Check(info); err != nil {
+		return nil, st, inputErr("target", err)
+	}
+
+	pipe, release, err := h.acquire(ctx, st)
+	if err != nil {
+		return nil, st, err
+	}
+	defer release()
+	id, err := h.identity(ctx, job, pipe, in, st)
+	if err != nil {
+		return nil, st, err
+	}
+
+	dec, err := media.NewDecoder(ctx, src, info)
+	if err != nil {
+		return nil, st, err
+	}
+	defer dec.Close()
+	out := filepath.Join(dir, "output.mp4")
+	quality := 0
+	if job.Options.VideoQuality != nil {
+		quality = max(*job.Options.VideoQuality, 1)
+	}
+	enc, err := media.NewEncoder(ctx, out, info, media.EncodeOptions{Encoder: job.Options.VideoEncoder, Quality: quality}, src)
+	if err != nil {
+		return nil, st, err
+	}
+	defer enc.Abort() // no-op after a successful Close
+	progress := h.progressFunc(ctx, job.ID, info.Frames)
+	progress(0)
+	times := map[string]time.Duration{}
+	res, err := pipe.SwapVideo(ctx, dec, enc, id, job.Options, progress, times)
+	st.addAll(times)
+	if err != nil {
+		return nil, st, err
+	}
+	t0 = time.Now()
+	if err := enc.Close(); err != nil {
+		return nil, st, fmt.Errorf("encode video: %w", err)
+	}
+	st.since("encode_finish", t0)
+	release()
+	h.Metrics.Frames(res.Frames)
+	progress(res.Frames)
+	if err := ctx.Err(); err != nil {
+		return nil, st, err
+	}
+
+	t0 = time.Now()
+	f, err := os.Open(out)
+	if err != nil {
+		return nil, st, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, st, err
+	}
+	key := "jobs/" + job.ID + "/output.mp4"
+	obj, err := h.Store.Put(ctx, key, f, fi.Size(), "video/mp4")
+	st.since("upload", t0)
+	if err != nil {
+		return nil, st, fmt.Errorf("upload output: %w", err)
+	}
+	return &jobs.Output{Key: key, ContentType: "video/mp4", Size: obj.Size, Faces: res.FacesSwapped,
+		Frames: res.Frames, NoFace: res.FramesWithFaces == 0}, st, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/metrics"
+	"github.com/swapd/swapd/pkg/runpod"
 	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/pkg/webhook"
 )
@@ -60,17 +62,17 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" {
 		return nil
 	}
-	Present(ctx, n.Store, j, n.URLExpiry)
-	data, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(webhook.Event{Type: typ, Timestamp: time.Now().UTC(), Data: data})
+	body, err := n.Render(ctx, j, typ)
 	if err != nil {
 		return err
 	}
 	// One event per job and type: the id doubles as the webhook-id receivers dedupe on.
-	p := WebhookPayload{JobID: id, EventID: webhook.MessageID(id, typ), URL: j.Webhook.URL, Body: body}
+	// A job retried through the RunPod API ends again, as a new event.
+	eventID := webhook.MessageID(id, typ)
+	if j.Retries > 0 {
+		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", id, j.Retries), typ)
+	}
+	p := WebhookPayload{JobID: id, EventID: eventID, URL: j.Webhook.URL, Body: body}
 	t, err := NewWebhookTask(p, n.MaxRetry)
 	if err != nil {
 		return err
@@ -81,12 +83,34 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 	return nil
 }
 
+// Render builds the webhook body for job j's terminal event of type typ, by the
+// job's origin: a job submitted through the RunPod API (runpod.IsRunPod(j.Via)) gets
+// exactly the JSON its GET /v2/{endpoint}/status/{id} shows, as RunPod sends; every
+// other job gets swapd's Standard Webhooks envelope {"type", "timestamp", "data": job}.
+// Either way the delivery is signed and retried the same way.
+func (n *Notifier) Render(ctx context.Context, j *jobs.Job, typ string) ([]byte, error) {
+	if runpod.IsRunPod(j.Via) {
+		var objs runpod.Objects
+		if n.Store != nil {
+			objs = n.Store
+		}
+		return json.Marshal(runpod.Render(ctx, objs, j, n.URLExpiry))
+	}
+	Present(ctx, n.Store, j, n.URLExpiry)
+	data, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(webhook.Event{Type: typ, Timestamp: time.Now().UTC(), Data: data})
+}
+
 // WebhookHandler delivers webhook tasks.
 type WebhookHandler struct {
-	Jobs   *jobs.Store
-	Client *http.Client // from netguard.NewClient: private addresses refused at dial time
-	Secret webhook.Secret
-	Log    *slog.Logger
+	Jobs    *jobs.Store
+	Client  *http.Client // from netguard.NewClient: private addresses refused at dial time
+	Secret  webhook.Secret
+	Log     *slog.Logger
+	Metrics *metrics.Metrics // optional
 }
 
 // ProcessTask implements asynq.Handler.
@@ -96,8 +120,11 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
+	t0 := time.Now()
 	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, p.Body, h.Secret)
+	took := time.Since(t0)
 	if err == nil {
+		h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 		log.Info("webhook delivered", "status", status)
 		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "delivered")
 		return nil
@@ -105,10 +132,12 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry {
+		h.Metrics.WebhookAttempt(metrics.WebhookFailedFinal, took)
 		log.Error("webhook failed for good", "attempts", retried+1, "err", err)
 		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "failed")
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
+	h.Metrics.WebhookAttempt(metrics.WebhookFailedRetrying, took)
 	log.Warn("webhook attempt failed", "attempt", retried+1, "err", err)
 	return err
 }

@@ -38,6 +38,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
 	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs")
 	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
+	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler := api.NewServer(api.Deps{
 		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits,
-		MaxSources: maxSources, URLExpiry: urlExpiry,
+		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(config.WebhookSchedule(schedule))},
 	})
 

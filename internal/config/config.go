@@ -117,3 +117,6 @@ func List(v string) []string {
 	}
 	return out
 }
+
+// Get returns a parsed setting's text.
+func (s *Set) Get(env string) string { return *s.vals[env] }

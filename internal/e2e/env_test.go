@@ -19,6 +19,7 @@ import (
 	"github.com/swapd/swapd/internal/testenv"
 	"github.com/swapd/swapd/internal/workercmd"
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/pkg/webhook"
 )
 
@@ -69,34 +70,41 @@ func runMain(m *testing.M) int {
 		Key:    "sk_test_e2e",
 		Secret: secret,
 		env: map[string]string{
-			"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
-			"SWAPD_API_KEYS":         "sk_test_other,sk_test_e2e,sk_test_lister",
-			"SWAPD_REDIS_URL":        "redis://" + redisAddr + "/0",
-			"SWAPD_S3_ENDPOINT":      minio.Endpoint,
-			"SWAPD_S3_ACCESS_KEY":    minio.AccessKey,
-			"SWAPD_S3_SECRET_KEY":    minio.SecretKey,
-			"SWAPD_S3_BUCKET":        "swapd-e2e",
-			"SWAPD_ALLOW_PRIVATE":    "localhost", // the webhook receivers and slow servers; never 127.0.0.1
-			"SWAPD_MODELS_DIR":       models,
-			"SWAPD_DETECTOR_MODEL":   filepath.Join(testdata(), "models", "scrfd_500m.onnx"),
-			"SWAPD_RECOGNIZER_MODEL": filepath.Join(testdata(), "models", "arcface_compat_512.onnx"),
-			"SWAPD_SWAPPER_MODEL":    "inswapper_128.onnx",
-			"SWAPD_DEVICES":          "cpu",
-			"SWAPD_WEBHOOK_SECRET":   secret.String(),
-			"SWAPD_WEBHOOK_SCHEDULE": "300ms,300ms,300ms",
-			"SWAPD_POLL_INTERVAL":    "100ms",
-			"SWAPD_MAX_INPUT_BYTES":  fmt.Sprint(testMaxBytes),
-			"SWAPD_MAX_PIXELS":       fmt.Sprint(testMaxPixels),
-			"SWAPD_LOG_LEVEL":        "warn",
-			"SWAPD_ORT_LIBRARY":      os.Getenv("SWAPD_ORT_LIBRARY"),
+			"SWAPD_ADDR":                 fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
+			"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister",
+			"SWAPD_REDIS_URL":            "redis://" + redisAddr + "/0",
+			"SWAPD_S3_ENDPOINT":          minio.Endpoint,
+			"SWAPD_S3_ACCESS_KEY":        minio.AccessKey,
+			"SWAPD_S3_SECRET_KEY":        minio.SecretKey,
+			"SWAPD_S3_BUCKET":            "swapd-e2e",
+			"SWAPD_ALLOW_PRIVATE":        "localhost", // the webhook receivers and slow servers; never 127.0.0.1
+			"SWAPD_MODELS_DIR":           models,
+			"SWAPD_DETECTOR_MODEL":       filepath.Join(testdata(), "models", "scrfd_500m.onnx"),
+			"SWAPD_RECOGNIZER_MODEL":     filepath.Join(testdata(), "models", "arcface_compat_512.onnx"),
+			"SWAPD_SWAPPER_MODEL":        "inswapper_128.onnx",
+			"SWAPD_DEVICES":              "cpu",
+			"SWAPD_WEBHOOK_SECRET":       secret.String(),
+			"SWAPD_WEBHOOK_SCHEDULE":     "300ms,300ms,300ms",
+			"SWAPD_POLL_INTERVAL":        "100ms",
+			"SWAPD_MAX_INPUT_BYTES":      fmt.Sprint(testMaxBytes),
+			"SWAPD_MAX_PIXELS":           fmt.Sprint(testMaxPixels),
+			"SWAPD_MAX_VIDEO_RESOLUTION": "1280x720",
+			"SWAPD_METRICS_ADDR":         "",
+			"SWAPD_LOG_LEVEL":            "warn",
+			"SWAPD_ORT_LIBRARY":          os.Getenv("SWAPD_ORT_LIBRARY"),
+			"SWAPD_RUNPOD_ENDPOINTS":     "swapd,face-swap-test",
 		},
 	}
 	s.URL = "http://" + s.env["SWAPD_ADDR"]
+	logs := io.Discard
+	if lvl := os.Getenv("E2E_LOG_LEVEL"); lvl != "" { // debugging: E2E_LOG_LEVEL=debug go test -v
+		s.env["SWAPD_LOG_LEVEL"], logs = lvl, os.Stderr
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	getenv := func(k string) string { return s.env[k] }
-	go func() { done <- apicmd.Run(ctx, nil, getenv, io.Discard) }()
-	go func() { done <- workercmd.Run(ctx, nil, getenv, io.Discard) }()
+	go func() { done <- apicmd.Run(ctx, nil, getenv, logs) }()
+	go func() { done <- workercmd.Run(ctx, nil, getenv, logs) }()
 	if err := waitHealthy(s.URL, done); err != nil {
 		fmt.Fprintln(os.Stderr, "stack did not start:", err)
 		cancel()
@@ -239,4 +247,15 @@ func grayPNG(t testing.TB, w, h int) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// store opens the stack's object storage directly, to check what is (not) there.
+func (s *stack) store(t *testing.T) *storage.Store {
+	t.Helper()
+	st, err := storage.New(context.Background(), storage.Config{Endpoint: s.env["SWAPD_S3_ENDPOINT"],
+		AccessKey: s.env["SWAPD_S3_ACCESS_KEY"], SecretKey: s.env["SWAPD_S3_SECRET_KEY"], Bucket: s.env["SWAPD_S3_BUCKET"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hibiken/asynq"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
+	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/webhook"
@@ -37,6 +40,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	detector := s.String("SWAPD_DETECTOR_MODEL", defaultFile(models.RoleDetector), "SCRFD detector file in the models directory (or an absolute path)")
 	recognizer := s.String("SWAPD_RECOGNIZER_MODEL", defaultFile(models.RoleRecognizer), "ArcFace recognizer file")
 	swapper := s.String("SWAPD_SWAPPER_MODEL", defaultFile(models.RoleSwapper), "inswapper_128 swapper file")
+	enhancers := s.String("SWAPD_ENHANCER_MODELS", "", "enhancers offered, name=file pairs: gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx,…")
 	devices := s.String("SWAPD_DEVICES", "cpu", "devices: cpu, or cuda:0,cuda:1 …")
 	s.String("SWAPD_SLOTS_PER_DEVICE", "1", "jobs that may run inference on one device at once")
 	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
@@ -45,7 +49,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
 	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted input file, bytes")
 	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
-	s.String("SWAPD_FETCH_TIMEOUT", "60s", "timeout for fetching a URL input")
+	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
+	s.String("SWAPD_MAX_VIDEO_BYTES", fmt.Sprint(media.DefaultVideoLimits.MaxBytes), "largest accepted video file, bytes")
+	s.String("SWAPD_MAX_VIDEO_DURATION", media.DefaultVideoLimits.MaxDuration.String(), "longest accepted video")
+	s.String("SWAPD_MAX_VIDEO_FRAMES", fmt.Sprint(media.DefaultVideoLimits.MaxFrames), "most frames in an accepted video")
+	s.String("SWAPD_MAX_VIDEO_RESOLUTION", fmt.Sprintf("%dx%d", media.DefaultVideoLimits.MaxWidth, media.DefaultVideoLimits.MaxHeight), "largest accepted video frame, WxH (either orientation)")
+	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
+	metricsKeys := s.String("SWAPD_API_KEYS", "", "if set, /metrics on the worker requires one of these keys")
 	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs in webhook bodies")
 	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
 	if err := s.Parse(args); err != nil {
@@ -60,6 +70,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	urlExpiry := s.Duration("SWAPD_URL_EXPIRY")
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
+	video := media.VideoLimits{
+		MaxBytes: s.Int64("SWAPD_MAX_VIDEO_BYTES"), MaxDuration: s.Duration("SWAPD_MAX_VIDEO_DURATION"), MaxFrames: s.Int("SWAPD_MAX_VIDEO_FRAMES"),
+	}
+	if _, err := fmt.Sscanf(s.Get("SWAPD_MAX_VIDEO_RESOLUTION"), "%dx%d", &video.MaxWidth, &video.MaxHeight); err != nil {
+		return fmt.Errorf("SWAPD_MAX_VIDEO_RESOLUTION: want WxH: %w", err)
+	}
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -88,6 +104,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Detector:   modelPath(*modelsDir, *detector),
 		Recognizer: modelPath(*modelsDir, *recognizer),
 		Swapper:    modelPath(*modelsDir, *swapper),
+		Enhancers:  map[string]string{},
+	}
+	for _, kv := range config.List(*enhancers) {
+		name, file, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("SWAPD_ENHANCER_MODELS: %q is not name=file", kv)
+		}
+		paths.Enhancers[name] = modelPath(*modelsDir, file)
 	}
 	pipelines := map[*inference.Device]*faceswap.Pipeline{}
 	for _, d := range devs {
@@ -113,16 +137,28 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobStore := jobs.NewStore(rdb, jobTTL)
+	m := metrics.New()
+	for _, d := range devs {
+		m.SlotsConfigured(d.Name, d.Slots)
+	}
+	if *metricsAddr != "" {
+		stopMetrics, err := serveMetrics(*metricsAddr, m, config.List(*metricsKeys), log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	notifier := &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)}
 	client := netguard.NewClient(policy, fetchTimeout)
 
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeSwap, &tasks.SwapHandler{
-		Jobs: jobStore, Store: store, Notifier: notifier, Limits: limits, Log: log,
+		Jobs: jobStore, Store: store, Notifier: notifier, Limits: limits, Video: video, Log: log, Metrics: m,
 		Fetcher: &tasks.Fetcher{Store: store, Client: client},
-		Devices: &devicePool{pool: pool, pipelines: pipelines},
+		Devices: &devicePool{pool: pool, pipelines: pipelines, metrics: m},
+		Cache:   &tasks.EmbeddingCache{Redis: rdb, Model: modelID(paths.Recognizer)},
 	})
-	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log})
+	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log, Metrics: m})
 
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:              concurrency,
@@ -151,6 +187,16 @@ func defaultFile(r models.Role) string {
 		}
 	}
 	return ""
+}
+
+// modelID names a model file by its base name and size, so cached embeddings are
+// never reused across different recognizers.
+func modelID(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return filepath.Base(path)
+	}
+	return fmt.Sprintf("%s-%d", filepath.Base(path), fi.Size())
 }
 
 func modelPath(dir, file string) string {

@@ -25,6 +25,18 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("GET /openapi.json", auth(handleOpenAPI(d)))
 	mux.Handle("GET /docs", auth(handleDocs()))
 
+	// RunPod's serverless job protocol (runpod.go), with its own auth and error shape.
+	rp := runpodAuth(d)
+	mux.Handle("POST /v2/{endpoint}/run", rp(handleRunPodSubmit(d, false)))
+	mux.Handle("POST /v2/{endpoint}/runsync", rp(handleRunPodSubmit(d, true)))
+	mux.Handle("GET /v2/{endpoint}/status/{id}", rp(handleRunPodStatus(d)))
+	mux.Handle("GET /v2/{endpoint}/stream/{id}", rp(handleRunPodStream(d)))
+	mux.Handle("POST /v2/{endpoint}/cancel/{id}", rp(handleRunPodCancel(d)))
+	mux.Handle("POST /v2/{endpoint}/retry/{id}", rp(handleRunPodRetry(d)))
+	mux.Handle("POST /v2/{endpoint}/purge-queue", rp(handleRunPodPurge(d)))
+	mux.Handle("GET /v2/{endpoint}/health", rp(handleRunPodHealth(d)))
+	d.ExtraPaths = withRunPodPaths(d.ExtraPaths)
+
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", auth(d.Metrics.Handler()))
 	}

@@ -40,6 +40,10 @@ type Deps struct {
 
 	MaxSources int           // default 8
 	URLExpiry  time.Duration // presigned GET/PUT lifetime, default 1 h
+
+	// RunPodEndpoints are the endpoint ids the RunPod-compatible API serves under
+	// /v2/{endpoint}/ (default DefaultRunPodEndpoint, "swapd").
+	RunPodEndpoints []string
 }
 
 func (d *Deps) defaults() {

@@ -2,7 +2,9 @@ package faceswap_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/media"
@@ -84,5 +86,135 @@ func BenchmarkPasteBack(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		faceswap.PasteBack(fr, crop, mask, 128, m)
+	}
+}
+
+// BenchmarkDetectSizes runs SCRFD at the detector sizes FaceFusion offers.
+func BenchmarkDetectSizes(b *testing.B) {
+	p := testPipeline(b)
+	fr := loadFrame(b, "grace_hopper.jpg")
+	ctx := context.Background()
+	for _, size := range []int{320, 480, 640} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := p.Detect(ctx, fr, faceswap.Options{DetectorSize: size}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAlign is the similarity estimate plus the bilinear warp of one face
+// crop at the sizes the pipeline uses: 112 (recognizer), 128 (swapper), 256 and
+// 512 (enhancers).
+func BenchmarkAlign(b *testing.B) {
+	fr := loadFrame(b, "grace_hopper.jpg")
+	lm := [5]faceswap.Point{{226, 195}, {305, 192}, {266, 240}, {233, 278}, {299, 276}}
+	for _, size := range []int{112, 128, 256, 512} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				m := faceswap.AlignTransform(lm, faceswap.ArcFace128, size)
+				faceswap.WarpFrame(fr, m, size, size)
+			}
+		})
+	}
+}
+
+// BenchmarkEnhance is one face through the GFPGAN-signature stand-in (512 px):
+// align, normalise, inference, paste and blend. The stand-in is a 3×3 blur, far
+// cheaper than GFPGAN, so this is mostly swapd's own work around the model.
+func BenchmarkEnhance(b *testing.B) {
+	p := fullPipeline(b)
+	ctx := context.Background()
+	target := loadFrame(b, "grace_hopper.jpg")
+	faces, err := p.Detect(ctx, target, faceswap.Options{})
+	if err != nil || len(faces) == 0 {
+		b.Fatal(err)
+	}
+	for _, name := range []string{faceswap.EnhancerGFPGAN14, faceswap.EnhancerGPEN256} {
+		b.Run(name, func(b *testing.B) {
+			src, _, err := p.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Swap with blend ≈ 0 skips the enhancer: the difference is the enhancer.
+			var enhance time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				_, st, err := p.SwapFaces(ctx, target, faces, src, faceswap.Options{Enhancer: name})
+				if err != nil {
+					b.Fatal(err)
+				}
+				enhance += st.Enhance
+			}
+			b.ReportMetric(float64(enhance.Nanoseconds())/float64(b.N), "enhance-ns/op")
+		})
+	}
+}
+
+// BenchmarkSwapVideo runs SwapVideo over frames of a real face (alternating with
+// blank frames in the "mixed" case) and reports throughput and how much of the
+// wall time is not model inference:
+//
+//	frames/s       frames written per second
+//	infer-ms/frame time inside ONNX Runtime Run calls per frame (all models)
+//	overhead-%     (wall − inference) / inference: time the pipeline adds on top
+//	               of running the models back to back; negative when stages
+//	               overlap Go work with inference
+//	gowork-%       (stage busy time − inference) / inference: swapd's own
+//	               pre/post-processing, overlapped or not
+func BenchmarkSwapVideo(b *testing.B) {
+	p := fullPipeline(b)
+	ctx := context.Background()
+	src, _, err := p.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 16
+	cases := []struct {
+		name  string
+		image string
+		mixed bool
+		opts  faceswap.Options
+	}{
+		{"grace_512x600", "grace_hopper.jpg", false, faceswap.Options{}},
+		{"pexels_1080x1080", "pexels_4195444.jpg", false, faceswap.Options{}},
+		{"mixed_512x600", "grace_hopper.jpg", true, faceswap.Options{}},
+		{"enhance_512x600", "grace_hopper.jpg", false, faceswap.Options{Enhancer: faceswap.EnhancerGFPGAN14}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			face := loadFrame(b, c.image)
+			var frames []media.Frame
+			if c.mixed {
+				frames = videoFrames(b, n, face)
+			} else {
+				for k := 0; k < n; k++ {
+					frames = append(frames, face.Clone())
+				}
+			}
+			sink := writerFunc(func(media.Frame) error { return nil })
+			var infer, busy time.Duration
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				_, i0 := p.InferenceStats()
+				st, err := p.SwapVideo(ctx, &sliceReader{frames: frames}, sink, src, c.opts, nil)
+				_, i1 := p.InferenceStats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				infer += i1 - i0
+				busy += st.Detect + st.Swap + st.Paste + st.Enhance + st.Read + st.Write
+			}
+			wall := time.Since(start)
+			b.StopTimer()
+			total := float64(n * b.N)
+			b.ReportMetric(total/wall.Seconds(), "frames/s")
+			b.ReportMetric(float64(infer.Milliseconds())/total, "infer-ms/frame")
+			b.ReportMetric(100*(wall.Seconds()-infer.Seconds())/infer.Seconds(), "overhead-%")
+			b.ReportMetric(100*(busy.Seconds()-infer.Seconds())/infer.Seconds(), "gowork-%")
+		})
 	}
 }

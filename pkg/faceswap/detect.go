@@ -120,31 +120,56 @@ func (d *Detector) Detect(frame media.Frame, size int, threshold float32) ([]Fac
 		return nil, err
 	}
 	w, h := d.inputSize(size)
-	n := 3 * w * h
 	// The 640×640 input blob is 4.9 MB; reuse it across calls.
 	bp, _ := d.blobPool.Get().(*[]float32)
-	if bp == nil || cap(*bp) < n {
-		b := make([]float32, n)
-		bp = &b
+	if bp == nil {
+		bp = new([]float32)
 	}
-	blob := (*bp)[:n]
-	var sx, sy float64
-	if d.kind == DetectorYOLOFace {
-		sx, sy = letterboxYOLO(frame, blob, w, h)
-	} else {
-		scale := letterbox(frame, blob, w, h)
-		sx, sy = 1/scale, 1/scale
-	}
-	outs, err := d.sess.RunFloat32(inference.Tensor{Shape: []int64{1, 3, int64(h), int64(w)}, Data: blob})
+	in := d.prepare(frame, w, h, *bp)
+	*bp = in.blob
+	faces, err := d.infer(in, threshold)
 	d.blobPool.Put(bp)
+	return faces, err
+}
+
+// detInput is a prepared detector input: the letterboxed blob and the factors
+// mapping canvas coordinates back to the frame.
+type detInput struct {
+	blob   []float32
+	w, h   int
+	sx, sy float64
+}
+
+// prepare letterboxes frame into a w×h blob, reusing buf when it is large enough.
+// It is the CPU half of Detect, split off so a video pipeline can prepare one
+// frame while the model runs on the previous one.
+func (d *Detector) prepare(frame media.Frame, w, h int, buf []float32) detInput {
+	n := 3 * w * h
+	if cap(buf) < n {
+		buf = make([]float32, n)
+	}
+	in := detInput{blob: buf[:n], w: w, h: h}
+	if d.kind == DetectorYOLOFace {
+		in.sx, in.sy = letterboxYOLO(frame, in.blob, w, h)
+	} else {
+		scale := letterbox(frame, in.blob, w, h)
+		in.sx, in.sy = 1/scale, 1/scale
+	}
+	return in
+}
+
+// infer runs the model on a prepared input and decodes, thresholds and NMSes its
+// output.
+func (d *Detector) infer(in detInput, threshold float32) ([]Face, error) {
+	outs, err := d.sess.RunFloat32(inference.Tensor{Shape: []int64{1, 3, int64(in.h), int64(in.w)}, Data: in.blob})
 	if err != nil {
 		return nil, err
 	}
 	var faces []Face
 	if d.kind == DetectorYOLOFace {
-		faces, err = decodeYOLOFace(outs[0], sx, sy, threshold)
+		faces, err = decodeYOLOFace(outs[0], in.sx, in.sy, threshold)
 	} else {
-		faces, err = d.decode(outs, w, h, sx, threshold)
+		faces, err = d.decode(outs, in.w, in.h, in.sx, threshold)
 	}
 	if err != nil {
 		return nil, err
@@ -192,47 +217,100 @@ func letterboxYOLO(frame media.Frame, blob []float32, w, h int) (sx, sy float64)
 	return float64(frame.Width) / float64(nw), float64(frame.Height) / float64(nh)
 }
 
+// Fixed-point bilinear weights, as OpenCV's 8-bit resize uses: 11 fractional
+// bits per axis, 22 after both passes.
+const (
+	resizeBits  = 11
+	resizeScale = 1 << resizeBits
+)
+
 // resizeInto fills the w×h NCHW blob: the frame resized to nw×nh at the top-left,
 // zero pixels elsewhere, each value v·scale + offset (v the uint8 pixel), channels
-// reversed when bgr. The resize is cv2.resize(INTER_LINEAR): half-pixel centres,
-// edge clamp, result rounded to uint8 like the uint8 image OpenCV makes. A frame
-// already nw×nh is copied without resampling.
+// reversed when bgr. The resize is cv2.resize(INTER_LINEAR) for 8-bit images:
+// half-pixel centres, edge clamp, 11-bit fixed-point weights, separable (each
+// source row is interpolated horizontally once, however many output rows use it),
+// and the result rounded to uint8 like the image OpenCV makes. A frame already
+// nw×nh is copied without resampling. Normalisation is a 256-entry table.
 func resizeInto(frame media.Frame, blob []float32, w, h, nw, nh int, bgr bool, scale, offset float32) {
 	plane := w * h
-	for i := range blob {
-		blob[i] = offset // the zero canvas after normalisation
+	var lut [256]float32
+	for v := range lut {
+		lut[v] = float32(v)*scale + offset
 	}
-	ch := [3]int{0, plane, 2 * plane}
+	// Only the padding needs the zero value; the rest is overwritten.
+	for c := 0; c < 3; c++ {
+		p := blob[c*plane : (c+1)*plane]
+		for y := 0; y < nh; y++ {
+			row := p[y*w+nw : (y+1)*w]
+			for i := range row {
+				row[i] = offset
+			}
+		}
+		rest := p[nh*w:]
+		for i := range rest {
+			rest[i] = offset
+		}
+	}
+	ch0, ch2 := blob[:plane], blob[2*plane:3*plane]
 	if bgr {
-		ch = [3]int{2 * plane, plane, 0}
+		ch0, ch2 = ch2, ch0
 	}
+	ch1 := blob[plane : 2*plane]
 	pix := frame.Pix
 	sw := frame.Width
 	if nw == frame.Width && nh == frame.Height {
 		for y := 0; y < nh; y++ {
 			row := pix[y*sw*3 : (y+1)*sw*3]
-			o := y * w
-			for x := 0; x < nw; x++ {
-				blob[ch[0]+o+x] = float32(row[x*3])*scale + offset
-				blob[ch[1]+o+x] = float32(row[x*3+1])*scale + offset
-				blob[ch[2]+o+x] = float32(row[x*3+2])*scale + offset
+			o0, o1, o2 := ch0[y*w:y*w+nw], ch1[y*w:y*w+nw], ch2[y*w:y*w+nw]
+			for x := range o0 {
+				o0[x], o1[x], o2[x] = lut[row[x*3]], lut[row[x*3+1]], lut[row[x*3+2]]
 			}
 		}
 		return
 	}
 	xs0, xs1, xa := resizeTaps(frame.Width, nw)
 	ys0, ys1, ya := resizeTaps(frame.Height, nh)
+	xo0, xo1, xw := make([]int, nw), make([]int, nw), make([]int32, nw)
+	for x := range nw {
+		xo0[x], xo1[x] = xs0[x]*3, xs1[x]*3
+		xw[x] = int32(xa[x]*resizeScale + 0.5)
+	}
+	// hrow interpolates source row sy horizontally into buf (3 values per pixel).
+	hrow := func(sy int, buf []int32) {
+		src := pix[sy*sw*3 : (sy+1)*sw*3]
+		for x := range nw {
+			a, b, f := xo0[x], xo1[x], xw[x]
+			g := resizeScale - f
+			buf[x*3] = int32(src[a])*g + int32(src[b])*f
+			buf[x*3+1] = int32(src[a+1])*g + int32(src[b+1])*f
+			buf[x*3+2] = int32(src[a+2])*g + int32(src[b+2])*f
+		}
+	}
+	h0, h1 := make([]int32, nw*3), make([]int32, nw*3)
+	row0, row1 := -1, -1
+	const round = 1 << (2*resizeBits - 1)
 	for y := 0; y < nh; y++ {
-		r0, r1, fy := ys0[y]*sw*3, ys1[y]*sw*3, ya[y]
-		o := y * w
-		for x := 0; x < nw; x++ {
-			a, b, fx := xs0[x]*3, xs1[x]*3, xa[x]
-			for c := 0; c < 3; c++ {
-				top := float32(pix[r0+a+c])*(1-fx) + float32(pix[r0+b+c])*fx
-				bot := float32(pix[r1+a+c])*(1-fx) + float32(pix[r1+b+c])*fx
-				v := float32(int(top*(1-fy) + bot*fy + 0.5))
-				blob[ch[c]+o+x] = v*scale + offset
-			}
+		r0, r1 := ys0[y], ys1[y]
+		if r0 == row1 { // moving down: the old second row is the new first
+			h0, h1, row0, row1 = h1, h0, row1, row0
+		}
+		if r0 != row0 {
+			hrow(r0, h0)
+			row0 = r0
+		}
+		if r1 != row1 {
+			hrow(r1, h1)
+			row1 = r1
+		}
+		fy := int32(ya[y]*resizeScale + 0.5)
+		gy := resizeScale - fy
+		o0, o1, o2 := ch0[y*w:y*w+nw], ch1[y*w:y*w+nw], ch2[y*w:y*w+nw]
+		for x := range o0 {
+			i := x * 3
+			v0 := (h0[i]*gy + h1[i]*fy + round) >> (2 * resizeBits)
+			v1 := (h0[i+1]*gy + h1[i+1]*fy + round) >> (2 * resizeBits)
+			v2 := (h0[i+2]*gy + h1[i+2]*fy + round) >> (2 * resizeBits)
+			o0[x], o1[x], o2[x] = lut[uint8(v0)], lut[uint8(v1)], lut[uint8(v2)]
 		}
 	}
 }

@@ -2,7 +2,6 @@ package faceswap
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/media"
@@ -131,7 +130,7 @@ func (e *Enhancer) Enhance(frame media.Frame, face Face, mask []float32, blend, 
 				v = 0
 			}
 			v = min(max(v, -1), 1)
-			crop[i*3+c] = float32(math.Round(float64((v + 1) / 2 * 255)))
+			crop[i*3+c] = float32(int32((v+1)*127.5 + 0.5)) // ≥ 0, so this rounds half up
 		}
 	}
 	pasteBack(frame, crop, mask, size, m, float32(min(blend, 1)))

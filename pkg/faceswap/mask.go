@@ -115,9 +115,10 @@ func reflect101(i, n int) int {
 // above them. a reaches a quarter of d beyond each corner.
 const (
 	mouthAlong   = 0.75 // a
-	mouthUp      = 0.40 // b above the corner line
-	mouthDown    = 0.70 // b below it
+	mouthUp      = 0.45 // b above the corner line
+	mouthDown    = 0.60 // b below it
 	mouthFeather = 0.10 // Gaussian σ of the feather
+	mouthCore    = 0.95 // blurred values from here up become exactly 1
 )
 
 // MouthMask returns the "keep the target's mouth" mask for a size×size crop,
@@ -125,7 +126,8 @@ const (
 // mouth-corner landmarks (5-point indexes 3 and 4) in crop pixels. The region is
 // an ellipse spanning the corners with a margin, extended towards the chin for the
 // lower lip (see the mouth* constants), and its edge is feathered with a Gaussian
-// blur (σ = 0.1·mouth width) so the original mouth fades into the swapped face.
+// blur (σ = 0.1·mouth width) so the original mouth fades into the swapped face;
+// values the blur leaves above 0.95 are set to exactly 1.
 //
 // The paste mask with the mouth kept is box·(1 − mouth): 0 (original pixels)
 // where the mouth is, the box mask elsewhere. This plays the role of
@@ -194,5 +196,10 @@ func mouthRegion(size int, left, right Point) (x0, y0, w, h int, m []float32) {
 	// wherever it is not clipped by the crop, so blurring it alone (with its
 	// reflected border) equals blurring the whole crop.
 	gaussianBlur(m, w, h, sigma)
+	// Stretch so the inside of the region is exactly 1 rather than 0.99…: there
+	// the paste mask is exactly 0 and the target's pixels come through untouched.
+	for i, v := range m {
+		m[i] = min(v/mouthCore, 1)
+	}
 	return x0, y0, w, h, m
 }

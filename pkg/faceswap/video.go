@@ -49,7 +49,8 @@ const (
 type videoFrame struct {
 	seq   int
 	frame media.Frame
-	faces []Face // selected target faces, with landmarks from the original frame
+	det   detInput // the letterboxed detector input; its blob is reused with the frame
+	faces []Face   // selected target faces, with landmarks from the original frame
 }
 
 // framePool recycles frame buffers and bounds how many exist: get blocks while
@@ -95,8 +96,10 @@ func (fp *framePool) put(f *videoFrame) {
 }
 
 // SwapVideo swaps faces in every frame r supplies and writes the frames to w, in
-// order. Frames move through concurrent stages — read → detect and select → swap,
-// mask and paste → enhance → write — connected by bounded channels, with at most
+// order. Frames move through concurrent stages — read → letterbox → detect and
+// select → swap, mask and paste → enhance → write — connected by bounded channels
+// (letterboxing is split from the detector run so that it overlaps the model's
+// run on the previous frame), with at most
 // a handful of frames in flight, their buffers recycled through a pool. Frames in
 // which no face is selected pass through unchanged (byte for byte).
 //
@@ -150,6 +153,7 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	}
 	pool := newFramePool(videoInFlight)
 	read := make(chan *videoFrame, videoQueue)
+	prepared := make(chan *videoFrame, videoQueue)
 	detected := make(chan *videoFrame, videoQueue)
 	swapped := make(chan *videoFrame, videoQueue)
 	enhanced := make(chan *videoFrame, videoQueue)
@@ -175,12 +179,13 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 
 	var (
 		wg                      sync.WaitGroup
-		readSt, detSt, writeSt  VideoStats
+		readSt, prepSt, detSt   VideoStats
+		writeSt                 VideoStats
 		swapSt, enhSt           Stats
 		framesRead, framesWrote int
 		complete                bool
 	)
-	wg.Add(5)
+	wg.Add(6)
 	go func() { // read
 		defer wg.Done()
 		defer close(read)
@@ -214,16 +219,34 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 			}
 		}
 	}()
-	go func() { // detect and select
+	dw, dh := p.det.inputSize(opts.DetectorSize)
+	go func() { // letterbox: the CPU half of detection, overlapping the model's run on the previous frame
 		defer wg.Done()
-		defer close(detected)
+		defer close(prepared)
 		for {
 			f, ok := recv(read)
 			if !ok {
 				return
 			}
 			t := time.Now()
-			faces, err := p.det.Detect(f.frame, opts.DetectorSize, opts.DetectorScore)
+			f.det = p.det.prepare(f.frame, dw, dh, f.det.blob)
+			prepSt.Detect += time.Since(t)
+			if !send(prepared, f) {
+				fail(run.Err())
+				return
+			}
+		}
+	}()
+	go func() { // detect and select
+		defer wg.Done()
+		defer close(detected)
+		for {
+			f, ok := recv(prepared)
+			if !ok {
+				return
+			}
+			t := time.Now()
+			faces, err := p.det.infer(f.det, opts.DetectorScore)
 			if err == nil {
 				faces, _, err = p.selectFaces(f.frame, faces, opts, true)
 			}
@@ -300,6 +323,9 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 				if !ok {
 					break
 				}
+				if run.Err() != nil {
+					return // cancelled or failed elsewhere: write nothing more
+				}
 				delete(pending, next)
 				t := time.Now()
 				err := w.Write(g.frame)
@@ -327,7 +353,7 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 		Frames:          framesWrote,
 		FramesWithFaces: writeSt.FramesWithFaces,
 		FacesSwapped:    writeSt.FacesSwapped,
-		Detect:          detSt.Detect,
+		Detect:          prepSt.Detect + detSt.Detect,
 		Swap:            swapSt.Swap,
 		Paste:           swapSt.Paste,
 		Enhance:         enhSt.Enhance,

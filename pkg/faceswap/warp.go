@@ -52,8 +52,10 @@ func WarpFrame(src media.Frame, m Affine, w, h int) media.Frame {
 // warpNCHW is WarpFrame followed by a conversion to a planar float tensor, fused:
 // it writes the size×size crop of src under m straight into dst (3·size² values,
 // channel planes R, G, B) as v·scale + offset, where v is the bilinear sample
-// rounded to uint8 exactly as WarpFrame stores it. It saves the intermediate frame
-// and a pass over it for every model input.
+// rounded to uint8. It saves the intermediate frame and a pass over it for every
+// model input, and interpolates in fixed point: source positions are exact
+// (float64), the bilinear weights are quantised to 1/2048 (OpenCV's warpAffine
+// quantises positions to 1/32 pixel), so v is within one level of WarpFrame's.
 func warpNCHW(src media.Frame, m Affine, size int, dst []float32, scale, offset float32) {
 	plane := size * size
 	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
@@ -64,32 +66,45 @@ func warpNCHW(src media.Frame, m Affine, size int, dst []float32, scale, offset 
 		}
 		return
 	}
+	var lut [256]float32
+	for v := range lut {
+		lut[v] = float32(v)*scale + offset
+	}
 	sw, sh := src.Width, src.Height
 	sp := src.Pix
+	const bits = resizeBits
+	const one = 1 << bits
+	const round = 1 << (2*bits - 1)
 	for y := 0; y < size; y++ {
 		fx := inv[1]*float64(y) + inv[2]
 		fy := inv[4]*float64(y) + inv[5]
 		o := y * size
-		for x := 0; x < size; x++ {
+		rr, gg, bb := r[o:o+size], g[o:o+size], b[o:o+size]
+		for x := range rr {
 			sx := fx + inv[0]*float64(x)
 			sy := fy + inv[3]*float64(x)
 			x0, y0 := floorFrac(sx), floorFrac(sy)
-			ax, ay := sx-float64(x0), sy-float64(y0)
-			x1, y1 := clampInt(x0+1, sw-1), clampInt(y0+1, sh-1)
-			x0, y0 = clampInt(x0, sw-1), clampInt(y0, sh-1)
-			r0, r1 := y0*sw*3, y1*sw*3
-			p00, p01 := r0+x0*3, r0+x1*3
-			p10, p11 := r1+x0*3, r1+x1*3
-			w00 := (1 - ax) * (1 - ay)
-			w01 := ax * (1 - ay)
-			w10 := (1 - ax) * ay
+			ax := int32((sx-float64(x0))*one + 0.5)
+			ay := int32((sy-float64(y0))*one + 0.5)
+			var p00, p01, p10, p11 int
+			if x0 >= 0 && y0 >= 0 && x0 < sw-1 && y0 < sh-1 {
+				p00 = (y0*sw + x0) * 3
+				p01, p10 = p00+3, p00+sw*3
+				p11 = p10 + 3
+			} else {
+				x1, y1 := clampInt(x0+1, sw-1), clampInt(y0+1, sh-1)
+				cx, cy := clampInt(x0, sw-1), clampInt(y0, sh-1)
+				p00, p01 = (cy*sw+cx)*3, (cy*sw+x1)*3
+				p10, p11 = (y1*sw+cx)*3, (y1*sw+x1)*3
+			}
+			w00 := (one - ax) * (one - ay)
+			w01 := ax * (one - ay)
+			w10 := (one - ax) * ay
 			w11 := ax * ay
-			vr := w00*float64(sp[p00]) + w01*float64(sp[p01]) + w10*float64(sp[p10]) + w11*float64(sp[p11])
-			vg := w00*float64(sp[p00+1]) + w01*float64(sp[p01+1]) + w10*float64(sp[p10+1]) + w11*float64(sp[p11+1])
-			vb := w00*float64(sp[p00+2]) + w01*float64(sp[p01+2]) + w10*float64(sp[p10+2]) + w11*float64(sp[p11+2])
-			r[o+x] = float32(uint8(vr+0.5))*scale + offset
-			g[o+x] = float32(uint8(vg+0.5))*scale + offset
-			b[o+x] = float32(uint8(vb+0.5))*scale + offset
+			vr := (int32(sp[p00])*w00 + int32(sp[p01])*w01 + int32(sp[p10])*w10 + int32(sp[p11])*w11 + round) >> (2 * bits)
+			vg := (int32(sp[p00+1])*w00 + int32(sp[p01+1])*w01 + int32(sp[p10+1])*w10 + int32(sp[p11+1])*w11 + round) >> (2 * bits)
+			vb := (int32(sp[p00+2])*w00 + int32(sp[p01+2])*w01 + int32(sp[p10+2])*w10 + int32(sp[p11+2])*w11 + round) >> (2 * bits)
+			rr[x], gg[x], bb[x] = lut[uint8(vr)], lut[uint8(vg)], lut[uint8(vb)]
 		}
 	}
 }

@@ -89,6 +89,14 @@ type Job struct {
 	Output     *Output            `json:"output,omitempty"`
 	Error      *errcode.Error     `json:"error,omitempty"`
 	Stages     map[string]float64 `json:"stage_seconds,omitempty"` // worker's per-stage timings
+
+	// Set by the RunPod-compatible API (pkg/runpod) and kept out of swapd's own JSON.
+	// Zero values mean a native job with the service defaults.
+	Via         string        `json:"-"` // where the job came from: "" (native /v1) or "runpod:<input schema>"
+	Timeout     time.Duration `json:"-"` // execution limit of one attempt; 0 = tasks.SwapTimeout
+	TTL         time.Duration `json:"-"` // how long the record is kept once terminal; 0 = the store's default
+	LowPriority bool          `json:"-"` // RunPod policy.lowPriority, recorded only
+	Retries     int           `json:"-"` // times a client retried the failed job (Store.Retry)
 }
 
 // Inputs returns every input of the job: sources, target, reference.

@@ -61,6 +61,10 @@ type spec struct {
 	Reference *Input   `json:"reference,omitempty"`
 	Options   Options  `json:"options"`
 	Webhook   *Webhook `json:"webhook,omitempty"`
+
+	Via         string `json:"via,omitempty"`
+	TimeoutMS   int64  `json:"timeout_ms,omitempty"`
+	LowPriority bool   `json:"low_priority,omitempty"`
 }
 
 // Create stores a new queued job. It fails if the id exists.
@@ -68,7 +72,8 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 	if j.Kind == "" {
 		j.Kind = KindImage
 	}
-	sp, err := json.Marshal(spec{Kind: j.Kind, Owner: j.Owner, Sources: j.Sources, Target: j.Target, Reference: j.Reference, Options: j.Options, Webhook: j.Webhook})
+	sp, err := json.Marshal(spec{Kind: j.Kind, Owner: j.Owner, Sources: j.Sources, Target: j.Target, Reference: j.Reference, Options: j.Options, Webhook: j.Webhook,
+		Via: j.Via, TimeoutMS: j.Timeout.Milliseconds(), LowPriority: j.LowPriority})
 	if err != nil {
 		return fmt.Errorf("encode job %s: %w", j.ID, err)
 	}
@@ -83,6 +88,11 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 	}
 	if j.Webhook != nil {
 		fields = append(fields, "webhook_status", "pending")
+	}
+	if secs := int64(j.TTL / time.Second); secs > 0 {
+		// Read by the terminal transition, which keeps the record this long instead of
+		// the store's default.
+		fields = append(fields, "ttl", secs)
 	}
 	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner)}, append([]any{j.ID}, fields...)...).Bool()
 	if err != nil {
@@ -137,6 +147,11 @@ func decode(id string, m map[string]string) (*Job, error) {
 	if j.Webhook != nil {
 		j.Webhook.Status = m["webhook_status"]
 	}
+	j.Via, j.Timeout, j.LowPriority = sp.Via, time.Duration(sp.TimeoutMS)*time.Millisecond, sp.LowPriority
+	if secs, _ := strconv.ParseInt(m["ttl"], 10, 64); secs > 0 {
+		j.TTL = time.Duration(secs) * time.Second
+	}
+	j.Retries, _ = strconv.Atoi(m["retries"])
 	j.CreatedAt = parseTime(m["created_at"])
 	j.StartedAt = optTime(m["started_at"])
 	j.FinishedAt = optTime(m["finished_at"])
@@ -167,7 +182,8 @@ func optTime(s string) *time.Time {
 }
 
 // transition atomically moves job id from one of from to `to`, setting fields, and
-// expiring the record when `to` is terminal. It returns the job's status before.
+// expiring the record when `to` is terminal: after the job's own "ttl" field (seconds)
+// when it has one, else after the store's. It returns the job's status before.
 var transitionScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
@@ -179,7 +195,10 @@ if not allowed then return {0, cur} end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
-if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if tonumber(ARGV[3]) > 0 then
+  local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
+  if ttl and ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+end
 return {1, cur}`)
 
 type change struct {
@@ -268,6 +287,46 @@ func (s *Store) Requeue(ctx context.Context, id string) error {
 func (s *Store) Cancel(ctx context.Context, id string) (Status, error) {
 	return s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Canceled,
 		fields: []any{"finished_at", now()}})
+}
+
+// Retry puts a failed job back in the queue under the same id, as RunPod's /retry
+// does: status queued, error, output, stages, times and progress cleared, the record's
+// expiry removed (a live job does not expire), a pending webhook again, and Retries
+// counted up so the next terminal event gets a new webhook-id. Attempts keep counting.
+// Any other status is a *TransitionError. The caller enqueues the task again.
+func (s *Store) Retry(ctx context.Context, id string) error {
+	res, err := retryScript.Run(ctx, s.rdb, []string{key(id)}).Slice()
+	if err != nil {
+		return fmt.Errorf("retry job %s: %w", id, err)
+	}
+	ok, _ := res[0].(int64)
+	cur, _ := res[1].(string)
+	if cur == "" {
+		return errcode.New(errcode.NotFound, "no job with id %q", id)
+	}
+	if ok != 1 {
+		return &TransitionError{ID: id, Current: Status(cur), Wanted: Queued}
+	}
+	return nil
+}
+
+var retryScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return {0, ''} end
+if cur ~= 'failed' then return {0, cur} end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress_done', 0, 'progress_total', 0)
+redis.call('HDEL', KEYS[1], 'error', 'output', 'stages', 'started_at', 'finished_at')
+redis.call('HINCRBY', KEYS[1], 'retries', 1)
+if redis.call('HEXISTS', KEYS[1], 'webhook_status') == 1 then redis.call('HSET', KEYS[1], 'webhook_status', 'pending') end
+redis.call('PERSIST', KEYS[1])
+return {1, cur}`)
+
+// CancelQueued cancels the job only while it is queued: a job that has started keeps
+// running (RunPod's purge-queue). Any other status is a *TransitionError.
+func (s *Store) CancelQueued(ctx context.Context, id string) error {
+	_, err := s.transition(ctx, id, change{from: []Status{Queued}, to: Canceled,
+		fields: []any{"finished_at", now()}})
+	return err
 }
 
 // SetWebhookStatus records the delivery state of the job's webhook.
