@@ -1,11 +1,10 @@
 // Command swapctl is swapd's command-line client: submit a swap and wait for it with a
 // progress bar, inspect or cancel jobs, and download the production models.
 //
-//	swapctl swap -source me.jpg -target photo.jpg -out result.jpg
-//	swapctl status <id>
-//	swapctl cancel <id>
-//	swapctl models list
-//	swapctl models download -dir ./models
+//	swapctl swap -source me.jpg -target clip.mp4 [-enhance] [-mouth-mask] -o out.mp4
+//	swapctl status <id> | cancel <id> | list [-status failed]
+//	swapctl models list | download | verify [-dir ./models]
+//	swapctl webhook verify -secret whsec_… -request captured.http
 //	swapctl bench -source me.jpg -target photo.jpg   (measure a running stack)
 //
 // The API address and key come from SWAPD_URL and SWAPD_API_KEY (or -url, -key).
@@ -41,7 +40,7 @@ const (
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: swapctl swap|status|cancel|models ...")
+		fmt.Fprintln(stderr, "usage: swapctl swap|status|cancel|list|models|webhook|bench ...")
 		return exitUsage, nil
 	}
 	switch args[0] {
@@ -53,8 +52,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdStatus(ctx, args[1:], getenv, stdout, stderr, true)
 	case "models":
 		return cmdModels(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdList(ctx, args[1:], getenv, stdout, stderr)
+	case "webhook":
+		return cmdWebhook(args[1:], getenv, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], getenv, stdout, stderr)
 	}
-	return exitUsage, fmt.Errorf("unknown command %q (want swap, status, cancel or models)", args[0])
+	return exitUsage, fmt.Errorf("unknown command %q (want swap, status, cancel, list, models, webhook or bench)", args[0])
 }

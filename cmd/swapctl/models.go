@@ -14,7 +14,7 @@ import (
 
 func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
-		return exitUsage, errors.New("usage: swapctl models list | download [-dir DIR] [-all] [NAME ...]")
+		return exitUsage, errors.New("usage: swapctl models list | download | verify [-dir DIR] [-all] [NAME ...]")
 	}
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,6 +35,20 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 				def = " (default)"
 			}
 			fmt.Fprintf(stdout, "%-20s %-10s %-26s %-7s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
+		}
+		return exitOK, nil
+	case "verify":
+		bad := 0
+		for _, e := range selected(models.Defaults(), *all, fs.Args()) {
+			if err := models.Verify(e, *dir); err != nil {
+				fmt.Fprintf(stdout, "%-20s FAIL %v\n", e.Name, err)
+				bad++
+				continue
+			}
+			fmt.Fprintf(stdout, "%-20s ok   %s\n", e.Name, e.Path(*dir))
+		}
+		if bad > 0 {
+			return exitFailed, fmt.Errorf("%d model(s) missing or corrupt; run swapctl models download", bad)
 		}
 		return exitOK, nil
 	case "download":
@@ -64,4 +78,23 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		return exitOK, nil
 	}
 	return exitUsage, fmt.Errorf("unknown models command %q", args[0])
+}
+
+// selected narrows the catalogue to names, or to defaults (all of it with -all).
+func selected(defaults []models.Entry, all bool, names []string) []models.Entry {
+	if len(names) > 0 {
+		var out []models.Entry
+		for _, n := range names {
+			if e, ok := models.Lookup(n); ok {
+				out = append(out, e)
+			} else {
+				out = append(out, models.Entry{Name: n, File: n + ".onnx"})
+			}
+		}
+		return out
+	}
+	if all {
+		return models.Catalogue()
+	}
+	return defaults
 }

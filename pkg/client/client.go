@@ -1,21 +1,21 @@
 // Package client is a Go client for swapd's native API.
 //
 //	c := client.New("http://127.0.0.1:8080", key)
-//	job, err := c.Submit(ctx, client.Request{Sources: []string{"me.jpg"}, Target: "photo.jpg"})
+//	job, err := c.Submit(ctx, client.Request{Sources: []string{"me.jpg"}, Target: "clip.mp4"})
 //	job, err = c.Wait(ctx, job.ID, func(j *client.Job) { fmt.Println(j.Progress) })
 //	err = c.Download(ctx, job, "out.jpg")
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,24 +38,99 @@ func New(baseURL, key string) *Client {
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Key: key, HTTP: &http.Client{}}
 }
 
-// Request is a swap to submit from local files.
+// Request is a swap to submit. Each input is a local file path (uploaded through a
+// presigned URL, straight to object storage) or an http(s) URL the worker fetches.
 type Request struct {
-	Sources    []string // paths of source images
-	Target     string   // path of the target image
-	Options    *jobs.Options
-	WebhookURL string
+	Sources        []string
+	Target         string
+	Reference      string // optional, for face_selector=reference
+	Options        *jobs.Options
+	WebhookURL     string
+	IdempotencyKey string
+	// UploadProgress, if set, is called as local files upload: bytes sent so far and
+	// the total of all files.
+	UploadProgress func(done, total int64)
 }
 
-// Submit uploads the files as one multipart request, streamed from disk.
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// Submit uploads the request's local files, then submits the job as JSON.
 func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() { pw.CloseWithError(writeForm(mw, r)) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/jobs", pr)
+	var total int64
+	for _, p := range append(append([]string{r.Target, r.Reference}, r.Sources...)) {
+		if p != "" && !isURL(p) {
+			fi, err := os.Stat(p)
+			if err != nil {
+				return nil, err
+			}
+			total += fi.Size()
+		}
+	}
+	var sent int64
+	input := func(p string) (map[string]string, error) {
+		if isURL(p) {
+			return map[string]string{"url": p}, nil
+		}
+		key, err := c.upload(ctx, p, func(n int64) {
+			sent += n
+			if r.UploadProgress != nil {
+				r.UploadProgress(sent, total)
+			}
+		})
+		return map[string]string{"key": key}, err
+	}
+	body := map[string]any{}
+	var sources []any
+	for _, p := range r.Sources {
+		in, err := input(p)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, in)
+	}
+	body["source"] = sources
+	in, err := input(r.Target)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	body["target"] = in
+	if r.Reference != "" {
+		if body["reference"], err = input(r.Reference); err != nil {
+			return nil, err
+		}
+	}
+	if r.Options != nil {
+		body["options"] = r.Options
+	}
+	if r.WebhookURL != "" {
+		body["webhook"] = map[string]string{"url": r.WebhookURL}
+	}
+	return c.submit(ctx, body, r.IdempotencyKey)
+}
+
+// Probe submits a probe job: it travels API, queue, a device slot and the webhook
+// without inference.
+func (c *Client) Probe(ctx context.Context, webhookURL string) (*Job, error) {
+	body := map[string]any{"kind": "probe"}
+	if webhookURL != "" {
+		body["webhook"] = map[string]string{"url": webhookURL}
+	}
+	return c.submit(ctx, body, "")
+}
+
+func (c *Client) submit(ctx context.Context, body any, idem string) (*Job, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/jobs", bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
 	var created struct{ ID string }
 	if err := c.do(req, http.StatusAccepted, &created); err != nil {
 		return nil, err
@@ -63,40 +138,73 @@ func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 	return c.Get(ctx, created.ID)
 }
 
-func writeForm(mw *multipart.Writer, r Request) error {
-	addFile := func(field, path string) error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w, err := mw.CreateFormFile(field, filepath.Base(path))
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(w, f)
-		return err
+// upload sends a file to a presigned PUT URL and returns its key.
+func (c *Client) upload(ctx context.Context, path string, progress func(n int64)) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/uploads", strings.NewReader("{}"))
+	if err != nil {
+		return "", err
 	}
-	for _, s := range r.Sources {
-		if err := addFile("source", s); err != nil {
-			return err
-		}
+	req.Header.Set("Content-Type", "application/json")
+	var up struct{ Key, URL, Method string }
+	if err := c.do(req, http.StatusCreated, &up); err != nil {
+		return "", err
 	}
-	if err := addFile("target", r.Target); err != nil {
-		return err
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
 	}
-	if r.Options != nil {
-		b, _ := json.Marshal(r.Options)
-		if err := mw.WriteField("options", string(b)); err != nil {
-			return err
-		}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
 	}
-	if r.WebhookURL != "" {
-		if err := mw.WriteField("webhook_url", r.WebhookURL); err != nil {
-			return err
-		}
+	put, err := http.NewRequestWithContext(ctx, up.Method, up.URL, &countingReader{r: f, add: progress})
+	if err != nil {
+		return "", err
 	}
-	return mw.Close()
+	put.ContentLength = fi.Size()
+	resp, err := c.HTTP.Do(put)
+	if err != nil {
+		return "", fmt.Errorf("upload %s: %w", path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("upload %s: storage answered %s", path, resp.Status)
+	}
+	return up.Key, nil
+}
+
+type countingReader struct {
+	r   io.Reader
+	add func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && c.add != nil {
+		c.add(int64(n))
+	}
+	return n, err
+}
+
+// List returns a page of the caller's jobs, newest first; status may be empty.
+func (c *Client) List(ctx context.Context, status, cursor string, limit int) (*jobs.Page, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/jobs?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var p jobs.Page
+	return &p, c.do(req, http.StatusOK, &p)
 }
 
 // Get returns the job's current state.

@@ -74,24 +74,37 @@ func pasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 	// and the crop (replicate border) only where the mask is non-zero. This is the
 	// same arithmetic as warping both images and blending, without the two
 	// region-sized intermediate buffers.
+	//
+	// Positions step along each row in 16.16 fixed point (see warpNCHW); the
+	// weights and blend are float32.
 	pix := frame.Pix
+	const fp = 16
+	const fpOne = 1 << fp
+	const inv = 1.0 / fpOne
+	stepX, stepY := int64(math.Round(toCrop[0]*fpOne)), int64(math.Round(toCrop[3]*fpOne))
 	for y := y1; y < y2; y++ {
 		fy := float64(y - y1)
 		bx := toCrop[1]*fy + toCrop[2]
 		by := toCrop[4]*fy + toCrop[5]
-		row := (y*frame.Width + x1) * 3
-		for x := 0; x < x2-x1; x++ {
-			sx := bx + toCrop[0]*float64(x)
-			sy := by + toCrop[3]*float64(x)
-			if sx <= -1 || sy <= -1 || sx >= float64(size) || sy >= float64(size) {
+		if math.Abs(bx) > 1<<40 || math.Abs(by) > 1<<40 || math.IsNaN(bx+by) {
+			continue
+		}
+		px, py := int64(math.Round(bx*fpOne)), int64(math.Round(by*fpOne))
+		row := pix[(y*frame.Width+x1)*3 : (y*frame.Width+x2)*3]
+		for x := 0; x < len(row); x += 3 {
+			x0, y0 := int(px>>fp), int(py>>fp)
+			ax, ay := float32(px&(fpOne-1))*inv, float32(py&(fpOne-1))*inv
+			px += stepX
+			py += stepY
+			if x0 < -1 || y0 < -1 || x0 >= size || y0 >= size {
 				continue // all four mask taps lie outside the crop
 			}
-			x0, y0 := floorFrac(sx), floorFrac(sy)
-			ax, ay := float32(sx-float64(x0)), float32(sy-float64(y0))
 			var a float32
-			if x0 >= 0 && y0 >= 0 && x0 < size-1 && y0 < size-1 {
+			inside := uint(x0) < uint(size-1) && uint(y0) < uint(size-1)
+			if inside {
 				i := y0*size + x0
-				a = (mask[i]*(1-ax)+mask[i+1]*ax)*(1-ay) + (mask[i+size]*(1-ax)+mask[i+size+1]*ax)*ay
+				m := mask[i : i+size+2 : i+size+2]
+				a = (m[0]*(1-ax)+m[1]*ax)*(1-ay) + (m[size]*(1-ax)+m[size+1]*ax)*ay
 			} else {
 				a = bilinearZero(mask, size, x0, y0, ax, ay)
 			}
@@ -102,15 +115,24 @@ func pasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 			if a > 1 {
 				a = 1
 			}
-			cx0, cx1 := clampInt(x0, size-1), clampInt(x0+1, size-1)
-			cy0, cy1 := clampInt(y0, size-1), clampInt(y0+1, size-1)
-			i00, i01 := (cy0*size+cx0)*3, (cy0*size+cx1)*3
-			i10, i11 := (cy1*size+cx0)*3, (cy1*size+cx1)*3
-			p := row + x*3
-			for c := 0; c < 3; c++ {
-				s := (crop[i00+c]*(1-ax)+crop[i01+c]*ax)*(1-ay) + (crop[i10+c]*(1-ax)+crop[i11+c]*ax)*ay
-				pix[p+c] = clampByte(float32(pix[p+c])*(1-a) + s*a)
+			var i00, i01, i10, i11 int
+			if inside {
+				i00 = (y0*size + x0) * 3
+				i01, i10 = i00+3, i00+size*3
+				i11 = i10 + 3
+			} else {
+				cx0, cx1 := clampInt(x0, size-1), clampInt(x0+1, size-1)
+				cy0, cy1 := clampInt(y0, size-1), clampInt(y0+1, size-1)
+				i00, i01 = (cy0*size+cx0)*3, (cy0*size+cx1)*3
+				i10, i11 = (cy1*size+cx0)*3, (cy1*size+cx1)*3
 			}
+			c00, c01, c10, c11 := crop[i00:i00+3:i00+3], crop[i01:i01+3:i01+3], crop[i10:i10+3:i10+3], crop[i11:i11+3:i11+3]
+			w00, w01, w10, w11 := (1-ax)*(1-ay), ax*(1-ay), (1-ax)*ay, ax*ay
+			p := row[x : x+3 : x+3]
+			b := 1 - a
+			p[0] = clampByte(float32(p[0])*b + (c00[0]*w00+c01[0]*w01+c10[0]*w10+c11[0]*w11)*a)
+			p[1] = clampByte(float32(p[1])*b + (c00[1]*w00+c01[1]*w01+c10[1]*w10+c11[1]*w11)*a)
+			p[2] = clampByte(float32(p[2])*b + (c00[2]*w00+c01[2]*w01+c10[2]*w10+c11[2]*w11)*a)
 		}
 	}
 }

@@ -75,19 +75,30 @@ func warpNCHW(src media.Frame, m Affine, size int, dst []float32, scale, offset 
 	const bits = resizeBits
 	const one = 1 << bits
 	const round = 1 << (2*bits - 1)
+	// Source positions in 16.16 fixed point, stepped along each row: exact to
+	// 1/65536 pixel per step, so at most 512/65536 pixel off at the far end of a
+	// 512 px row (OpenCV's warpAffine keeps 1/1024).
+	const fp = 16
+	const fpOne = 1 << fp
+	stepX, stepY := int64(math.Round(inv[0]*fpOne)), int64(math.Round(inv[3]*fpOne))
+	limit := float64(int64(1) << 40)
 	for y := 0; y < size; y++ {
 		fx := inv[1]*float64(y) + inv[2]
 		fy := inv[4]*float64(y) + inv[5]
+		if math.Abs(fx) > limit || math.Abs(fy) > limit || math.IsNaN(fx+fy) {
+			fx, fy = 0, 0 // absurd transform: sample the corner rather than overflow
+		}
+		px, py := int64(math.Round(fx*fpOne)), int64(math.Round(fy*fpOne))
 		o := y * size
 		rr, gg, bb := r[o:o+size], g[o:o+size], b[o:o+size]
 		for x := range rr {
-			sx := fx + inv[0]*float64(x)
-			sy := fy + inv[3]*float64(x)
-			x0, y0 := floorFrac(sx), floorFrac(sy)
-			ax := int32((sx-float64(x0))*one + 0.5)
-			ay := int32((sy-float64(y0))*one + 0.5)
+			x0, y0 := int(px>>fp), int(py>>fp)
+			ax := int32((px >> (fp - bits)) & (one - 1))
+			ay := int32((py >> (fp - bits)) & (one - 1))
+			px += stepX
+			py += stepY
 			var p00, p01, p10, p11 int
-			if x0 >= 0 && y0 >= 0 && x0 < sw-1 && y0 < sh-1 {
+			if uint(x0) < uint(sw-1) && uint(y0) < uint(sh-1) {
 				p00 = (y0*sw + x0) * 3
 				p01, p10 = p00+3, p00+sw*3
 				p11 = p10 + 3
@@ -101,9 +112,10 @@ func warpNCHW(src media.Frame, m Affine, size int, dst []float32, scale, offset 
 			w01 := ax * (one - ay)
 			w10 := (one - ax) * ay
 			w11 := ax * ay
-			vr := (int32(sp[p00])*w00 + int32(sp[p01])*w01 + int32(sp[p10])*w10 + int32(sp[p11])*w11 + round) >> (2 * bits)
-			vg := (int32(sp[p00+1])*w00 + int32(sp[p01+1])*w01 + int32(sp[p10+1])*w10 + int32(sp[p11+1])*w11 + round) >> (2 * bits)
-			vb := (int32(sp[p00+2])*w00 + int32(sp[p01+2])*w01 + int32(sp[p10+2])*w10 + int32(sp[p11+2])*w11 + round) >> (2 * bits)
+			q00, q01, q10, q11 := sp[p00:p00+3:p00+3], sp[p01:p01+3:p01+3], sp[p10:p10+3:p10+3], sp[p11:p11+3:p11+3]
+			vr := (int32(q00[0])*w00 + int32(q01[0])*w01 + int32(q10[0])*w10 + int32(q11[0])*w11 + round) >> (2 * bits)
+			vg := (int32(q00[1])*w00 + int32(q01[1])*w01 + int32(q10[1])*w10 + int32(q11[1])*w11 + round) >> (2 * bits)
+			vb := (int32(q00[2])*w00 + int32(q01[2])*w01 + int32(q10[2])*w10 + int32(q11[2])*w11 + round) >> (2 * bits)
 			rr[x], gg[x], bb[x] = lut[uint8(vr)], lut[uint8(vg)], lut[uint8(vb)]
 		}
 	}

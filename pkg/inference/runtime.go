@@ -1,7 +1,15 @@
 // Package inference owns ONNX Runtime for swapd: loading the shared library once,
-// describing the devices a worker may run on (CPU or CUDA GPUs, each with a fixed
-// number of concurrent inference slots), scheduling work onto those slots, and
-// creating sessions once per device and model file so that every job reuses them.
+// describing the devices a worker may run on (the CPU, or GPUs through the CUDA or
+// TensorRT execution provider, each with a fixed number of concurrent inference
+// slots), scheduling work onto those slots, and creating sessions once per device
+// and model file so that every job reuses them.
+//
+// GPU providers are configured with DeviceOptions (memory limit, cuDNN algorithm
+// search, TensorRT engine/timing caches and fp16). A GPU device whose provider
+// cannot be used — an ORT build without it, missing CUDA/TensorRT libraries —
+// either fails with an error naming the provider (RequireGPU) or logs a warning
+// and runs on the CPU (TensorRT falls back to CUDA first); Device.Provider and
+// Session.Provider say what a session actually runs on.
 //
 // ONNX Runtime keeps a single process-wide environment, so Init is idempotent and
 // Shutdown must only be called when no session is in use any more.

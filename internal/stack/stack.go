@@ -1,0 +1,142 @@
+// Package stack starts a complete swapd for tests: a real redis-server and MinIO on
+// free loopback ports, and the API and a worker in-process (the same apicmd.Run and
+// workercmd.Run the binaries call) with the real ONNX Runtime, the small real detector
+// and recognizer from the shared test data, and a generated swapper with
+// inswapper_128's signature.
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/swapd/swapd/internal/apicmd"
+	"github.com/swapd/swapd/internal/onnxgen"
+	"github.com/swapd/swapd/internal/testenv"
+	"github.com/swapd/swapd/internal/workercmd"
+	"github.com/swapd/swapd/pkg/webhook"
+)
+
+// Stack is a running swapd.
+type Stack struct {
+	URL    string            // API base URL
+	Key    string            // an API key it accepts
+	Secret webhook.Secret    // webhook signing secret
+	Env    map[string]string // the settings both processes run with
+	stop   []func()
+}
+
+// Testdata is the shared fixtures directory: SWAPD_TESTDATA, or ../shared/testdata
+// from the repository root.
+func Testdata() string {
+	if d := os.Getenv("SWAPD_TESTDATA"); d != "" {
+		return d
+	}
+	wd, _ := os.Getwd()
+	for dir := wd; dir != "/"; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "testdata")
+		}
+	}
+	return filepath.Join("..", "shared", "testdata")
+}
+
+// Start starts a stack; settings in overrides replace the defaults. Logs go to w
+// (io.Discard to drop them).
+func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
+	s := &Stack{Key: "sk_test_stack", Secret: webhook.GenerateSecret()}
+	fail := func(err error) (*Stack, error) { s.Stop(); return nil, err }
+	redisAddr, stopRedis, err := testenv.StartRedis()
+	if err != nil {
+		return fail(err)
+	}
+	s.stop = append(s.stop, stopRedis)
+	minio, stopMinIO, err := testenv.StartMinIO()
+	if err != nil {
+		return fail(err)
+	}
+	s.stop = append(s.stop, stopMinIO)
+	models, err := os.MkdirTemp("", "swapd-models-")
+	if err != nil {
+		return fail(err)
+	}
+	s.stop = append(s.stop, func() { os.RemoveAll(models) })
+	if err := onnxgen.WriteSwapper(filepath.Join(models, "inswapper_128.onnx"), 1); err != nil {
+		return fail(err)
+	}
+	td := Testdata()
+	s.Env = map[string]string{
+		"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
+		"SWAPD_API_KEYS":         s.Key,
+		"SWAPD_REDIS_URL":        "redis://" + redisAddr + "/0",
+		"SWAPD_S3_ENDPOINT":      minio.Endpoint,
+		"SWAPD_S3_ACCESS_KEY":    minio.AccessKey,
+		"SWAPD_S3_SECRET_KEY":    minio.SecretKey,
+		"SWAPD_S3_BUCKET":        "swapd-test",
+		"SWAPD_ALLOW_PRIVATE":    "localhost", // receivers and test servers by name; never 127.0.0.1
+		"SWAPD_MODELS_DIR":       models,
+		"SWAPD_DETECTOR_MODEL":   filepath.Join(td, "models", "scrfd_500m.onnx"),
+		"SWAPD_RECOGNIZER_MODEL": filepath.Join(td, "models", "arcface_compat_512.onnx"),
+		"SWAPD_SWAPPER_MODEL":    "inswapper_128.onnx",
+		"SWAPD_DEVICES":          "cpu",
+		"SWAPD_WEBHOOK_SECRET":   s.Secret.String(),
+		"SWAPD_WEBHOOK_SCHEDULE": "300ms,300ms,300ms",
+		"SWAPD_POLL_INTERVAL":    "100ms",
+		"SWAPD_METRICS_ADDR":     "",
+		"SWAPD_LOG_LEVEL":        "warn",
+		"SWAPD_ORT_LIBRARY":      os.Getenv("SWAPD_ORT_LIBRARY"),
+	}
+	for k, v := range overrides {
+		s.Env[k] = v
+	}
+	s.URL = "http://" + s.Env["SWAPD_ADDR"]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	getenv := func(k string) string { return s.Env[k] }
+	go func() { done <- apicmd.Run(ctx, nil, getenv, w) }()
+	go func() { done <- workercmd.Run(ctx, nil, getenv, w) }()
+	s.stop = append(s.stop, func() {
+		cancel()
+		for i := 0; i < 2; i++ {
+			select {
+			case <-done:
+			case <-time.After(40 * time.Second):
+			}
+		}
+	})
+	if err := waitReady(s.URL, done); err != nil {
+		return fail(fmt.Errorf("swapd did not start: %w", err))
+	}
+	return s, nil
+}
+
+// Stop stops everything Start started, in reverse order.
+func (s *Stack) Stop() {
+	for i := len(s.stop) - 1; i >= 0; i-- {
+		s.stop[i]()
+	}
+	s.stop = nil
+}
+
+func waitReady(base string, done <-chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			return fmt.Errorf("exited: %v", err)
+		default:
+		}
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no ready API at %s after 60s", base)
+}
