@@ -32,4 +32,6 @@ rss() { awk '/VmRSS|VmHWM/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$1/stat
 echo "idle RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
 SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench \
   -source "$TD/faces/astronaut.png" -target "$TD/faces/grace_hopper.jpg" -jobs "${BENCH_JOBS:-20}" -submits "${BENCH_SUBMITS:-500}"
+echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference)"
+SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -probes "${BENCH_PROBES:-1000}" -parallel 16
 echo "after load RSS: api [$(rss $apid)] worker [$(rss $wpid)]"

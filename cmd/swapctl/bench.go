@@ -35,15 +35,19 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	source := fs.String("source", "", "source image")
 	target := fs.String("target", "", "target image")
 	jobsN := fs.Int("jobs", 10, "image jobs to time end to end (sequentially)")
+	probes := fs.Int("probes", 0, "if > 0: measure the queue with this many probe jobs instead (no inference)")
 	submits := fs.Int("submits", 500, "JSON submissions to time")
 	parallel := fs.Int("parallel", 8, "concurrent submitters")
-	if err := fs.Parse(args); err != nil || *source == "" || *target == "" {
-		return exitUsage, errors.New("bench needs -source and -target")
+	if err := fs.Parse(args); err != nil || (*probes == 0 && (*source == "" || *target == "")) {
+		return exitUsage, errors.New("bench needs -source and -target, or -probes N")
 	}
 	c := client.New(*url, *key)
 	hooks, hookURL, err := startReceiver()
 	if err != nil {
 		return exitFailed, err
+	}
+	if *probes > 0 {
+		return benchProbes(ctx, c, hooks, hookURL, *probes, *parallel, stdout)
 	}
 	srcB64, err := fileBase64(*source)
 	if err != nil {
@@ -187,10 +191,30 @@ func uploadFile(ctx context.Context, c *client.Client, path string) (string, err
 	return up.Key, nil
 }
 
-// hookSink records which job ids have had a webhook delivered.
+// hookSink records which job ids have had a webhook delivered, when, and how often.
 type hookSink struct {
-	mu   sync.Mutex
-	seen map[string]chan struct{}
+	mu    sync.Mutex
+	seen  map[string]chan struct{}
+	first map[string]time.Time
+	count map[string]int
+}
+
+func (h *hookSink) at(id string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.first[id]
+}
+
+func (h *hookSink) duplicates() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := 0
+	for _, n := range h.count {
+		if n > 1 {
+			d += n - 1
+		}
+	}
+	return d
 }
 
 func (h *hookSink) ch(id string) chan struct{} {
@@ -220,12 +244,17 @@ func startReceiver() (*hookSink, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	h := &hookSink{seen: map[string]chan struct{}{}}
+	h := &hookSink{seen: map[string]chan struct{}{}, first: map[string]time.Time{}, count: map[string]int{}}
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
 		var ev struct{ Data struct{ ID string } }
 		_ = json.NewDecoder(r.Body).Decode(&ev)
 		c := h.ch(ev.Data.ID)
 		h.mu.Lock()
+		h.count[ev.Data.ID]++
+		if _, ok := h.first[ev.Data.ID]; !ok {
+			h.first[ev.Data.ID] = now
+		}
 		select {
 		case <-c:
 		default:
@@ -257,3 +286,71 @@ func mean(d []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// benchProbes measures the queue itself: probe jobs travel API, Redis, a worker's
+// device slot, the job record and a signed webhook, without inference.
+func benchProbes(ctx context.Context, c *client.Client, hooks *hookSink, hookURL string, n, parallel int, stdout io.Writer) (int, error) {
+	type sent struct {
+		id string
+		at time.Time
+	}
+	ids := make([]sent, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	t0 := time.Now()
+	for w := 0; w < parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				at := time.Now()
+				j, err := c.Probe(ctx, hookURL)
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				ids[i] = sent{j.ID, at}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return exitAPI, firstErr
+	}
+	submitWall := time.Since(t0)
+	var lat []time.Duration
+	lost := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, s := range ids {
+		left := time.Until(deadline)
+		if left < time.Second {
+			left = time.Second
+		}
+		if err := hooks.wait(ctx, s.id, left); err != nil {
+			lost++
+			continue
+		}
+		lat = append(lat, hooks.at(s.id).Sub(s.at))
+	}
+	finishWall := time.Since(t0)
+	time.Sleep(time.Second) // let duplicates, if any, arrive
+	dups := hooks.duplicates()
+	fmt.Fprintf(stdout, "probes: %d submitted in %.2fs (%.0f submits/s), all finished in %.2fs (%.0f jobs/s)\n",
+		n, submitWall.Seconds(), float64(n)/submitWall.Seconds(), finishWall.Seconds(), float64(n-lost)/finishWall.Seconds())
+	if len(lat) > 0 {
+		fmt.Fprintf(stdout, "submit → signed webhook: p50 %.1fms  p99 %.1fms\n", ms(pct(lat, 50)), ms(pct(lat, 99)))
+	}
+	fmt.Fprintf(stdout, "webhooks lost: %d  duplicates: %d\n", lost, dups)
+	if lost > 0 || dups > 0 {
+		return exitFailed, fmt.Errorf("%d webhooks lost, %d duplicated", lost, dups)
+	}
+	return exitOK, nil
+}
