@@ -33,6 +33,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	common := config.DeclareCommon(s)
 	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
 	keys := s.String("SWAPD_API_KEYS", "", "comma-separated API keys (one is generated for a local run if empty)")
+	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
 	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted input file, bytes")
 	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
@@ -73,7 +74,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	queue := asynq.NewClientFromRedisClient(rdb)
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	monitor := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt})
+	monitor := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, PrometheusAddress: *prom})
 	defer monitor.Close()
 	jobStore := jobs.NewStore(rdb, jobTTL)
 	m := metrics.New()

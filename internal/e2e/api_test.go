@@ -246,3 +246,56 @@ func TestEventsStreamInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsAndRequestIDs(t *testing.T) {
+	st.waitStatus(t, probe(t, st, ""), jobs.Succeeded)
+	req, _ := http.NewRequest("GET", st.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+st.Key)
+	req.Header.Set("X-Request-Id", "trace-me-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("X-Request-Id") != "trace-me-123" {
+		t.Fatalf("request id not echoed: %q", resp.Header.Get("X-Request-Id"))
+	}
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	body := buf.String()
+	for _, want := range []string{
+		`swapd_jobs_submitted_total{kind="probe"}`,
+		`swapd_http_requests_total{method="POST",route="POST /v1/jobs",status="202"}`,
+		`swapd_http_request_duration_seconds_bucket{method="GET",route="GET /v1/jobs/{id}"`,
+		`asynq_queue_size{queue="swap"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if resp, _ := http.Get(st.URL + "/metrics"); resp.StatusCode != 401 {
+		t.Errorf("unauthenticated /metrics: %d", resp.StatusCode)
+	}
+}
+
+func TestWorkerMetrics(t *testing.T) {
+	st.waitStatus(t, probe(t, st, ""), jobs.Succeeded)
+	url := "http://" + st.env["SWAPD_METRICS_ADDR"] + "/metrics"
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("worker metrics without a key: %v %v", err, resp)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+st.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	for _, want := range []string{`swapd_device_slots{device="cpu:0"} 1`, `swapd_jobs_finished_total{code="",kind="probe",status="succeeded"}`, `swapd_device_slots_in_use{device="cpu:0"} 0`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("worker /metrics lacks %s", want)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func runMain(m *testing.M) int {
 			"SWAPD_MAX_INPUT_BYTES":      fmt.Sprint(testMaxBytes),
 			"SWAPD_MAX_PIXELS":           fmt.Sprint(testMaxPixels),
 			"SWAPD_MAX_VIDEO_RESOLUTION": "1280x720",
-			"SWAPD_METRICS_ADDR":         "",
+			"SWAPD_METRICS_ADDR":         fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
 			"SWAPD_LOG_LEVEL":            "warn",
 			"SWAPD_ORT_LIBRARY":          os.Getenv("SWAPD_ORT_LIBRARY"),
 			"SWAPD_RUNPOD_ENDPOINTS":     "swapd,face-swap-test",

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/tasks"
 )
 
 // The RunPod-compatible API (/v2/{endpoint}/…) against the real stack.
@@ -309,7 +312,8 @@ func TestRunPodQueueControl(t *testing.T) {
 	stuck := func(i int) map[string]any {
 		return map[string]any{"input": map[string]any{"process_type": "single_image",
 			"source_file": fmt.Sprintf("%s/face-%d.png", strings.Replace(hold.URL, "127.0.0.1", "localhost", 1), i),
-			"target_file": target}}
+			"target_file": target},
+			"policy": map[string]any{"executionTimeout": 45000}}
 	}
 	var h rpHealth
 	rp(t, key, "GET", rpBase+"/health", nil, &h)
@@ -367,6 +371,18 @@ func TestRunPodQueueControl(t *testing.T) {
 	rp(t, key, "GET", rpBase+"/health", nil, &h)
 	if h.Jobs.InQueue < 1 || h.Jobs.InProgress < slots {
 		t.Fatalf("health while held: %+v (slots %d)", h, slots)
+	}
+
+	// policy.executionTimeout is the asynq task's timeout.
+	redisOpt, err := asynq.ParseRedisURI(st.env["SWAPD_REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inspector := asynq.NewInspector(redisOpt)
+	defer inspector.Close()
+	info, err := inspector.GetTaskInfo(tasks.QueueSwap, queued)
+	if err != nil || info.State != asynq.TaskStatePending || info.Timeout != 45*time.Second {
+		t.Fatalf("task of the queued job: %+v %v", info, err)
 	}
 
 	// Cancel the queued job.
