@@ -78,6 +78,19 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	runCtx, stop := h.watchCancel(ctx, job.ID)
 	out, stages, runErr := h.run(runCtx, job)
 	canceled := stop()
+	if runErr != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// asynq's per-task deadline: the job is too long for its execution timeout, and
+		// another attempt would be too. (asynq will still send the task to retry, since
+		// its context ended; the terminal record makes that attempt a no-op.)
+		timeout := job.Timeout
+		if timeout <= 0 {
+			timeout = SwapTimeout
+		}
+		runErr = errcode.New(errcode.TimedOut, "the job ran longer than its execution timeout of %d ms", timeout.Milliseconds())
+	}
+	// Record the outcome even when asynq's context has ended (deadline, shutdown).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
 
 	if runErr == nil && !canceled {
 		err := h.Jobs.Succeed(ctx, job.ID, out, stages)

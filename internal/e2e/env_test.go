@@ -71,7 +71,7 @@ func runMain(m *testing.M) int {
 		Secret: secret,
 		env: map[string]string{
 			"SWAPD_ADDR":                 fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
-			"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister",
+			"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister,sk_test_timeout",
 			"SWAPD_REDIS_URL":            "redis://" + redisAddr + "/0",
 			"SWAPD_S3_ENDPOINT":          minio.Endpoint,
 			"SWAPD_S3_ACCESS_KEY":        minio.AccessKey,

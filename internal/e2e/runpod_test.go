@@ -506,3 +506,23 @@ func TestRunPodAuthAndErrors(t *testing.T) {
 		t.Fatalf("private webhook: %d %s", code, b)
 	}
 }
+
+// A job that runs past policy.executionTimeout ends TIMED_OUT at once (not after
+// retries), and its record says so.
+func TestRunPodExecutionTimeout(t *testing.T) {
+	hold := newHoldServer(t)
+	id := rpRun(t, "sk_test_timeout", map[string]any{
+		"input": map[string]any{"process_type": "single_image",
+			"source_file": strings.Replace(hold.URL, "127.0.0.1", "localhost", 1) + "/slow.png",
+			"target_file": b64(readFile(t, "faces/grace_hopper.jpg"))},
+		"policy": map[string]any{"executionTimeout": 5000},
+	})
+	r, _ := rpWait(t, "sk_test_timeout", id, "TIMED_OUT")
+	if !strings.HasPrefix(r.Error, "TIMED_OUT: ") || r.ExecutionTime == nil || *r.ExecutionTime < 4500 {
+		t.Fatalf("%+v", r)
+	}
+	j := as("sk_test_timeout").get(t, id)
+	if j.Attempts != 1 || j.Error.Code != "TIMED_OUT" {
+		t.Fatalf("attempts %d, error %+v", j.Attempts, j.Error)
+	}
+}

@@ -33,6 +33,7 @@ const (
 	NoFaceInSource          = "NO_FACE_IN_SOURCE"          // a source image without a detectable face
 	NoFaceInTarget          = "NO_FACE_IN_TARGET"          // a target image without a detectable face
 	Unavailable             = "UNAVAILABLE"                // a dependency (Redis, storage) is down
+	TimedOut                = "TIMED_OUT"                  // the job ran past its execution timeout
 	Internal                = "INTERNAL"                   // a bug or an unexpected failure; see the logs
 )
 
@@ -83,6 +84,8 @@ func HTTPStatus(code string) int {
 		return http.StatusUnprocessableEntity
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case TimedOut:
+		return http.StatusGatewayTimeout
 	default:
 		return http.StatusInternalServerError
 	}

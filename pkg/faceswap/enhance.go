@@ -2,6 +2,7 @@ package faceswap
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/media"
@@ -34,6 +35,7 @@ type Enhancer struct {
 	inputIdx  int
 	weightIdx int // -1: no weight input
 	weight64  bool
+	blobs     sync.Pool // *[]float32 of 3·size², the input and then the output crop
 }
 
 // NewEnhancer wraps the session of the enhancer model name (one of the Enhancer*
@@ -101,7 +103,13 @@ func (e *Enhancer) Enhance(frame media.Frame, face Face, mask []float32, blend, 
 	}
 	m := AlignTransform(face.Landmarks, e.spec.template, size)
 	plane := size * size
-	blob := make([]float32, 3*plane)
+	bp, _ := e.blobs.Get().(*[]float32)
+	if bp == nil || len(*bp) != 3*plane {
+		b := make([]float32, 3*plane)
+		bp = &b
+	}
+	defer e.blobs.Put(bp)
+	blob := *bp
 	warpNCHW(frame, m, size, blob, 2.0/255, -1) // (x/255 − 0.5)/0.5
 	in := make([]inference.Input, len(e.sess.Inputs))
 	in[e.inputIdx] = inference.Tensor{Shape: []int64{1, 3, int64(size), int64(size)}, Data: blob}

@@ -1,6 +1,7 @@
 package faceswap
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -151,4 +152,16 @@ func TestPasteRegion(t *testing.T) {
 	if _, _, _, _, ok = PasteRegion(Affine{1, 0, 500, 0, 1, 500}, 128, 100, 100); ok {
 		t.Fatal("region outside the frame reported")
 	}
+}
+
+// floorFrac is floor for the coordinate ranges warps produce, clamped so that
+// absurd transforms cannot overflow int.
+func floorFrac(v float64) int {
+	if v < -1e9 {
+		return -1e9
+	}
+	if v > 1e9 {
+		return 1e9
+	}
+	return int(math.Floor(v))
 }

@@ -21,37 +21,46 @@ func texture(w, h int) media.Frame {
 	return f
 }
 
-// TestWarpNCHWMatchesWarpFrame: the fixed-point fused warp stays within one
-// level of the float reference (WarpFrame), planar and normalised.
-func TestWarpNCHWMatchesWarpFrame(t *testing.T) {
+// TestWarpMatchesFloat: WarpFrame's fixed-point interpolation stays within one
+// level of a float64-position, float32-weight reference, and warpNCHW is exactly
+// WarpFrame, planar and normalised.
+func TestWarpMatchesFloat(t *testing.T) {
 	src := texture(300, 220)
+	fsrc := make([]float32, len(src.Pix))
+	for i, v := range src.Pix {
+		fsrc[i] = float32(v)
+	}
 	lm := [5]Point{{120, 90}, {170, 88}, {146, 120}, {126, 150}, {168, 148}}
-	for _, size := range []int{112, 128, 256} {
-		m := AlignTransform(lm, ArcFace128, size)
-		ref := WarpFrame(src, m, size, size)
-		dst := make([]float32, 3*size*size)
-		warpNCHW(src, m, size, dst, 1, 0)
-		plane := size * size
+	edge := [5]Point{{5, 10}, {40, 12}, {20, 30}, {8, 50}, {38, 52}} // crop reaches past the frame
+	for _, c := range []struct {
+		lm   [5]Point
+		t    Template
+		size int
+	}{{lm, ArcFace112V2, 112}, {lm, ArcFace128, 128}, {lm, ArcFace128, 256}, {lm, FFHQ512, 512}, {edge, ArcFace128, 128}} {
+		m := AlignTransform(c.lm, c.t, c.size)
+		got := WarpFrame(src, m, c.size, c.size)
+		inv, _ := m.Invert()
+		ref := warpFloat(fsrc, src.Width, src.Height, 3, inv, c.size, c.size, true)
 		worst, off := 0.0, 0
-		for i := 0; i < plane; i++ {
-			for c := 0; c < 3; c++ {
-				d := math.Abs(float64(dst[c*plane+i]) - float64(ref.Pix[i*3+c]))
-				worst = math.Max(worst, d)
-				if d > 0 {
-					off++
-				}
+		for i, v := range got.Pix {
+			d := math.Abs(float64(v) - math.Floor(float64(ref[i])+0.5))
+			worst = math.Max(worst, d)
+			if d > 0 {
+				off++
 			}
 		}
-		if worst > 1 || off > 3*plane/100 {
-			t.Errorf("size %d: warpNCHW differs from WarpFrame by up to %v levels at %d values", size, worst, off)
+		if worst > 1 || off > len(got.Pix)/50 {
+			t.Errorf("size %d: WarpFrame differs from the float reference by up to %v levels at %d of %d values", c.size, worst, off, len(got.Pix))
 		}
-	}
-	// Normalisation is applied after rounding.
-	dst := make([]float32, 3*128*128)
-	warpNCHW(src, AlignTransform(lm, ArcFace128, 128), 128, dst, 2.0/255, -1)
-	for _, v := range dst {
-		if v < -1 || v > 1 {
-			t.Fatalf("normalised value %v outside [-1,1]", v)
+		plane := c.size * c.size
+		dst := make([]float32, 3*plane)
+		warpNCHW(src, m, c.size, dst, 2.0/255, -1)
+		for i := 0; i < plane; i++ {
+			for ch := 0; ch < 3; ch++ {
+				if want := float32(got.Pix[i*3+ch])*(2.0/255) - 1; dst[ch*plane+i] != want {
+					t.Fatalf("size %d: warpNCHW value %v, WarpFrame gives %v", c.size, dst[ch*plane+i], want)
+				}
+			}
 		}
 	}
 }

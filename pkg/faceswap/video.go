@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/media"
 )
 
@@ -51,6 +53,20 @@ type videoFrame struct {
 	frame media.Frame
 	det   detInput // the letterboxed detector input; its blob is reused with the frame
 	faces []Face   // selected target faces, with landmarks from the original frame
+}
+
+// videoWorkers is how many goroutines run each model stage of SwapVideo. On a
+// GPU, and on a CPU device whose sessions use ORT's default of one intra-op thread
+// per core, one Run at a time already uses the device, so 1. A CPU device with
+// IntraOpThreads set runs GOMAXPROCS/IntraOpThreads frames at once (at most 4):
+// frame-level parallelism, which on a small CPU beats splitting every convolution
+// across threads that then also wait for the Go stages.
+func (p *Pipeline) videoWorkers() int {
+	d := p.dev
+	if d.Kind != inference.KindCPU || d.IntraOpThreads <= 0 {
+		return 1
+	}
+	return min(max(runtime.GOMAXPROCS(0)/d.IntraOpThreads, 1), 4)
 }
 
 // framePool recycles frame buffers and bounds how many exist: get blocks while
@@ -97,11 +113,13 @@ func (fp *framePool) put(f *videoFrame) {
 
 // SwapVideo swaps faces in every frame r supplies and writes the frames to w, in
 // order. Frames move through concurrent stages — read → letterbox → detect and
-// select → swap, mask and paste → enhance → write — connected by bounded channels
-// (letterboxing is split from the detector run so that it overlaps the model's
-// run on the previous frame), with at most
-// a handful of frames in flight, their buffers recycled through a pool. Frames in
-// which no face is selected pass through unchanged (byte for byte).
+// select → swap, mask and paste → enhance → write — one goroutine each, connected
+// by channels of 4 frames; letterboxing is split from the detector run so that it
+// overlaps the model's run on the previous frame. At most 8 frames are in flight,
+// their pixel buffers (and detector input blobs) recycled through a pool, so a
+// video allocates no frame buffers after the first 8 frames. The writer restores
+// sequence order. Frames in which no face is selected pass through unchanged
+// (byte for byte).
 //
 // Selection works per frame: "one" takes the first face after ordering (the
 // largest by default) in each frame, "many" all, "reference" those within
@@ -131,6 +149,9 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	if r == nil || w == nil {
 		return vs, errors.New("faceswap: SwapVideo needs a reader and a writer")
 	}
+	if !autoIndexes(opts.SourceIndexes) && (len(opts.SourceIndexes) != 1 || opts.SourceIndexes[0] != 0) {
+		return vs, fmt.Errorf("%w: SwapVideo has one source identity, SourceIndexes %v", ErrFaceIndex, opts.SourceIndexes)
+	}
 	if err := ctx.Err(); err != nil {
 		return vs, err
 	}
@@ -151,7 +172,8 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 			cancel()
 		})
 	}
-	pool := newFramePool(videoInFlight)
+	workers := p.videoWorkers()
+	pool := newFramePool(videoInFlight + 4*(workers-1))
 	read := make(chan *videoFrame, videoQueue)
 	prepared := make(chan *videoFrame, videoQueue)
 	detected := make(chan *videoFrame, videoQueue)
@@ -179,13 +201,11 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 
 	var (
 		wg                      sync.WaitGroup
-		readSt, prepSt, detSt   VideoStats
-		writeSt                 VideoStats
-		swapSt, enhSt           Stats
+		readSt, writeSt         VideoStats
 		framesRead, framesWrote int
 		complete                bool
 	)
-	wg.Add(6)
+	wg.Add(6)   // reader, four stages, writer
 	go func() { // read
 		defer wg.Done()
 		defer close(read)
@@ -219,92 +239,72 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 			}
 		}
 	}()
+	// stage runs fn on every frame from in with `workers` goroutines and passes
+	// the frames on to out, which it closes once they have all finished. Each
+	// worker keeps its own Stats, merged at the end.
+	var stageStats []*Stats
+	stage := func(workers int, in <-chan *videoFrame, out chan<- *videoFrame, fn func(f *videoFrame, st *Stats) error) {
+		var sw sync.WaitGroup
+		sw.Add(workers)
+		for range workers {
+			st := &Stats{}
+			stageStats = append(stageStats, st)
+			go func() {
+				defer sw.Done()
+				for {
+					f, ok := recv(in)
+					if !ok {
+						return
+					}
+					if err := fn(f, st); err != nil {
+						fail(fmt.Errorf("faceswap: frame %d: %w", f.seq, err))
+						return
+					}
+					if !send(out, f) {
+						fail(run.Err())
+						return
+					}
+				}
+			}()
+		}
+		go func() {
+			defer wg.Done()
+			sw.Wait()
+			close(out)
+		}()
+	}
 	dw, dh := p.det.inputSize(opts.DetectorSize)
-	go func() { // letterbox: the CPU half of detection, overlapping the model's run on the previous frame
-		defer wg.Done()
-		defer close(prepared)
-		for {
-			f, ok := recv(read)
-			if !ok {
-				return
-			}
-			t := time.Now()
-			f.det = p.det.prepare(f.frame, dw, dh, f.det.blob)
-			prepSt.Detect += time.Since(t)
-			if !send(prepared, f) {
-				fail(run.Err())
-				return
-			}
+	// Letterboxing is the CPU half of detection, split off so it overlaps the
+	// model's run on the previous frame.
+	stage(1, read, prepared, func(f *videoFrame, st *Stats) error {
+		t := time.Now()
+		f.det = p.det.prepare(f.frame, dw, dh, f.det.blob)
+		st.Detect += time.Since(t)
+		return nil
+	})
+	stage(workers, prepared, detected, func(f *videoFrame, st *Stats) error {
+		t := time.Now()
+		faces, err := p.det.infer(f.det, opts.DetectorScore)
+		if err == nil {
+			faces, _, err = p.selectFaces(f.frame, faces, opts, true)
 		}
-	}()
-	go func() { // detect and select
-		defer wg.Done()
-		defer close(detected)
-		for {
-			f, ok := recv(prepared)
-			if !ok {
-				return
-			}
-			t := time.Now()
-			faces, err := p.det.infer(f.det, opts.DetectorScore)
-			if err == nil {
-				faces, _, err = p.selectFaces(f.frame, faces, opts, true)
-			}
-			detSt.Detect += time.Since(t)
-			if err != nil {
-				fail(fmt.Errorf("faceswap: frame %d: %w", f.seq, err))
-				return
-			}
-			f.faces = append(f.faces[:0], faces...)
-			if !send(detected, f) {
-				fail(run.Err())
-				return
-			}
+		st.Detect += time.Since(t)
+		f.faces = append(f.faces[:0], faces...)
+		return err
+	})
+	stage(workers, detected, swapped, func(f *videoFrame, st *Stats) error {
+		if len(f.faces) == 0 {
+			return nil
 		}
-	}()
-	go func() { // swap, mask, paste
-		defer wg.Done()
-		defer close(swapped)
-		var items []swapItem
-		for {
-			f, ok := recv(detected)
-			if !ok {
-				return
-			}
-			if len(f.faces) > 0 {
-				items = items[:0]
-				for _, face := range f.faces {
-					items = append(items, swapItem{face, latent})
-				}
-				if err := p.swapInto(run, f.frame, items, opts, &swapSt); err != nil {
-					fail(fmt.Errorf("faceswap: frame %d: %w", f.seq, err))
-					return
-				}
-			}
-			if !send(swapped, f) {
-				fail(run.Err())
-				return
-			}
+		items := make([]swapItem, len(f.faces))
+		for i, face := range f.faces {
+			items[i] = swapItem{face, latent}
 		}
-	}()
-	go func() { // enhance
-		defer wg.Done()
-		defer close(enhanced)
-		for {
-			f, ok := recv(swapped)
-			if !ok {
-				return
-			}
-			if err := p.enhanceInto(run, f.frame, f.faces, opts, &enhSt); err != nil {
-				fail(fmt.Errorf("faceswap: frame %d: %w", f.seq, err))
-				return
-			}
-			if !send(enhanced, f) {
-				fail(run.Err())
-				return
-			}
-		}
-	}()
+		return p.swapInto(run, f.frame, items, opts, st)
+	})
+	stage(workers, swapped, enhanced, func(f *videoFrame, st *Stats) error {
+		return p.enhanceInto(run, f.frame, f.faces, opts, st)
+	})
 	go func() { // write, in sequence order
 		defer wg.Done()
 		pending := map[int]*videoFrame{}
@@ -349,14 +349,18 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	}()
 	wg.Wait()
 
+	var sum Stats
+	for _, st := range stageStats {
+		sum.add(*st)
+	}
 	vs = VideoStats{
 		Frames:          framesWrote,
 		FramesWithFaces: writeSt.FramesWithFaces,
 		FacesSwapped:    writeSt.FacesSwapped,
-		Detect:          prepSt.Detect + detSt.Detect,
-		Swap:            swapSt.Swap,
-		Paste:           swapSt.Paste,
-		Enhance:         enhSt.Enhance,
+		Detect:          sum.Detect,
+		Swap:            sum.Swap,
+		Paste:           sum.Paste,
+		Enhance:         sum.Enhance,
 		Read:            readSt.Read,
 		Write:           writeSt.Write,
 	}

@@ -192,10 +192,11 @@ func TestStatus(t *testing.T) {
 		{jobs.Job{Status: jobs.Succeeded}, Completed},
 		{jobs.Job{Status: jobs.Canceled}, Cancelled},
 		{jobs.Job{Status: jobs.Failed, Error: errcode.New(errcode.NoFaceInSource, "x")}, Failed},
-		// The last attempt ran its whole execution timeout and ended on a transient error.
-		{jobs.Job{Status: jobs.Failed, Timeout: 5 * time.Second, StartedAt: at(t0, 0), FinishedAt: at(t0, 4.97),
-			Error: errcode.New(errcode.Unavailable, "x")}, TimedOut},
-		{jobs.Job{Status: jobs.Failed, StartedAt: at(t0, 0), FinishedAt: at(t0, 600), Error: errcode.New(errcode.Unavailable, "x")}, TimedOut},
+		// The worker records a job that ran past its execution timeout as TIMED_OUT.
+		{jobs.Job{Status: jobs.Failed, Timeout: 5 * time.Second, StartedAt: at(t0, 0), FinishedAt: at(t0, 5),
+			Error: errcode.New(errcode.TimedOut, "x")}, TimedOut},
+		// A transient failure that happened to last as long is not a timeout.
+		{jobs.Job{Status: jobs.Failed, StartedAt: at(t0, 0), FinishedAt: at(t0, 600), Error: errcode.New(errcode.Unavailable, "x")}, Failed},
 		// Too short to be the timeout.
 		{jobs.Job{Status: jobs.Failed, Timeout: 5 * time.Second, StartedAt: at(t0, 0), FinishedAt: at(t0, 2),
 			Error: errcode.New(errcode.Unavailable, "x")}, Failed},
@@ -279,7 +280,7 @@ func TestRender(t *testing.T) {
 		t.Fatalf("failed: %s", b)
 	}
 	timedOut := &jobs.Job{ID: "3", Status: jobs.Failed, Timeout: 5 * time.Second, CreatedAt: t0, StartedAt: at(t0, 0), FinishedAt: at(t0, 5),
-		Error: errcode.New(errcode.Unavailable, "x")}
+		Error: errcode.New(errcode.TimedOut, "the job ran longer than its execution timeout of 5000 ms")}
 	if r = Render(ctx, nil, timedOut, time.Hour); r.Status != TimedOut || !strings.HasPrefix(r.Error, "TIMED_OUT: ") || !strings.Contains(r.Error, "5000 ms") {
 		t.Fatalf("timed out: %+v", r)
 	}

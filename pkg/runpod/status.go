@@ -58,22 +58,10 @@ func ExecutionTimeout(j *jobs.Job) time.Duration {
 	return DefaultExecutionTimeout
 }
 
-// IsTimedOut reports whether a failed job failed on its execution timeout. swapd's
-// worker records no separate reason for that: asynq ends the attempt's context at the
-// deadline and the worker treats that as a transient error (retried, then failed as
-// UNAVAILABLE). So a failure counts as a timeout when its code is not one the input
-// caused (UNAVAILABLE or INTERNAL) and the last attempt ran for the whole limit, less
-// a tenth (at most a second) for the time between asynq's start of the clock and the
-// worker's record of the start.
+// IsTimedOut reports whether a failed job failed on its execution timeout, which the
+// worker records with the code TIMED_OUT.
 func IsTimedOut(j *jobs.Job) bool {
-	if j.Status != jobs.Failed || j.StartedAt == nil || j.FinishedAt == nil {
-		return false
-	}
-	if j.Error != nil && j.Error.Code != errcode.Unavailable && j.Error.Code != errcode.Internal {
-		return false
-	}
-	limit := ExecutionTimeout(j)
-	return j.FinishedAt.Sub(*j.StartedAt) >= limit-min(limit/10, time.Second)
+	return j.Status == jobs.Failed && j.Error != nil && j.Error.Code == errcode.TimedOut
 }
 
 // Result is a job as RunPod's /status, /runsync and webhooks show it.
