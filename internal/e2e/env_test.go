@@ -14,16 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swapd/swapd/internal/apicmd"
-	"github.com/swapd/swapd/internal/onnxgen"
-	"github.com/swapd/swapd/internal/testenv"
-	"github.com/swapd/swapd/internal/workercmd"
+	swapdstack "github.com/swapd/swapd/internal/stack"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/pkg/webhook"
 )
 
-// stack is one running swapd: Redis, MinIO, API and worker.
+// stack is the running swapd the tests talk to, and the key they talk with.
 type stack struct {
 	URL    string // API base URL
 	Key    string
@@ -39,115 +36,31 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	redisAddr, stopRedis, err := testenv.StartRedis()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopRedis()
-	minio, stopMinIO, err := testenv.StartMinIO()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopMinIO()
-	models, err := os.MkdirTemp("", "swapd-models-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(models)
-	if err := onnxgen.WriteSwapper(filepath.Join(models, "inswapper_128.onnx"), 1); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	secret := webhook.GenerateSecret()
-	s := &stack{
-		Key:    "sk_test_e2e",
-		Secret: secret,
-		env: map[string]string{
-			"SWAPD_ADDR":                 fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
-			"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister,sk_test_timeout",
-			"SWAPD_REDIS_URL":            "redis://" + redisAddr + "/0",
-			"SWAPD_S3_ENDPOINT":          minio.Endpoint,
-			"SWAPD_S3_ACCESS_KEY":        minio.AccessKey,
-			"SWAPD_S3_SECRET_KEY":        minio.SecretKey,
-			"SWAPD_S3_BUCKET":            "swapd-e2e",
-			"SWAPD_ALLOW_PRIVATE":        "localhost", // the webhook receivers and slow servers; never 127.0.0.1
-			"SWAPD_MODELS_DIR":           models,
-			"SWAPD_DETECTOR_MODEL":       filepath.Join(testdata(), "models", "scrfd_500m.onnx"),
-			"SWAPD_RECOGNIZER_MODEL":     filepath.Join(testdata(), "models", "arcface_compat_512.onnx"),
-			"SWAPD_SWAPPER_MODEL":        "inswapper_128.onnx",
-			"SWAPD_DEVICES":              "cpu",
-			"SWAPD_WEBHOOK_SECRET":       secret.String(),
-			"SWAPD_WEBHOOK_SCHEDULE":     "300ms,300ms,300ms",
-			"SWAPD_POLL_INTERVAL":        "100ms",
-			"SWAPD_MAX_INPUT_BYTES":      fmt.Sprint(testMaxBytes),
-			"SWAPD_MAX_PIXELS":           fmt.Sprint(testMaxPixels),
-			"SWAPD_MAX_VIDEO_RESOLUTION": "1280x720",
-			"SWAPD_METRICS_ADDR":         fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
-			"SWAPD_LOG_LEVEL":            "warn",
-			"SWAPD_ORT_LIBRARY":          os.Getenv("SWAPD_ORT_LIBRARY"),
-			"SWAPD_RUNPOD_ENDPOINTS":     "swapd,face-swap-test",
-		},
-	}
-	s.URL = "http://" + s.env["SWAPD_ADDR"]
 	logs := io.Discard
+	level := "warn"
 	if lvl := os.Getenv("E2E_LOG_LEVEL"); lvl != "" { // debugging: E2E_LOG_LEVEL=debug go test -v
-		s.env["SWAPD_LOG_LEVEL"], logs = lvl, os.Stderr
+		level, logs = lvl, os.Stderr
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	getenv := func(k string) string { return s.env[k] }
-	go func() { done <- apicmd.Run(ctx, nil, getenv, logs) }()
-	go func() { done <- workercmd.Run(ctx, nil, getenv, logs) }()
-	if err := waitHealthy(s.URL, done); err != nil {
-		fmt.Fprintln(os.Stderr, "stack did not start:", err)
-		cancel()
-		return 1
+	s, err := swapdstack.Start(map[string]string{
+		"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister,sk_test_timeout",
+		"SWAPD_S3_BUCKET":            "swapd-e2e",
+		"SWAPD_MAX_INPUT_BYTES":      fmt.Sprint(testMaxBytes),
+		"SWAPD_MAX_PIXELS":           fmt.Sprint(testMaxPixels),
+		"SWAPD_MAX_VIDEO_RESOLUTION": "1280x720",
+		"SWAPD_RUNPOD_ENDPOINTS":     "swapd,face-swap-test",
+		"SWAPD_LOG_LEVEL":            level,
+	}, logs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	st = s
+	st = &stack{URL: s.URL, Key: "sk_test_e2e", Secret: s.Secret, env: s.Env}
 	code := m.Run()
-	cancel()
-	for i := 0; i < 2; i++ {
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-		}
-	}
-	return code
+	s.Stop()
+	os.Exit(code)
 }
 
-func testdata() string {
-	if d := os.Getenv("SWAPD_TESTDATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "testdata")
-}
-
-func waitHealthy(base string, done <-chan error) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			return fmt.Errorf("exited: %v", err)
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("no ready API at %s after 60s", base)
-}
+func testdata() string { return swapdstack.Testdata() }
 
 // do sends an authenticated request and decodes a JSON answer into out (if non-nil).
 func (s *stack) do(t *testing.T, method, path, contentType string, body io.Reader, out any) *http.Response {

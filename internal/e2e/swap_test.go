@@ -305,3 +305,59 @@ func TestWebhookRetriedWithoutRerunningJob(t *testing.T) {
 		t.Fatalf("job %+v webhook %+v", j, j.Webhook)
 	}
 }
+
+func TestEnhancerAndMouthMask(t *testing.T) {
+	target := readFile(t, "faces/grace_hopper.jpg")
+	run := func(opts map[string]any) *jobs.Job {
+		opts["output_format"] = "png"
+		var c created
+		st.postJSON(t, "/v1/jobs", map[string]any{
+			"source":  map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/astronaut.png"))},
+			"target":  map[string]string{"base64": base64.StdEncoding.EncodeToString(target)},
+			"options": opts,
+		}, &c)
+		return st.waitStatus(t, c.ID, jobs.Succeeded)
+	}
+	plain := decodeImage(t, fetchOutput(t, run(map[string]any{})))
+	enhancedJob := run(map[string]any{"enhancer": "gfpgan_1.4", "enhancer_blend": 100})
+	if _, ok := enhancedJob.Stages["enhance"]; !ok {
+		t.Fatalf("no enhance stage: %v", enhancedJob.Stages)
+	}
+	enhanced := decodeImage(t, fetchOutput(t, enhancedJob))
+	mouth := decodeImage(t, fetchOutput(t, run(map[string]any{"mouth_mask": true})))
+	orig := decodeImage(t, target)
+	diff := func(a, b image.Image, r image.Rectangle) float64 {
+		var sum, n float64
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				p, _, _, _ := a.At(x, y).RGBA()
+				q, _, _, _ := b.At(x, y).RGBA()
+				d := float64(p>>8) - float64(q>>8)
+				if d < 0 {
+					d = -d
+				}
+				sum += d
+				n++
+			}
+		}
+		return sum / n
+	}
+	if d := diff(plain, enhanced, graceFace); d < 1 {
+		t.Errorf("the enhancer changed the face by only %.2f", d)
+	}
+	if d := diff(plain, enhanced, image.Rect(0, 0, 60, 60)); d != 0 {
+		t.Errorf("the enhancer touched the background (%.2f)", d)
+	}
+	// Mouth mask: the mouth keeps the target's pixels while the eyes still change.
+	mouthBox := image.Rect(245, 265, 275, 280)
+	eyes := image.Rect(220, 185, 300, 205)
+	if d := diff(mouth, orig, mouthBox); d > 3 {
+		t.Errorf("mouth region changed by %.2f with mouth_mask", d)
+	}
+	if d := diff(plain, orig, mouthBox); d < 20 {
+		t.Errorf("without mouth_mask the mouth should change (%.2f)", d)
+	}
+	if d := diff(mouth, orig, eyes); d < 20 {
+		t.Errorf("with mouth_mask the rest of the face should still change (%.2f)", d)
+	}
+}

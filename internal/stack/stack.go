@@ -68,6 +68,11 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 	if err := onnxgen.WriteSwapper(filepath.Join(models, "inswapper_128.onnx"), 1); err != nil {
 		return fail(err)
 	}
+	for _, name := range []string{onnxgen.EnhancerGFPGAN14, onnxgen.EnhancerCodeFormer} {
+		if err := onnxgen.WriteEnhancer(filepath.Join(models, name+".onnx"), name); err != nil {
+			return fail(err)
+		}
+	}
 	td := Testdata()
 	s.Env = map[string]string{
 		"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
@@ -82,11 +87,12 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 		"SWAPD_DETECTOR_MODEL":   filepath.Join(td, "models", "scrfd_500m.onnx"),
 		"SWAPD_RECOGNIZER_MODEL": filepath.Join(td, "models", "arcface_compat_512.onnx"),
 		"SWAPD_SWAPPER_MODEL":    "inswapper_128.onnx",
+		"SWAPD_ENHANCER_MODELS":  "gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx",
 		"SWAPD_DEVICES":          "cpu",
 		"SWAPD_WEBHOOK_SECRET":   s.Secret.String(),
 		"SWAPD_WEBHOOK_SCHEDULE": "300ms,300ms,300ms",
 		"SWAPD_POLL_INTERVAL":    "100ms",
-		"SWAPD_METRICS_ADDR":     "",
+		"SWAPD_METRICS_ADDR":     fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
 		"SWAPD_LOG_LEVEL":        "warn",
 		"SWAPD_ORT_LIBRARY":      os.Getenv("SWAPD_ORT_LIBRARY"),
 	}

@@ -43,6 +43,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	enhancers := s.String("SWAPD_ENHANCER_MODELS", "", "enhancers offered, name=file pairs: gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx,…")
 	devices := s.String("SWAPD_DEVICES", "cpu", "devices: cpu, or cuda:0,cuda:1 …")
 	s.String("SWAPD_SLOTS_PER_DEVICE", "1", "jobs that may run inference on one device at once")
+	s.String("SWAPD_REQUIRE_GPU", "false", "refuse to start when a GPU provider is missing, instead of falling back to CPU")
+	s.String("SWAPD_GPU_MEM_LIMIT", "0", "CUDA memory limit per device, bytes (0: none)")
+	cudnn := s.String("SWAPD_CUDNN_CONV_ALGO_SEARCH", "", "CUDA cudnn_conv_algo_search: EXHAUSTIVE, HEURISTIC or DEFAULT")
+	trtCache := s.String("SWAPD_TENSORRT_CACHE_DIR", "./data/trt-cache", "TensorRT engine and timing cache directory")
+	s.String("SWAPD_TENSORRT_FP16", "false", "let TensorRT build fp16 engines")
 	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
 	s.String("SWAPD_SHUTDOWN_TIMEOUT", "30s", "time in-flight jobs get to finish on shutdown")
 	secret := s.String("SWAPD_WEBHOOK_SECRET", "", "webhook signing secret, whsec_<base64>")
@@ -62,6 +67,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	slots := s.Int("SWAPD_SLOTS_PER_DEVICE")
+	devOpts := inference.DeviceOptions{
+		RequireGPU: s.Bool("SWAPD_REQUIRE_GPU"), MemoryLimit: s.Int64("SWAPD_GPU_MEM_LIMIT"),
+		CudnnConvAlgoSearch: *cudnn, TensorRTCacheDir: *trtCache, TensorRTFP16: s.Bool("SWAPD_TENSORRT_FP16"),
+	}
 	concurrency := s.Int("SWAPD_CONCURRENCY")
 	shutdownTimeout := s.Duration("SWAPD_SHUTDOWN_TIMEOUT")
 	schedule := config.WebhookSchedule(s.Durations("SWAPD_WEBHOOK_SCHEDULE"))
@@ -92,7 +101,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := inference.Init(*ortLib); err != nil {
 		return fmt.Errorf("ONNX Runtime (SWAPD_ORT_LIBRARY=%s): %w", *ortLib, err)
 	}
-	devs, err := inference.ParseDevices(*devices, slots)
+	devs, err := inference.ParseDevicesWithOptions(*devices, slots, devOpts)
 	if err != nil {
 		return fmt.Errorf("SWAPD_DEVICES: %w", err)
 	}
@@ -171,6 +180,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	if err := srv.Start(mux); err != nil {
 		return err
+	}
+	for _, d := range devs {
+		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)
 	}
 	fmt.Fprintf(stdout, "swapd worker running on %v (%d slots each, concurrency %d, ONNX Runtime %s)\n", devs, slots, concurrency, inference.Version())
 	<-ctx.Done()
