@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/swapd/swapd/internal/apicmd"
+	"github.com/swapd/swapd/internal/fixtures"
 	"github.com/swapd/swapd/internal/onnxgen"
 	"github.com/swapd/swapd/internal/testenv"
 	"github.com/swapd/swapd/internal/workercmd"
@@ -30,20 +31,8 @@ type Stack struct {
 	stop   []func()
 }
 
-// Testdata is the shared fixtures directory: SWAPD_TESTDATA, or ../shared/testdata
-// from the repository root.
-func Testdata() string {
-	if d := os.Getenv("SWAPD_TESTDATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for dir := wd; dir != "/"; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata")
-		}
-	}
-	return filepath.Join("..", "shared", "testdata")
-}
+// Testdata is the shared fixtures directory (see package fixtures).
+func Testdata() string { return fixtures.Dir() }
 
 // Start starts a stack; settings in overrides replace the defaults. Logs go to w
 // (io.Discard to drop them).

@@ -10,16 +10,17 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/swapd/swapd/internal/fixtures"
 	"github.com/swapd/swapd/internal/onnxgen"
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/media"
 )
 
-const (
-	testdata       = "/work/shared/testdata"
-	detectorModel  = testdata + "/models/scrfd_500m.onnx"
-	recognizerPath = testdata + "/models/arcface_compat_512.onnx"
+var (
+	testdata       = fixtures.Dir()
+	detectorModel  = fixtures.Path("models", "scrfd_500m.onnx")
+	recognizerPath = fixtures.Path("models", "arcface_compat_512.onnx")
 )
 
 // initORT loads the real ONNX Runtime; a missing library fails the test.

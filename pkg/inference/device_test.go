@@ -2,9 +2,9 @@ package inference_test
 
 import (
 	"bytes"
+	"github.com/swapd/swapd/internal/fixtures"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,7 +144,7 @@ func TestGPUFallbackToCPU(t *testing.T) {
 			}
 			// A second session on the same device does not warn again.
 			before := strings.Count(logs.String(), "level=WARN")
-			s2, err := dev.OpenSession(filepath.Join("/work/shared/testdata/models", "arcface_compat_512.onnx"))
+			s2, err := dev.OpenSession(fixtures.Path("models", "arcface_compat_512.onnx"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package inference_test
 import (
 	"context"
 	"errors"
+	"github.com/swapd/swapd/internal/fixtures"
 	"os"
 	"strings"
 	"sync"
@@ -13,7 +14,7 @@ import (
 	"github.com/swapd/swapd/pkg/inference"
 )
 
-const scrfdModel = "/work/shared/testdata/models/scrfd_500m.onnx"
+var scrfdModel = fixtures.Path("models", "scrfd_500m.onnx")
 
 // initORT loads the real ONNX Runtime library; a missing library fails the test.
 func initORT(t testing.TB) {

@@ -2,6 +2,7 @@ package inference
 
 import (
 	"encoding/binary"
+	"github.com/swapd/swapd/internal/fixtures"
 	"math"
 	"os"
 	"path/filepath"
@@ -167,7 +168,7 @@ func TestLastInitializerErrors(t *testing.T) {
 }
 
 func TestLastInitializerRealModel(t *testing.T) {
-	name, dims, data, err := LastInitializer("/work/shared/testdata/models/scrfd_500m.onnx")
+	name, dims, data, err := LastInitializer(fixtures.Path("models", "scrfd_500m.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -28,16 +29,19 @@ import (
 // LibraryEnv names the environment variable that points at libonnxruntime.
 const LibraryEnv = "SWAPD_ORT_LIBRARY"
 
-// DefaultLibraryPath is where scripts/deps.sh puts the CPU build of ONNX Runtime
-// when SWAPD_ORT_LIBRARY is not set.
-const DefaultLibraryPath = "/root/.cache/swapd/ort/npm-1.30.0/libonnxruntime.so.1"
-
-// LibraryPath returns $SWAPD_ORT_LIBRARY, or DefaultLibraryPath when it is unset.
+// LibraryPath returns $SWAPD_ORT_LIBRARY, or, when it is unset, where
+// scripts/deps.sh puts the CPU build of ONNX Runtime
+// ($SWAPD_CACHE or ~/.cache/swapd, then ort/npm-1.30.0/libonnxruntime.so.1).
 func LibraryPath() string {
 	if p := os.Getenv(LibraryEnv); p != "" {
 		return p
 	}
-	return DefaultLibraryPath
+	cache := os.Getenv("SWAPD_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "swapd")
+	}
+	return filepath.Join(cache, "ort", "npm-1.30.0", "libonnxruntime.so.1")
 }
 
 var (

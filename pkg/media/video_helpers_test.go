@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/swapd/swapd/internal/fixtures"
 	"io"
 	"os"
 	"os/exec"
@@ -27,14 +28,8 @@ func vtRequireFFmpeg(t testing.TB) {
 	}
 }
 
-// vtTestdata returns the shared test data directory: $SWAPD_TESTDATA, else
-// ../../../shared/testdata from this package.
-func vtTestdata() string {
-	if d := os.Getenv("SWAPD_TESTDATA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "testdata")
-}
+// vtTestdata returns the shared test data directory (see package fixtures).
+func vtTestdata() string { return fixtures.Dir() }
 
 // vtSampleVideo returns the path of the real test video (3 s, 640x480, 30000/1001
 // fps, H.264 + AAC), failing the test when it is missing.
