@@ -57,7 +57,7 @@ func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.Ha
 // Submit uploads the request's local files, then submits the job as JSON.
 func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 	var total int64
-	for _, p := range append(append([]string{r.Target, r.Reference}, r.Sources...)) {
+	for _, p := range append([]string{r.Target, r.Reference}, r.Sources...) {
 		if p != "" && !isURL(p) {
 			fi, err := os.Stat(p)
 			if err != nil {

@@ -27,6 +27,7 @@ const (
 	RoleDetector   Role = "detector"
 	RoleRecognizer Role = "recognizer"
 	RoleSwapper    Role = "swapper"
+	RoleEnhancer   Role = "enhancer"
 )
 
 // Source is one place to download a model from.
@@ -136,6 +137,41 @@ var catalogue = []Entry{
 		License: licenseInsightFace,
 		Note: "FaceFusion's half-precision inswapper (models-3.0.0), half the size and faster on GPUs with fp16 " +
 			"support. Size from a third-party listing of FF's files; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "gfpgan_1.4",
+		Role:    RoleEnhancer,
+		File:    "gfpgan_1.4.onnx",
+		Sources: ffSources("gfpgan_1.4"),
+		License: "Apache-2.0 (FaceFusion label)",
+		Note: "FaceFusion's GFPGAN 1.4 (models-3.0.0): input 'input' 1x3x512x512 RGB in [-1,1], ffhq_512 template. " +
+			"About 340 MB; checksum: CRC32 sidecar. Enable with SWAPD_ENHANCER_MODELS=gfpgan_1.4=gfpgan_1.4.onnx.",
+	},
+	{
+		Name:    "codeformer",
+		Role:    RoleEnhancer,
+		File:    "codeformer.onnx",
+		Sources: ffSources("codeformer"),
+		License: "S-Lab-1.0: non-commercial (FaceFusion label)",
+		Note:    "FaceFusion's CodeFormer (models-3.0.0): as GFPGAN plus a float64 'weight' [1]. About 377 MB; checksum: CRC32 sidecar (FF's codeformer.hash is 1456f3ab).",
+	},
+	{
+		Name:    "gpen_bfr_256",
+		Role:    RoleEnhancer,
+		File:    "gpen_bfr_256.onnx",
+		Sources: ffSources("gpen_bfr_256"),
+		Size:    75_792_988,
+		License: "Non-Commercial (FaceFusion label)",
+		Note:    "FaceFusion's GPEN-BFR 256 (models-3.0.0), arcface_128 template at 256 px. Size from a third-party listing; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "gpen_bfr_512",
+		Role:    RoleEnhancer,
+		File:    "gpen_bfr_512.onnx",
+		Sources: ffSources("gpen_bfr_512"),
+		Size:    284_340_240,
+		License: "Non-Commercial (FaceFusion label)",
+		Note:    "FaceFusion's GPEN-BFR 512 (models-3.0.0), ffhq_512 template. Size from a third-party listing; checksum: CRC32 sidecar.",
 	},
 }
 
