@@ -20,7 +20,6 @@ import (
 	"github.com/swapd/swapd/internal/config"
 	"github.com/swapd/swapd/pkg/api"
 	"github.com/swapd/swapd/pkg/jobs"
-	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/tasks"
@@ -34,20 +33,16 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
 	keys := s.String("SWAPD_API_KEYS", "", "comma-separated API keys (one is generated for a local run if empty)")
 	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
-	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted input file, bytes")
-	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
-	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs")
-	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
 	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
-	limits := media.Limits{MaxBytes: s.Int64("SWAPD_MAX_INPUT_BYTES"), MaxPixels: s.Int64("SWAPD_MAX_PIXELS")}
+	limits, videoLimits := common.Limits()
 	maxSources := s.Int("SWAPD_MAX_SOURCES")
-	urlExpiry := s.Duration("SWAPD_URL_EXPIRY")
+	urlExpiry := common.URLExpiry()
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
-	schedule := s.Durations("SWAPD_WEBHOOK_SCHEDULE")
+	schedule := common.WebhookSchedule()
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -83,9 +78,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler := api.NewServer(api.Deps{
 		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
-		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits,
+		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
 		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
-		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(config.WebhookSchedule(schedule))},
+		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},
 	})
 
 	ln, err := net.Listen("tcp", *addr)

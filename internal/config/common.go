@@ -1,14 +1,17 @@
 package config
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/storage"
 )
 
@@ -20,6 +23,7 @@ type Common struct {
 	LogFormat    *string
 	LogLevel     *string
 	JobTTL       *string
+	set          *Set
 }
 
 // DeclareCommon declares the shared settings on s.
@@ -37,7 +41,36 @@ func DeclareCommon(s *Set) *Common {
 	c.LogFormat = s.String("SWAPD_LOG_FORMAT", "text", "log format: text or json")
 	c.LogLevel = s.String("SWAPD_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	c.JobTTL = s.String("SWAPD_JOB_TTL", "24h", "how long a finished job's record is kept")
+	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted image file, bytes")
+	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
+	s.String("SWAPD_MAX_VIDEO_BYTES", fmt.Sprint(media.DefaultVideoLimits.MaxBytes), "largest accepted video file, bytes")
+	s.String("SWAPD_MAX_VIDEO_DURATION", media.DefaultVideoLimits.MaxDuration.String(), "longest accepted video")
+	s.String("SWAPD_MAX_VIDEO_FRAMES", fmt.Sprint(media.DefaultVideoLimits.MaxFrames), "most frames in an accepted video")
+	s.String("SWAPD_MAX_VIDEO_RESOLUTION", fmt.Sprintf("%dx%d", media.DefaultVideoLimits.MaxWidth, media.DefaultVideoLimits.MaxHeight), "largest accepted video frame, WxH (either orientation)")
+	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs (API answers and webhook bodies)")
+	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
+	c.set = s
 	return c
+}
+
+// Limits returns the image and video limits, the same for the API (which checks bytes
+// and headers) and the worker (which checks everything after decoding or probing).
+func (c *Common) Limits() (media.Limits, media.VideoLimits) {
+	s := c.set
+	img := media.Limits{MaxBytes: s.Int64("SWAPD_MAX_INPUT_BYTES"), MaxPixels: s.Int64("SWAPD_MAX_PIXELS")}
+	vid := media.VideoLimits{MaxBytes: s.Int64("SWAPD_MAX_VIDEO_BYTES"), MaxDuration: s.Duration("SWAPD_MAX_VIDEO_DURATION"), MaxFrames: s.Int("SWAPD_MAX_VIDEO_FRAMES")}
+	if _, err := fmt.Sscanf(s.Get("SWAPD_MAX_VIDEO_RESOLUTION"), "%dx%d", &vid.MaxWidth, &vid.MaxHeight); err != nil {
+		s.errs = append(s.errs, fmt.Errorf("SWAPD_MAX_VIDEO_RESOLUTION: want WxH, got %q", s.Get("SWAPD_MAX_VIDEO_RESOLUTION")))
+	}
+	return img, vid
+}
+
+// URLExpiry is the lifetime of presigned output URLs.
+func (c *Common) URLExpiry() time.Duration { return c.set.Duration("SWAPD_URL_EXPIRY") }
+
+// WebhookSchedule is the configured retry schedule, or Svix's.
+func (c *Common) WebhookSchedule() []time.Duration {
+	return WebhookSchedule(c.set.Durations("SWAPD_WEBHOOK_SCHEDULE"))
 }
 
 // Logger builds the slog logger the settings ask for.

@@ -172,3 +172,22 @@ func (s *stack) store(t *testing.T) *storage.Store {
 	}
 	return st
 }
+
+// meanDiffRGB is the mean absolute difference of the red channel of a and b over r, in
+// 0–255 levels: enough to tell a swapped face from an untouched one.
+func meanDiffRGB(a, b image.Image, r image.Rectangle) float64 {
+	var sum, n float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			p, _, _, _ := a.At(x, y).RGBA()
+			q, _, _, _ := b.At(x, y).RGBA()
+			d := float64(p>>8) - float64(q>>8)
+			if d < 0 {
+				d = -d
+			}
+			sum += d
+			n++
+		}
+	}
+	return sum / n
+}

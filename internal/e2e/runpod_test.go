@@ -125,22 +125,7 @@ func checkSwappedLossy(t *testing.T, target, output image.Image, face image.Rect
 	if output.Bounds() != target.Bounds() {
 		t.Fatalf("output is %v, target %v", output.Bounds(), target.Bounds())
 	}
-	mean := func(r image.Rectangle) float64 {
-		var sum, n float64
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				a, _, _, _ := target.At(x, y).RGBA()
-				b, _, _, _ := output.At(x, y).RGBA()
-				d := float64(a>>8) - float64(b>>8)
-				if d < 0 {
-					d = -d
-				}
-				sum += d
-				n++
-			}
-		}
-		return sum / n
-	}
+	mean := func(r image.Rectangle) float64 { return meanDiffRGB(target, output, r) }
 	if m := mean(face); m < 15 {
 		t.Errorf("face region barely changed (mean abs diff %.1f)", m)
 	}

@@ -241,21 +241,8 @@ func TestSourceDecidesTheFace(t *testing.T) {
 		return decodeImage(t, fetchOutput(t, st.waitStatus(t, c.ID, jobs.Succeeded)))
 	}
 	a, b := run("faces/astronaut.png"), run("faces/pexels_5709614.jpg")
-	var sum, n float64
-	for y := graceFace.Min.Y; y < graceFace.Max.Y; y++ {
-		for x := graceFace.Min.X; x < graceFace.Max.X; x++ {
-			r1, _, _, _ := a.At(x, y).RGBA()
-			r2, _, _, _ := b.At(x, y).RGBA()
-			d := float64(r1>>8) - float64(r2>>8)
-			if d < 0 {
-				d = -d
-			}
-			sum += d
-			n++
-		}
-	}
-	if sum/n < 2 {
-		t.Fatalf("two different sources gave the same face (mean diff %.2f)", sum/n)
+	if d := meanDiffRGB(a, b, graceFace); d < 2 {
+		t.Fatalf("two different sources gave the same face (mean diff %.2f)", d)
 	}
 }
 
@@ -326,22 +313,7 @@ func TestEnhancerAndMouthMask(t *testing.T) {
 	enhanced := decodeImage(t, fetchOutput(t, enhancedJob))
 	mouth := decodeImage(t, fetchOutput(t, run(map[string]any{"mouth_mask": true})))
 	orig := decodeImage(t, target)
-	diff := func(a, b image.Image, r image.Rectangle) float64 {
-		var sum, n float64
-		for y := r.Min.Y; y < r.Max.Y; y++ {
-			for x := r.Min.X; x < r.Max.X; x++ {
-				p, _, _, _ := a.At(x, y).RGBA()
-				q, _, _, _ := b.At(x, y).RGBA()
-				d := float64(p>>8) - float64(q>>8)
-				if d < 0 {
-					d = -d
-				}
-				sum += d
-				n++
-			}
-		}
-		return sum / n
-	}
+	diff := meanDiffRGB
 	if d := diff(plain, enhanced, graceFace); d < 1 {
 		t.Errorf("the enhancer changed the face by only %.2f", d)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/jobs"
-	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
@@ -51,17 +50,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
 	s.String("SWAPD_SHUTDOWN_TIMEOUT", "30s", "time in-flight jobs get to finish on shutdown")
 	secret := s.String("SWAPD_WEBHOOK_SECRET", "", "webhook signing secret, whsec_<base64>")
-	s.String("SWAPD_WEBHOOK_SCHEDULE", "", "webhook retry delays (default Svix: 5s,5m,30m,2h,5h,10h,10h)")
-	s.String("SWAPD_MAX_INPUT_BYTES", fmt.Sprint(media.DefaultLimits.MaxBytes), "largest accepted input file, bytes")
-	s.String("SWAPD_MAX_PIXELS", fmt.Sprint(media.DefaultLimits.MaxPixels), "largest accepted image, width × height")
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
-	s.String("SWAPD_MAX_VIDEO_BYTES", fmt.Sprint(media.DefaultVideoLimits.MaxBytes), "largest accepted video file, bytes")
-	s.String("SWAPD_MAX_VIDEO_DURATION", media.DefaultVideoLimits.MaxDuration.String(), "longest accepted video")
-	s.String("SWAPD_MAX_VIDEO_FRAMES", fmt.Sprint(media.DefaultVideoLimits.MaxFrames), "most frames in an accepted video")
-	s.String("SWAPD_MAX_VIDEO_RESOLUTION", fmt.Sprintf("%dx%d", media.DefaultVideoLimits.MaxWidth, media.DefaultVideoLimits.MaxHeight), "largest accepted video frame, WxH (either orientation)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_API_KEYS", "", "if set, /metrics on the worker requires one of these keys")
-	s.String("SWAPD_URL_EXPIRY", "1h", "lifetime of presigned output URLs in webhook bodies")
 	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
 	if err := s.Parse(args); err != nil {
 		return err
@@ -73,18 +64,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	concurrency := s.Int("SWAPD_CONCURRENCY")
 	shutdownTimeout := s.Duration("SWAPD_SHUTDOWN_TIMEOUT")
-	schedule := config.WebhookSchedule(s.Durations("SWAPD_WEBHOOK_SCHEDULE"))
-	limits := media.Limits{MaxBytes: s.Int64("SWAPD_MAX_INPUT_BYTES"), MaxPixels: s.Int64("SWAPD_MAX_PIXELS")}
+	schedule := common.WebhookSchedule()
+	limits, video := common.Limits()
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
-	urlExpiry := s.Duration("SWAPD_URL_EXPIRY")
+	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
-	video := media.VideoLimits{
-		MaxBytes: s.Int64("SWAPD_MAX_VIDEO_BYTES"), MaxDuration: s.Duration("SWAPD_MAX_VIDEO_DURATION"), MaxFrames: s.Int("SWAPD_MAX_VIDEO_FRAMES"),
-	}
-	if _, err := fmt.Sscanf(s.Get("SWAPD_MAX_VIDEO_RESOLUTION"), "%dx%d", &video.MaxWidth, &video.MaxHeight); err != nil {
-		return fmt.Errorf("SWAPD_MAX_VIDEO_RESOLUTION: want WxH: %w", err)
-	}
 	if err := s.Err(); err != nil {
 		return err
 	}
