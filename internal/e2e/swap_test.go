@@ -333,3 +333,22 @@ func TestEnhancerAndMouthMask(t *testing.T) {
 		t.Errorf("with mouth_mask the rest of the face should still change (%.2f)", d)
 	}
 }
+
+// A source seen before comes from the embedding cache: no decode, detection or
+// recognition for it the second time.
+func TestRepeatedSourceUsesEmbeddingCache(t *testing.T) {
+	source := base64.StdEncoding.EncodeToString(readFile(t, "faces/pexels_6567248.jpg")) // used by no other test
+	target := base64.StdEncoding.EncodeToString(readFile(t, "faces/grace_hopper.jpg"))
+	run := func() *jobs.Job {
+		var c created
+		st.postJSON(t, "/v1/jobs", map[string]any{"source": map[string]string{"base64": source}, "target": map[string]string{"base64": target}}, &c)
+		return st.waitStatus(t, c.ID, jobs.Succeeded)
+	}
+	first, second := run(), run()
+	if first.Stages["embed"] <= 0 {
+		t.Fatalf("first job did not embed its source: %v", first.Stages)
+	}
+	if second.Stages["embed"] != 0 {
+		t.Fatalf("second job embedded again (%v s) instead of using the cache", second.Stages["embed"])
+	}
+}
