@@ -47,6 +47,7 @@ use_test_models() {
   export SWAPD_DETECTOR_MODEL="$(cd "$td/models" && pwd)/scrfd_500m.onnx"
   export SWAPD_RECOGNIZER_MODEL="$(cd "$td/models" && pwd)/arcface_compat_512.onnx"
   export SWAPD_SWAPPER_MODEL="$PWD/data/test-models/inswapper_128.onnx"
+  export SWAPD_ENHANCER_MODELS="gfpgan_1.4=$PWD/data/test-models/gfpgan_1.4.onnx,codeformer=$PWD/data/test-models/codeformer.onnx,gpen_bfr_256=$PWD/data/test-models/gpen_bfr_256.onnx,gpen_bfr_512=$PWD/data/test-models/gpen_bfr_512.onnx"
   echo "run: using the small TEST models (results are not a real face swap)" >&2
 }
 if [ "${SWAPD_MODEL_SET:-}" = test ]; then

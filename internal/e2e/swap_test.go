@@ -352,3 +352,17 @@ func TestRepeatedSourceUsesEmbeddingCache(t *testing.T) {
 		t.Fatalf("second job embedded again (%v s) instead of using the cache", second.Stages["embed"])
 	}
 }
+
+// An enhancer the worker does not have fails the job at once, not after retries.
+func TestMissingEnhancerFailsAtOnce(t *testing.T) {
+	var c created
+	st.postJSON(t, "/v1/jobs", map[string]any{
+		"source":  map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/astronaut.png"))},
+		"target":  map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/grace_hopper.jpg"))},
+		"options": map[string]any{"enhancer": "gpen_bfr_512"}, // not installed on the test worker
+	}, &c)
+	j := st.waitStatus(t, c.ID, jobs.Failed)
+	if j.Error == nil || j.Error.Code != "INVALID_REQUEST" || j.Attempts != 1 || !strings.Contains(j.Error.Message, "gpen_bfr_512") {
+		t.Fatalf("attempts %d error %+v", j.Attempts, j.Error)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,6 +50,18 @@ func (d *devicePool) Acquire(ctx context.Context) (tasks.Pipeline, func(), error
 // jobPipeline adapts faceswap.Pipeline to a job: options in, coded errors out.
 type jobPipeline struct{ p *faceswap.Pipeline }
 
+// check refuses, for good, what no retry can fix: an enhancer this worker does not
+// have, options the pipeline rejects.
+func (j jobPipeline) check(o jobs.Options) error {
+	if o.Enhancer != "" && !slices.Contains(j.p.Enhancers(), o.Enhancer) {
+		return errcode.New(errcode.InvalidRequest, "enhancer %q is not installed on this worker (installed: %v)", o.Enhancer, j.p.Enhancers())
+	}
+	if err := embedOptions(o).Validate(); err != nil {
+		return errcode.New(errcode.InvalidRequest, "%v", err)
+	}
+	return nil
+}
+
 func (j jobPipeline) EmbedLargest(ctx context.Context, src media.Frame, o jobs.Options, stages map[string]time.Duration) ([]float32, error) {
 	e, st, err := j.p.Embed(ctx, []media.Frame{src}, embedOptions(o))
 	addStats(stages, st)
@@ -74,6 +87,9 @@ func (j jobPipeline) Average(embs [][]float32) ([]float32, error) {
 }
 
 func (j jobPipeline) SwapImage(ctx context.Context, target media.Frame, id tasks.Identity, o jobs.Options, stages map[string]time.Duration) (media.Frame, int, error) {
+	if err := j.check(o); err != nil {
+		return media.Frame{}, 0, err
+	}
 	opts, err := j.selection(ctx, target, id, o, stages)
 	if err != nil {
 		return media.Frame{}, 0, err
@@ -97,6 +113,9 @@ func (j jobPipeline) SwapImage(ctx context.Context, target media.Frame, id tasks
 }
 
 func (j jobPipeline) SwapVideo(ctx context.Context, r tasks.FrameReader, w tasks.FrameWriter, id tasks.Identity, o jobs.Options, progress func(int), stages map[string]time.Duration) (tasks.VideoResult, error) {
+	if err := j.check(o); err != nil {
+		return tasks.VideoResult{}, err
+	}
 	opts := faceswapOptions(o)
 	if opts.FaceSelector == faceswap.SelectReference && id.Reference == nil {
 		// No reference image: the reference face is picked from the first frame.
