@@ -29,10 +29,40 @@ type Stack struct {
 	Secret webhook.Secret    // webhook signing secret
 	Env    map[string]string // the settings both processes run with
 	stop   []func()
+	logs   io.Writer
 }
 
 // Testdata is the shared fixtures directory (see package fixtures).
 func Testdata() string { return fixtures.Dir() }
+
+// NoWorker, set to any value in Start's overrides, starts the stack without a worker;
+// StartWorker adds them.
+const NoWorker = "STACK_NO_WORKER"
+
+// StartWorker starts another worker on the stack, with extra settings over the
+// stack's. stop shuts it down as SIGTERM would (waiting its shutdown timeout).
+func (s *Stack) StartWorker(extra map[string]string) (stop func()) {
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	if _, ok := extra["SWAPD_METRICS_ADDR"]; !ok && len(extra) > 0 {
+		env["SWAPD_METRICS_ADDR"] = "" // a second worker must not fight for the port
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- workercmd.Run(ctx, nil, func(k string) string { return env[k] }, s.logs) }()
+	return func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+		}
+	}
+}
 
 // Start starts a stack; settings in overrides replace the defaults. Logs go to w
 // (io.Discard to drop them).
@@ -89,22 +119,24 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 		s.Env[k] = v
 	}
 	s.URL = "http://" + s.Env["SWAPD_ADDR"]
+	s.logs = w
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
+	done := make(chan error, 1)
 	getenv := func(k string) string { return s.Env[k] }
 	go func() { done <- apicmd.Run(ctx, nil, getenv, w) }()
-	go func() { done <- workercmd.Run(ctx, nil, getenv, w) }()
 	s.stop = append(s.stop, func() {
 		cancel()
-		for i := 0; i < 2; i++ {
-			select {
-			case <-done:
-			case <-time.After(40 * time.Second):
-			}
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
 		}
 	})
 	if err := waitReady(s.URL, done); err != nil {
 		return fail(fmt.Errorf("swapd did not start: %w", err))
+	}
+	if overrides[NoWorker] == "" {
+		stop := s.StartWorker(nil)
+		s.stop = append(s.stop, stop)
 	}
 	return s, nil
 }
