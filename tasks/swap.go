@@ -238,11 +238,7 @@ func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (*jobs.Output, map
 	case jobs.KindVideo:
 		return h.runVideo(ctx, job)
 	}
-	out, st, err := h.runImage(ctx, job)
-	if err != nil {
-		return nil, st, err
-	}
-	return &out, st, nil
+	return h.runImage(ctx, job)
 }
 
 // runProbe takes and releases a device slot and does nothing else: the job still goes
@@ -250,9 +246,7 @@ func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (*jobs.Output, map
 // health check wants to see.
 func (h *SwapHandler) runProbe(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
 	st := stageTimer{}
-	t0 := time.Now()
-	_, release, err := h.Devices.Acquire(ctx)
-	st.since("wait_slot", t0)
+	_, release, err := h.acquire(ctx, st)
 	if err != nil {
 		return nil, st, err
 	}
@@ -262,7 +256,7 @@ func (h *SwapHandler) runProbe(ctx context.Context, job *jobs.Job) (*jobs.Output
 
 // runImage does the work of one image attempt: fetch, decode, detect/embed/swap/paste,
 // encode, upload. Each step checks ctx, so a cancel takes effect within one step.
-func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output, map[string]float64, error) {
+func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output, map[string]float64, error) {
 	st := stageTimer{}
 	const steps = 5
 	progress := h.progressFunc(ctx, job.ID, steps)
@@ -270,24 +264,24 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output,
 
 	in, err := h.fetchInputs(ctx, job, st)
 	if err != nil {
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 	t0 := time.Now()
 	target, _, err := media.Decode(bytes.NewReader(in.target), h.Limits)
 	st.since("decode", t0)
 	if err != nil {
-		return jobs.Output{}, st, fmt.Errorf("target: %w", err)
+		return nil, st, fmt.Errorf("target: %w", err)
 	}
 	progress(1)
 
 	pipe, release, err := h.acquire(ctx, st)
 	if err != nil {
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 	id, err := h.identity(ctx, job, pipe, in, st)
 	if err != nil {
 		release()
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 	progress(2)
 	times := map[string]time.Duration{}
@@ -295,7 +289,7 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output,
 	release()
 	st.addAll(times)
 	if err != nil {
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 	progress(3)
 
@@ -304,11 +298,11 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output,
 	contentType, err := media.Encode(&buf, result, job.Options.Format(), job.Options.JPEGQuality)
 	st.since("encode", t0)
 	if err != nil {
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 	progress(4)
 	if err := ctx.Err(); err != nil {
-		return jobs.Output{}, st, err
+		return nil, st, err
 	}
 
 	t0 = time.Now()
@@ -316,10 +310,10 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (jobs.Output,
 	obj, err := h.Store.Put(ctx, key, &buf, int64(buf.Len()), contentType)
 	st.since("upload", t0)
 	if err != nil {
-		return jobs.Output{}, st, fmt.Errorf("upload output: %w", err)
+		return nil, st, fmt.Errorf("upload output: %w", err)
 	}
 	progress(5)
-	return jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}, st, nil
+	return &jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}, st, nil
 }
 
 // progressFunc returns a recorder of done/total for the job. Writes are cheap (one
