@@ -297,6 +297,22 @@ func (p *Pipeline) EmbedFace(frame media.Frame, face Face) (Embedding, error) {
 	return p.rec.Embed(frame, face)
 }
 
+// detectTarget finds target's faces, adding the time to st; a target without a face
+// is ErrNoFaceInTarget.
+func (p *Pipeline) detectTarget(ctx context.Context, target media.Frame, opts Options, st *Stats) ([]Face, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	faces, err := p.det.Detect(target, opts.DetectorSize, opts.DetectorScore)
+	st.Detect += time.Since(t)
+	st.TargetFaces = len(faces)
+	if err == nil && len(faces) == 0 {
+		err = ErrNoFaceInTarget
+	}
+	return faces, err
+}
+
 // embedAll embeds faces of frame (batched when the recognizer allows).
 func (p *Pipeline) embedAll(frame media.Frame, faces []Face) ([]Embedding, time.Duration, error) {
 	if p.rec == nil {
@@ -323,18 +339,9 @@ func (p *Pipeline) Swap(ctx context.Context, target media.Frame, src Embedding, 
 		return p.SwapIndexed(ctx, target, []Embedding{src}, opts)
 	}
 	opts = opts.WithDefaults()
-	if err := ctx.Err(); err != nil {
-		return media.Frame{}, st, err
-	}
-	t := time.Now()
-	faces, err := p.det.Detect(target, opts.DetectorSize, opts.DetectorScore)
-	st.Detect = time.Since(t)
+	faces, err := p.detectTarget(ctx, target, opts, &st)
 	if err != nil {
 		return media.Frame{}, st, err
-	}
-	st.TargetFaces = len(faces)
-	if len(faces) == 0 {
-		return media.Frame{}, st, ErrNoFaceInTarget
 	}
 	if err := ctx.Err(); err != nil {
 		return media.Frame{}, st, err
@@ -347,7 +354,7 @@ func (p *Pipeline) Swap(ctx context.Context, target media.Frame, src Embedding, 
 	if len(sel) == 0 {
 		return media.Frame{}, st, ErrNoFaceSelected
 	}
-	t = time.Now()
+	t := time.Now()
 	latent, err := p.swp.Latent(src)
 	st.Swap += time.Since(t)
 	if err != nil {
@@ -419,18 +426,9 @@ func (p *Pipeline) SwapAssigned(ctx context.Context, target media.Frame, as []As
 		}
 		seen[a.Target] = true
 	}
-	if err := ctx.Err(); err != nil {
-		return media.Frame{}, st, err
-	}
-	t := time.Now()
-	faces, err := p.det.Detect(target, opts.DetectorSize, opts.DetectorScore)
-	st.Detect = time.Since(t)
+	faces, err := p.detectTarget(ctx, target, opts, &st)
 	if err != nil {
 		return media.Frame{}, st, err
-	}
-	st.TargetFaces = len(faces)
-	if len(faces) == 0 {
-		return media.Frame{}, st, ErrNoFaceInTarget
 	}
 	SortFaces(faces, OrderLeftRight)
 	items := make([]swapItem, 0, len(as))
@@ -442,7 +440,7 @@ func (p *Pipeline) SwapAssigned(ctx context.Context, target media.Frame, as []As
 		if len(a.Source) == 0 {
 			return media.Frame{}, st, fmt.Errorf("faceswap: assignment for target face %d has no source embedding", a.Target)
 		}
-		t = time.Now()
+		t := time.Now()
 		l, ok := latents[&a.Source[0]]
 		if !ok {
 			if l, err = p.swp.Latent(a.Source); err != nil {
@@ -473,16 +471,10 @@ func (p *Pipeline) SwapIndexed(ctx context.Context, target media.Frame, sources 
 	if len(sources) == 0 {
 		return media.Frame{}, st, ErrNoFaceInSource
 	}
-	if err := ctx.Err(); err != nil {
-		return media.Frame{}, st, err
-	}
-	t := time.Now()
-	faces, err := p.det.Detect(target, opts.DetectorSize, opts.DetectorScore)
-	st.Detect = time.Since(t)
+	faces, err := p.detectTarget(ctx, target, opts, &st)
 	if err != nil {
 		return media.Frame{}, st, err
 	}
-	st.TargetFaces = len(faces)
 	pairs, err := PairFaces(len(sources), len(faces), opts.SourceIndexes, opts.TargetIndexes)
 	if err != nil {
 		return media.Frame{}, st, err
@@ -495,7 +487,7 @@ func (p *Pipeline) SwapIndexed(ctx context.Context, target media.Frame, sources 
 	items := make([]swapItem, 0, len(as))
 	latents := map[int][]float32{}
 	for i, a := range as {
-		t = time.Now()
+		t := time.Now()
 		src := pairs[i].Source
 		l, ok := latents[src]
 		if !ok {
