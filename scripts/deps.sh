@@ -7,7 +7,7 @@
 # What it provides (cached under $SWAPD_CACHE, default ~/.cache/swapd, so CI on the same
 # machine does not rebuild MinIO every run):
 #   redis-server, ffmpeg, docker-compose  Debian packages (apt-get, needs root)
-#   minio                                 go install github.com/minio/minio@latest
+#   minio                                 go install github.com/minio/minio@$MINIO_VERSION
 #   libonnxruntime.so                     SWAPD_ORT_LIBRARY if set; else the official Microsoft
 #                                         release when SWAPD_ORT_SOURCE=release (CPU) or
 #                                         release-gpu (CUDA 12 + cuDNN 9); else the CPU build
@@ -17,6 +17,9 @@ log() { echo "deps: $*" >&2; }
 
 CACHE="${SWAPD_CACHE:-$HOME/.cache/swapd}"
 ORT_VERSION="${SWAPD_ORT_VERSION:-1.30.0}"
+# The MinIO server version the tests were last run against (a pseudo-version: MinIO
+# publishes no Go module tags). Override with SWAPD_MINIO_VERSION=latest.
+MINIO_VERSION="${SWAPD_MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
 mkdir -p "$CACHE/bin" "$CACHE/ort"
 
 need_apt=()
@@ -35,8 +38,8 @@ if [ -z "$MINIO" ]; then
   if command -v minio >/dev/null 2>&1; then MINIO="$(command -v minio)"; else MINIO="$CACHE/bin/minio"; fi
 fi
 if [ ! -x "$MINIO" ]; then
-  log "building MinIO (go install github.com/minio/minio@latest; a few minutes, cached in $CACHE/bin)"
-  GOBIN="$CACHE/bin" go install github.com/minio/minio@latest >&2
+  log "building MinIO (go install github.com/minio/minio@$MINIO_VERSION; a few minutes, cached in $CACHE/bin)"
+  GOBIN="$CACHE/bin" go install "github.com/minio/minio@$MINIO_VERSION" >&2
   MINIO="$CACHE/bin/minio"
 fi
 
