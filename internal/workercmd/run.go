@@ -166,6 +166,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
+	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: asynq.NewInspectorFromRedisClient(rdb), Queue: queue, Notifier: notifier, Log: log}
+	go reaper.Run(ctx)
 	for _, d := range devs {
 		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)
 	}

@@ -182,6 +182,7 @@ func optTime(s string) *time.Time {
 }
 
 // transition atomically moves job id from one of from to `to`, setting fields, and
+// keeping the set of running attempts (runningKey, scored by start time) in step, and
 // expiring the record when `to` is terminal: after the job's own "ttl" field (seconds)
 // when it has one, else after the store's. It returns the job's status before.
 var transitionScript = redis.NewScript(`
@@ -194,7 +195,12 @@ end
 if not allowed then return {0, cur} end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+if ARGV[2] ~= 'running' then
+  redis.call('ZREM', KEYS[2], ARGV[5])
+elseif ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[5])
+end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 if tonumber(ARGV[3]) > 0 then
   local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
   if ttl and ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('EXPIRE', KEYS[1], ARGV[3]) end
@@ -221,8 +227,8 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 	if c.newAttempt {
 		newAttempt = "1"
 	}
-	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt}, c.fields...)
-	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id)}, args...).Slice()
+	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id}, c.fields...)
+	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey}, args...).Slice()
 	if err != nil {
 		return "", fmt.Errorf("job %s -> %s: %w", id, c.to, err)
 	}
@@ -235,6 +241,16 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 		return Status(cur), &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
 	}
 	return Status(cur), nil
+}
+
+// runningKey is a sorted set of the jobs with an attempt in progress, scored by the
+// attempt's start (unix seconds), so a sweeper can find attempts that outlived any
+// worker (see tasks.Reaper).
+const runningKey = "swapd:running"
+
+// RunningSince returns the ids of jobs whose current attempt started before t.
+func (s *Store) RunningSince(ctx context.Context, t time.Time) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, runningKey, &redis.ZRangeBy{Min: "-inf", Max: fmt.Sprint(t.Unix())}).Result()
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
@@ -345,6 +361,7 @@ func (s *Store) Delete(ctx context.Context, j *Job) (bool, error) {
 	pipe := s.rdb.TxPipeline()
 	del := pipe.Del(ctx, key(j.ID))
 	pipe.ZRem(ctx, ownerKey(j.Owner), j.ID)
+	pipe.ZRem(ctx, runningKey, j.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, err
 	}

@@ -1,0 +1,82 @@
+package tasks
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swapd/swapd/internal/testenv"
+	"github.com/swapd/swapd/pkg/jobs"
+)
+
+func TestReaperRepairsLostTasks(t *testing.T) {
+	ctx := context.Background()
+	addr := testenv.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	store := jobs.NewStore(rdb, time.Hour)
+	queue := asynq.NewClientFromRedisClient(rdb)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	r := &Reaper{Jobs: store, Inspector: insp, Queue: queue, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Notifier: &Notifier{Client: queue, Jobs: store}, Grace: time.Nanosecond}
+
+	running := func(id string) {
+		t.Helper()
+		if err := store.Create(ctx, &jobs.Job{ID: id, Owner: "o", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue := func(id string) {
+		t.Helper()
+		task, _ := NewSwapTask(id)
+		if _, err := queue.Enqueue(task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running("lost")     // the record runs, the task is gone
+	running("archived") // asynq archived the task after lost workers
+	enqueue("archived")
+	if err := insp.ArchiveTask(QueueSwap, "archived"); err != nil {
+		t.Fatal(err)
+	}
+	running("healthy") // a task asynq still holds
+	enqueue("healthy")
+	if err := store.Create(ctx, &jobs.Job{ID: "queued", Owner: "o", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err) // never started: not the reaper's business
+	}
+
+	requeued, failed, err := r.Sweep(ctx)
+	if err != nil || requeued != 1 || failed != 1 {
+		t.Fatalf("requeued %d failed %d err %v", requeued, failed, err)
+	}
+	if j, _ := store.Get(ctx, "lost"); j.Status != jobs.Queued {
+		t.Fatalf("lost job is %s", j.Status)
+	}
+	if info, err := insp.GetTaskInfo(QueueSwap, "lost"); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("lost job's task: %+v %v", info, err)
+	}
+	if j, _ := store.Get(ctx, "archived"); j.Status != jobs.Failed || j.Error.Code != "UNAVAILABLE" {
+		t.Fatalf("archived job: %s %+v", j.Status, j.Error)
+	}
+	if j, _ := store.Get(ctx, "healthy"); j.Status != jobs.Running {
+		t.Fatalf("healthy job touched: %s", j.Status)
+	}
+	// Nothing left to repair: a second sweep changes nothing.
+	if requeued, failed, err := r.Sweep(ctx); err != nil || requeued+failed != 0 {
+		t.Fatalf("second sweep: %d %d %v", requeued, failed, err)
+	}
+	// A recent attempt is left alone whatever asynq says.
+	r.Grace = time.Hour
+	running("recent")
+	if requeued, failed, _ := r.Sweep(ctx); requeued+failed != 0 {
+		t.Fatal("the reaper touched an attempt inside its grace period")
+	}
+}
