@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,28 +28,12 @@ func TestWorkerRestartLosesNoJob(t *testing.T) {
 	defer s.Stop()
 	c := &stack{URL: s.URL, Key: s.Key, Secret: s.Secret, env: s.Env}
 
-	face := readFile(t, "faces/astronaut.png")
-	var hits atomic.Int32
-	var once sync.Once
-	hold, release := make(chan struct{}), make(chan struct{})
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hits.Add(1) == 1 {
-			once.Do(func() { close(hold) })
-			select { // the first fetch hangs: the job is in flight when its worker stops
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Write(face)
-	}))
-	defer src.Close()
-	defer close(release)
+	src, hold, hits := firstFetchHangs(t)
 
 	stopA := s.StartWorker(map[string]string{"SWAPD_SHUTDOWN_TIMEOUT": "500ms"})
 	var created created
 	c.postJSON(t, "/v1/jobs", map[string]any{
-		"source": map[string]string{"url": strings.Replace(src.URL, "127.0.0.1", "localhost", 1) + "/face.png"},
+		"source": map[string]string{"url": src},
 		"target": map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/grace_hopper.jpg"))},
 	}, &created)
 	select {
@@ -87,23 +70,7 @@ func TestWorkerCrashLosesNoJob(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/swapd/swapd/cmd/worker").CombinedOutput(); err != nil {
 		t.Fatalf("build the worker: %v\n%s", err, out)
 	}
-	face := readFile(t, "faces/astronaut.png")
-	var hits atomic.Int32
-	hold, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hits.Add(1) == 1 {
-			once.Do(func() { close(hold) })
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Write(face)
-	}))
-	defer src.Close()
-	defer close(release)
+	src, hold, hits := firstFetchHangs(t)
 
 	cmd := exec.Command(bin)
 	cmd.Env = os.Environ()
@@ -116,7 +83,7 @@ func TestWorkerCrashLosesNoJob(t *testing.T) {
 	}
 	var created created
 	c.postJSON(t, "/v1/jobs", map[string]any{
-		"source": map[string]string{"url": strings.Replace(src.URL, "127.0.0.1", "localhost", 1) + "/face.png"},
+		"source": map[string]string{"url": src},
 		"target": map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/grace_hopper.jpg"))},
 	}, &created)
 	select {
@@ -149,4 +116,27 @@ func TestWorkerCrashLosesNoJob(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// firstFetchHangs serves a source face whose first fetch hangs (the job is then in
+// flight on its worker) and whose later fetches succeed. It returns the URL (by name,
+// which the test stack allows), a channel closed when the first fetch arrives, and the
+// fetch count.
+func firstFetchHangs(t *testing.T) (url string, hold <-chan struct{}, hits *atomic.Int32) {
+	face := readFile(t, "faces/astronaut.png")
+	hits = new(atomic.Int32)
+	first, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			close(first)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write(face)
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/face.png", first, hits
 }

@@ -431,20 +431,28 @@ func (p *Pipeline) SwapAssigned(ctx context.Context, target media.Frame, as []As
 		return media.Frame{}, st, err
 	}
 	SortFaces(faces, OrderLeftRight)
+	out, err := p.swapAssignments(ctx, target, faces, as, opts, &st)
+	return out, st, err
+}
+
+// swapAssignments swaps each assignment into faces (numbered left to right), computing
+// each distinct source's latent once, and returns the new frame.
+func (p *Pipeline) swapAssignments(ctx context.Context, target media.Frame, faces []Face, as []Assignment, opts Options, st *Stats) (media.Frame, error) {
 	items := make([]swapItem, 0, len(as))
 	latents := map[*float32][]float32{}
 	for _, a := range as {
 		if a.Target >= len(faces) {
-			return media.Frame{}, st, fmt.Errorf("%w: target face %d, but the target has %d", ErrFaceIndex, a.Target, len(faces))
+			return media.Frame{}, fmt.Errorf("%w: target face %d, but the target has %d", ErrFaceIndex, a.Target, len(faces))
 		}
 		if len(a.Source) == 0 {
-			return media.Frame{}, st, fmt.Errorf("faceswap: assignment for target face %d has no source embedding", a.Target)
+			return media.Frame{}, fmt.Errorf("faceswap: assignment for target face %d has no source embedding", a.Target)
 		}
 		t := time.Now()
 		l, ok := latents[&a.Source[0]]
 		if !ok {
+			var err error
 			if l, err = p.swp.Latent(a.Source); err != nil {
-				return media.Frame{}, st, err
+				return media.Frame{}, err
 			}
 			latents[&a.Source[0]] = l
 		}
@@ -452,10 +460,10 @@ func (p *Pipeline) SwapAssigned(ctx context.Context, target media.Frame, as []As
 		items = append(items, swapItem{faces[a.Target], l})
 	}
 	out := target.Clone()
-	if err := p.process(ctx, out, items, opts, &st); err != nil {
-		return media.Frame{}, st, err
+	if err := p.process(ctx, out, items, opts, st); err != nil {
+		return media.Frame{}, err
 	}
-	return out, st, nil
+	return out, nil
 }
 
 // SwapIndexed swaps faces of target with source identities (typically
@@ -484,26 +492,8 @@ func (p *Pipeline) SwapIndexed(ctx context.Context, target media.Frame, sources 
 	for i, pr := range pairs {
 		as[i] = Assignment{Target: pr.Target, Source: sources[pr.Source]}
 	}
-	items := make([]swapItem, 0, len(as))
-	latents := map[int][]float32{}
-	for i, a := range as {
-		t := time.Now()
-		src := pairs[i].Source
-		l, ok := latents[src]
-		if !ok {
-			if l, err = p.swp.Latent(a.Source); err != nil {
-				return media.Frame{}, st, err
-			}
-			latents[src] = l
-		}
-		st.Swap += time.Since(t)
-		items = append(items, swapItem{faces[a.Target], l})
-	}
-	out := target.Clone()
-	if err := p.process(ctx, out, items, opts, &st); err != nil {
-		return media.Frame{}, st, err
-	}
-	return out, st, nil
+	out, err := p.swapAssignments(ctx, target, faces, as, opts, &st)
+	return out, st, err
 }
 
 // checkSwap validates what every swap entry point needs.
