@@ -23,7 +23,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 compose-check:
-	@$(DEPS) && SWAPD_API_KEYS=check SWAPD_WEBHOOK_SECRET=check docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
+	@$(DEPS) && SWAPD_API_KEYS=check SWAPD_ADMIN_KEYS=check-admin SWAPD_WEBHOOK_SECRET=check docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 
 test: vet compose-check
 	@test -d "$(TESTDATA)" || { echo "test fixtures not found at $(TESTDATA) (set TESTDATA=...)"; exit 1; }

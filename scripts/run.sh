@@ -15,14 +15,18 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-# Secrets persist across runs so clients and receivers keep working.
+# Secrets persist across runs so clients and receivers keep working. The tenant key
+# submits jobs; the operator (admin) key is the only one that opens the dashboard and
+# /metrics.
+genkey() { echo "$1_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; }
 if [ ! -f data/secrets.env ]; then
   {
-    echo "SWAPD_API_KEYS=sk_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    echo "SWAPD_API_KEYS=$(genkey sk)"
     echo "SWAPD_WEBHOOK_SECRET=whsec_$(head -c 32 /dev/urandom | base64)"
   } > data/secrets.env
   chmod 600 data/secrets.env
 fi
+grep -q '^SWAPD_ADMIN_KEYS=' data/secrets.env || echo "SWAPD_ADMIN_KEYS=$(genkey sk_admin)" >> data/secrets.env
 set -a; . data/secrets.env; set +a
 
 if [ -z "${SWAPD_REDIS_URL:-}" ]; then
@@ -62,13 +66,15 @@ bin/api & pids+=($!)
 addr="${SWAPD_ADDR:-127.0.0.1:8080}"
 for _ in $(seq 1 100); do curl -fs "http://$addr/readyz" >/dev/null 2>&1 && break; sleep 0.3; done
 key="${SWAPD_API_KEYS%%,*}"
+admin="${SWAPD_ADMIN_KEYS%%,*}"
 cat <<MSG
 
   swapd is running
     API        http://$addr
-    API key    $key
-    dashboard  http://$addr/monitoring/   (user: anything, password: the API key)
-    secrets    data/secrets.env (webhook secret for verifying signatures)
+    API key    $key   (a tenant key: submits jobs, sees only its own)
+    admin key  $admin   (operators only: dashboard and /metrics)
+    dashboard  http://$addr/monitoring/   (user: anything, password: the admin key)
+    secrets    data/secrets.env (keys, and the webhook secret for verifying signatures)
 
   try:
     curl -s -H "Authorization: Bearer $key" -F source=@me.jpg -F target=@photo.jpg http://$addr/v1/jobs

@@ -76,13 +76,21 @@ func JobTaskOptions(j *jobs.Job) []asynq.Option {
 	return nil
 }
 
-// WebhookPayload is one event delivery. The body is built once, when the event
-// happens, so every retry sends the same bytes under the same webhook-id.
+// WebhookPayload is one event delivery. The body is rendered from the job record at
+// each attempt, so a retry hours later carries a presigned output URL that still
+// works, under the same webhook-id. Snapshot is the body as it was when the event
+// happened, without presigned URLs or inline outputs: it is sent only if the record
+// is gone by the time of an attempt. Payloads are shown in the dashboard, so they
+// never hold a URL that opens a tenant's output, nor input or output bytes.
 type WebhookPayload struct {
-	JobID   string          `json:"job_id"`
-	EventID string          `json:"event_id"`
-	URL     string          `json:"url"`
-	Body    json.RawMessage `json:"body"`
+	JobID    string          `json:"job_id"`
+	EventID  string          `json:"event_id"`
+	Type     string          `json:"type,omitempty"`
+	URL      string          `json:"url"`
+	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	// Body is what payloads of earlier versions carried (rendered once, URLs
+	// included); still delivered as it is if such a task is in the queue.
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // NewWebhookTask returns the delivery task for an event. maxRetry comes from the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/runpod"
@@ -31,7 +32,7 @@ type Notifier struct {
 // Present fills in the fields a client sees but swapd does not store: the presigned
 // output URL. GET /v1/jobs/{id} and webhook bodies show a job the same way.
 func Present(ctx context.Context, store *storage.Store, j *jobs.Job, expiry time.Duration) *jobs.Job {
-	if j.Output != nil && j.Output.Key != "" {
+	if store != nil && j.Output != nil && j.Output.Key != "" {
 		if u, err := store.PresignGet(ctx, j.Output.Key, expiry, ""); err == nil {
 			j.Output.URL = u
 		}
@@ -62,7 +63,7 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" {
 		return nil
 	}
-	body, err := n.Render(ctx, j, typ)
+	snapshot, err := (&Notifier{URLExpiry: n.URLExpiry}).Render(ctx, j, typ) // no store: no URLs, no bytes
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 	if j.Retries > 0 {
 		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", id, j.Retries), typ)
 	}
-	p := WebhookPayload{JobID: id, EventID: eventID, URL: j.Webhook.URL, Body: body}
+	p := WebhookPayload{JobID: id, EventID: eventID, Type: typ, URL: j.Webhook.URL, Snapshot: snapshot}
 	t, err := NewWebhookTask(p, n.MaxRetry)
 	if err != nil {
 		return err
@@ -106,11 +107,12 @@ func (n *Notifier) Render(ctx context.Context, j *jobs.Job, typ string) ([]byte,
 
 // WebhookHandler delivers webhook tasks.
 type WebhookHandler struct {
-	Jobs    *jobs.Store
-	Client  *http.Client // from netguard.NewClient: private addresses refused at dial time
-	Secret  webhook.Secret
-	Log     *slog.Logger
-	Metrics *metrics.Metrics // optional
+	Jobs     *jobs.Store
+	Notifier *Notifier    // renders each attempt's body with fresh URLs
+	Client   *http.Client // from netguard.NewClient: private addresses refused at dial time
+	Secret   webhook.Secret
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics // optional
 }
 
 // ProcessTask implements asynq.Handler.
@@ -120,8 +122,12 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
+	body, err := h.body(ctx, p)
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, p.Body, h.Secret)
+	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
 	took := time.Since(t0)
 	if err == nil {
 		h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
@@ -140,4 +146,21 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	h.Metrics.WebhookAttempt(metrics.WebhookFailedRetrying, took)
 	log.Warn("webhook attempt failed", "attempt", retried+1, "err", err)
 	return err
+}
+
+// body renders this attempt's body from the job record, so presigned URLs are fresh
+// at every retry. A record that is gone (deleted by its owner, or expired during a
+// long retry schedule) leaves the snapshot taken when the event happened.
+func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) ([]byte, error) {
+	if len(p.Body) > 0 {
+		return p.Body, nil
+	}
+	j, err := h.Jobs.Get(ctx, p.JobID)
+	if e, ok := errcode.As(err); ok && e.Code == errcode.NotFound {
+		return p.Snapshot, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load job %s for its webhook: %w", p.JobID, err)
+	}
+	return h.Notifier.Render(ctx, j, p.Type)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -31,7 +32,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s := config.New("api", getenv, stdout)
 	common := config.DeclareCommon(s)
 	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
-	keys := s.String("SWAPD_API_KEYS", "", "comma-separated API keys (one is generated for a local run if empty)")
+	keys := s.String("SWAPD_API_KEYS", "", "comma-separated tenant API keys (one is generated for a local run if empty)")
+	adminKeys := s.String("SWAPD_ADMIN_KEYS", "", "comma-separated operator keys: the only keys that open /monitoring/ and /metrics (one is generated if empty)")
 	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
 	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
@@ -57,6 +59,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		apiKeys = []string{k}
 		fmt.Fprintf(stdout, "No SWAPD_API_KEYS set; generated an API key for this run:\n  SWAPD_API_KEY=%s\n", k)
 	}
+	opsKeys := config.List(*adminKeys)
+	if len(opsKeys) == 0 {
+		k := generateKey()
+		opsKeys = []string{k}
+		fmt.Fprintf(stdout, "No SWAPD_ADMIN_KEYS set; generated an operator key for the dashboard and /metrics:\n  SWAPD_ADMIN_KEY=%s\n", k)
+	}
+	for _, k := range opsKeys {
+		if slices.Contains(apiKeys, k) {
+			return errors.New("SWAPD_ADMIN_KEYS: a key is both an admin and a tenant key; give operators their own keys")
+		}
+	}
 
 	redisOpt, rdb, err := common.Redis()
 	if err != nil {
@@ -77,7 +90,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	handler := api.NewServer(api.Deps{
-		Log: log, Keys: apiKeys, Redis: rdb, Jobs: jobStore, Store: store,
+		Log: log, Keys: apiKeys, AdminKeys: opsKeys, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
 		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},

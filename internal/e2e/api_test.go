@@ -250,7 +250,7 @@ func TestEventsStreamInOrder(t *testing.T) {
 func TestMetricsAndRequestIDs(t *testing.T) {
 	st.waitStatus(t, probe(t, st, ""), jobs.Succeeded)
 	req, _ := http.NewRequest("GET", st.URL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+st.Key)
+	req.Header.Set("Authorization", "Bearer "+st.Admin)
 	req.Header.Set("X-Request-Id", "trace-me-123")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -286,6 +286,10 @@ func TestWorkerMetrics(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+st.Key)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("worker metrics with a tenant key: %v %v", err, resp)
+	}
+	req.Header.Set("Authorization", "Bearer "+st.Admin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

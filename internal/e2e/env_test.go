@@ -24,6 +24,7 @@ import (
 type stack struct {
 	URL    string // API base URL
 	Key    string
+	Admin  string // operator key
 	Secret webhook.Secret
 	env    map[string]string
 }
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	s, err := swapdstack.Start(map[string]string{
 		"SWAPD_API_KEYS":             "sk_test_other,sk_test_e2e,sk_test_lister,sk_test_timeout",
+		"SWAPD_ADMIN_KEYS":           "sk_test_admin",
 		"SWAPD_S3_BUCKET":            "swapd-e2e",
 		"SWAPD_MAX_INPUT_BYTES":      fmt.Sprint(testMaxBytes),
 		"SWAPD_MAX_PIXELS":           fmt.Sprint(testMaxPixels),
@@ -54,7 +56,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	st = &stack{URL: s.URL, Key: "sk_test_e2e", Secret: s.Secret, env: s.Env}
+	st = &stack{URL: s.URL, Key: "sk_test_e2e", Admin: "sk_test_admin", Secret: s.Secret, env: s.Env}
 	code := m.Run()
 	s.Stop()
 	os.Exit(code)

@@ -139,12 +139,12 @@ func TestAuthRequired(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("unauthenticated submit: %d", resp.StatusCode)
 	}
-	// Health needs no key; the dashboard opens with the key as Basic password.
+	// Health needs no key; the dashboard opens with an admin key as Basic password.
 	if resp, _ := http.Get(st.URL + "/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz: %d", resp.StatusCode)
 	}
 	req, _ := http.NewRequest("GET", st.URL+"/monitoring/", nil)
-	req.SetBasicAuth("admin", st.Key)
+	req.SetBasicAuth("admin", st.Admin)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

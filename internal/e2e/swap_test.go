@@ -31,22 +31,7 @@ type created struct {
 }
 
 // upload puts data through a presigned PUT from /v1/uploads and returns the key.
-func upload(t *testing.T, data []byte) string {
-	var up struct{ Key, URL, Method string }
-	if resp := st.postJSON(t, "/v1/uploads", map[string]any{}, &up); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /v1/uploads: %d", resp.StatusCode)
-	}
-	req, _ := http.NewRequest(up.Method, up.URL, bytes.NewReader(data))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("presigned PUT: %d", resp.StatusCode)
-	}
-	return up.Key
-}
+func upload(t *testing.T, data []byte) string { t.Helper(); return st.upload(t, data) }
 
 // waitWebhook waits for n requests and checks each one's Standard Webhooks signature.
 func waitWebhook(t *testing.T, r *testenv.Receiver, n int) []testenv.ReceivedRequest {

@@ -25,7 +25,8 @@ import (
 // Stack is a running swapd.
 type Stack struct {
 	URL    string            // API base URL
-	Key    string            // an API key it accepts
+	Key    string            // a tenant API key it accepts
+	Admin  string            // an operator key: the dashboard and /metrics
 	Secret webhook.Secret    // webhook signing secret
 	Env    map[string]string // the settings both processes run with
 	stop   []func()
@@ -67,7 +68,7 @@ func (s *Stack) StartWorker(extra map[string]string) (stop func()) {
 // Start starts a stack; settings in overrides replace the defaults. Logs go to w
 // (io.Discard to drop them).
 func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
-	s := &Stack{Key: "sk_test_stack", Secret: webhook.GenerateSecret()}
+	s := &Stack{Key: "sk_test_stack", Admin: "sk_admin_stack", Secret: webhook.GenerateSecret()}
 	fail := func(err error) (*Stack, error) { s.Stop(); return nil, err }
 	redisAddr, stopRedis, err := testenv.StartRedis()
 	if err != nil {
@@ -96,6 +97,7 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 	s.Env = map[string]string{
 		"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
 		"SWAPD_API_KEYS":         s.Key,
+		"SWAPD_ADMIN_KEYS":       s.Admin,
 		"SWAPD_REDIS_URL":        "redis://" + redisAddr + "/0",
 		"SWAPD_S3_ENDPOINT":      minio.Endpoint,
 		"SWAPD_S3_ACCESS_KEY":    minio.AccessKey,

@@ -52,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	secret := s.String("SWAPD_WEBHOOK_SECRET", "", "webhook signing secret, whsec_<base64>")
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
-	metricsKeys := s.String("SWAPD_API_KEYS", "", "if set, /metrics on the worker requires one of these keys")
+	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
 	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
 	if err := s.Parse(args); err != nil {
 		return err
@@ -152,7 +152,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Devices: &devicePool{pool: pool, pipelines: pipelines, metrics: m},
 		Cache:   &tasks.EmbeddingCache{Redis: rdb, Model: modelID(paths.Recognizer)},
 	})
-	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log, Metrics: m})
+	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log, Metrics: m})
 
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:              concurrency,

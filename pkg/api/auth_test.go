@@ -11,7 +11,7 @@ import (
 
 func TestRequireKey(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := requireKey([]string{"k1", "k2"})(ok)
+	h := requireKey(&Deps{Keys: []string{"k1", "k2"}, AdminKeys: []string{"a1"}})(ok)
 	cases := []struct {
 		name, path, auth string
 		want             int
@@ -19,6 +19,7 @@ func TestRequireKey(t *testing.T) {
 	}{
 		{"bearer first key", "/v1/jobs", "Bearer k1", 204, ""},
 		{"bearer second key", "/v1/jobs", "Bearer k2", 204, ""},
+		{"admin key", "/v1/jobs", "Bearer a1", 204, ""},
 		{"basic password", "/monitoring/", "Basic " + basic("u", "k2"), 204, ""},
 		{"none", "/v1/jobs", "", 401, `Bearer realm="swapd"`},
 		{"wrong", "/v1/jobs", "Bearer k3", 401, `Bearer realm="swapd"`},
@@ -43,9 +44,45 @@ func TestRequireKey(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/v1/jobs", nil)
 	r.Header.Set("Authorization", "Bearer ")
-	requireKey(nil)(ok).ServeHTTP(w, r)
+	requireKey(&Deps{})(ok).ServeHTTP(w, r)
 	if w.Code != 401 {
 		t.Fatalf("empty key list accepted a request: %d", w.Code)
+	}
+}
+
+// TestRequireAdmin: the dashboard and /metrics open for admin keys only; a tenant
+// key is recognised (403, not 401) but refused.
+func TestRequireAdmin(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	h := requireAdmin(&Deps{Keys: []string{"t1"}, AdminKeys: []string{"a1", "a2"}})(ok)
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{
+		{"Bearer a1", 204}, {"Basic " + basic("ops", "a2"), 204},
+		{"Bearer t1", 403}, {"Basic " + basic("u", "t1"), 403},
+		{"Bearer nope", 401}, {"", 401},
+	} {
+		r := httptest.NewRequest("GET", "/monitoring/api/queues", nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%q: got %d, want %d", tc.auth, w.Code, tc.want)
+		}
+		if tc.want == 403 && !bytes.Contains(w.Body.Bytes(), []byte(`"FORBIDDEN"`)) {
+			t.Errorf("%q: 403 body without the FORBIDDEN code: %s", tc.auth, w.Body)
+		}
+	}
+	// No admin keys configured: nobody opens the dashboard.
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/metrics", nil)
+	r.Header.Set("Authorization", "Bearer ")
+	requireAdmin(&Deps{Keys: []string{"t1"}})(ok).ServeHTTP(w, r)
+	if w.Code != 401 {
+		t.Fatalf("empty admin key list accepted a request: %d", w.Code)
 	}
 }
 

@@ -23,9 +23,19 @@ type Input struct {
 	Base64 string `json:"base64,omitempty"`
 }
 
-// UploadPrefix is where presigned uploads land; job inputs may reference only keys
-// under it, so a client cannot name another job's files as its input.
+// UploadPrefix is where presigned uploads land, under the uploading key's id
+// (uploads/{owner}/{uuid}): job inputs may reference only keys under their own key's
+// prefix, so a client can name neither another job's files nor another tenant's
+// uploads as its input.
 const UploadPrefix = "uploads/"
+
+// uploadPrefix is where owner's uploads land.
+func uploadPrefix(owner string) string { return UploadPrefix + owner + "/" }
+
+// ownsUpload reports whether key is one of owner's uploads.
+func ownsUpload(owner, key string) bool {
+	return owner != "" && strings.HasPrefix(key, uploadPrefix(owner)) && !strings.Contains(key, "..")
+}
 
 // inputKey is where the API stores an input it received in the request itself.
 func inputKey(jobID, name string) string { return "jobs/" + jobID + "/" + name }
@@ -157,9 +167,15 @@ func checkUploaded(ctx context.Context, d *Deps, name, key string, allowVideo bo
 	if !strings.HasPrefix(key, UploadPrefix) || strings.Contains(key, "..") {
 		return jobs.Input{}, errcode.New(errcode.InvalidRequest, "%s: key %q is not an upload key from POST /v1/uploads", name, key)
 	}
+	// Another key's upload answers exactly as a missing one, so a tenant cannot even
+	// learn that a guessed key exists.
+	notFound := errcode.New(errcode.InputNotFound, "%s: nothing was uploaded to %q with this API key", name, key)
+	if !ownsUpload(ownerOf(ctx), key) {
+		return jobs.Input{}, notFound
+	}
 	rc, obj, err := d.Store.Get(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return jobs.Input{}, errcode.New(errcode.InputNotFound, "%s: nothing was uploaded to %q", name, key)
+		return jobs.Input{}, notFound
 	}
 	if err != nil {
 		return jobs.Input{}, fmt.Errorf("read upload %s: %w", key, err)

@@ -99,7 +99,9 @@ func handleDeleteJob(d *Deps) http.Handler {
 		}
 		var keys []string
 		for _, in := range j.Inputs() {
-			if in.Key != "" {
+			// Only the job's own key's uploads: a record written before uploads were
+			// bound to keys may name another tenant's upload.
+			if in.Key != "" && ownsUpload(j.Owner, in.Key) {
 				keys = append(keys, in.Key)
 			}
 		}

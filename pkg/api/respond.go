@@ -1,10 +1,19 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/metrics"
@@ -20,15 +29,58 @@ type errorBody struct {
 	Error *errcode.Error `json:"error"`
 }
 
-// writeError answers with err's code and message. Errors without a code are logged and
-// reported as INTERNAL, so no internal detail reaches a client.
+// writeError answers with err's code and message. An error from a dependency that is
+// down (Redis, object storage: refused or dropped connections, timeouts) is 503
+// UNAVAILABLE with Retry-After, so clients back off and try again instead of treating
+// it as a bug. Other errors without a code are logged and reported as INTERNAL, so no
+// internal detail reaches a client.
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
-	e, ok := errcode.As(err)
-	if !ok {
-		log.Error("internal error", "err", err)
-		e = errcode.New(errcode.Internal, "an internal error occurred; it has been logged")
+	e := classify(log, err)
+	if e.Code == errcode.Unavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	writeJSON(w, errcode.HTTPStatus(e.Code), errorBody{Error: e})
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait: Redis and MinIO restart in
+// seconds, and go-redis reconnects on the next command.
+const retryAfterSeconds = "2"
+
+// classify turns any error into the coded error a client sees.
+func classify(log *slog.Logger, err error) *errcode.Error {
+	if e, ok := errcode.As(err); ok {
+		return e
+	}
+	if dependencyDown(err) {
+		log.Warn("dependency unavailable", "err", err)
+		return errcode.New(errcode.Unavailable, "swapd's queue or storage is unavailable right now; nothing was accepted, try again shortly")
+	}
+	log.Error("internal error", "err", err)
+	return errcode.New(errcode.Internal, "an internal error occurred; it has been logged")
+}
+
+// dependencyDown reports whether err says a network dependency could not be reached
+// or stopped answering, as opposed to a bug or a bad request.
+func dependencyDown(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &op), errors.As(err, &dns),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed),
+		errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	// Redis answers these while it cannot serve: loading its data after a restart, a
+	// replica that lost its primary, a primary in a failover, or out of memory.
+	msg := err.Error()
+	for _, p := range []string{"LOADING ", "MASTERDOWN ", "READONLY ", "TRYAGAIN ", "CLUSTERDOWN ", "OOM ", "NOREPLICAS "} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func handleNotFound() http.Handler {

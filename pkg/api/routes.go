@@ -9,7 +9,8 @@ type router interface {
 
 // addRoutes is the whole API surface in one place.
 func addRoutes(mux router, d *Deps) {
-	auth := requireKey(d.Keys)
+	auth := requireKey(d)
+	admin := requireAdmin(d)
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
@@ -30,18 +31,20 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("POST /v2/{endpoint}/run", rp(handleRunPodSubmit(d, false)))
 	mux.Handle("POST /v2/{endpoint}/runsync", rp(handleRunPodSubmit(d, true)))
 	mux.Handle("GET /v2/{endpoint}/status/{id}", rp(handleRunPodStatus(d)))
+	mux.Handle("GET /v2/{endpoint}/status-sync/{id}", rp(handleRunPodStatusSync(d)))
 	mux.Handle("GET /v2/{endpoint}/stream/{id}", rp(handleRunPodStream(d)))
 	mux.Handle("POST /v2/{endpoint}/cancel/{id}", rp(handleRunPodCancel(d)))
 	mux.Handle("POST /v2/{endpoint}/retry/{id}", rp(handleRunPodRetry(d)))
 	mux.Handle("POST /v2/{endpoint}/purge-queue", rp(handleRunPodPurge(d)))
 	mux.Handle("GET /v2/{endpoint}/health", rp(handleRunPodHealth(d)))
+	mux.Handle("/v2/", handleRunPodFallback(d))
 	d.ExtraPaths = withRunPodPaths(d.ExtraPaths)
 
 	if d.Metrics != nil {
-		mux.Handle("GET /metrics", auth(d.Metrics.Handler()))
+		mux.Handle("GET /metrics", admin(d.Metrics.Handler()))
 	}
 	if d.Monitor != nil {
-		mux.Handle("/monitoring/", auth(d.Monitor))
+		mux.Handle("/monitoring/", admin(d.Monitor))
 	}
 	mux.Handle("/", auth(handleNotFound()))
 }

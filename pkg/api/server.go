@@ -21,7 +21,8 @@ import (
 // Deps is everything the API needs; cmd/api builds it from configuration.
 type Deps struct {
 	Log       *slog.Logger
-	Keys      []string // accepted API keys; must not be empty
+	Keys      []string // tenant API keys: each sees only its own jobs and uploads
+	AdminKeys []string // operator keys: also open the dashboard and /metrics
 	Redis     redis.UniversalClient
 	Jobs      *jobs.Store
 	Store     *storage.Store

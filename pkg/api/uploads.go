@@ -19,7 +19,7 @@ type uploadResponse struct {
 func handleCreateUpload(d *Deps) http.Handler {
 	const expiry = 15 * time.Minute
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := UploadPrefix + uuid.Must(uuid.NewV7()).String()
+		key := uploadPrefix(owner(r)) + uuid.Must(uuid.NewV7()).String()
 		u, err := d.Store.PresignPut(r.Context(), key, expiry)
 		if err != nil {
 			writeError(w, d.Log, err)

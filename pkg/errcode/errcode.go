@@ -16,6 +16,7 @@ import (
 const (
 	InvalidRequest          = "INVALID_REQUEST"            // malformed JSON, bad option, missing field
 	Unauthorized            = "UNAUTHORIZED"               // missing or wrong API key
+	Forbidden               = "FORBIDDEN"                  // a valid key without the role the route needs (admin)
 	NotFound                = "NOT_FOUND"                  // no such job or object
 	Conflict                = "CONFLICT"                   // the job is in a state that forbids the action
 	IdempotencyMismatch     = "IDEMPOTENCY_KEY_REUSED"     // an Idempotency-Key sent again with a different request
@@ -72,6 +73,8 @@ func HTTPStatus(code string) int {
 		return http.StatusBadRequest
 	case Unauthorized:
 		return http.StatusUnauthorized
+	case Forbidden:
+		return http.StatusForbidden
 	case NotFound:
 		return http.StatusNotFound
 	case Conflict:
