@@ -5,8 +5,10 @@
 SHELL := /bin/bash
 GO ?= go
 DEPS = eval "$$(scripts/deps.sh)"
-TESTDATA ?= $(abspath ../shared/testdata)
-export SWAPD_TESTDATA := $(TESTDATA)
+# Test fixtures: TESTDATA=DIR (or SWAPD_TESTDATA) names a directory; otherwise scripts/fixtures.sh
+# uses ../shared/testdata when present, else fetches the files and checks their sha256 into a cache.
+TESTDATA ?= $(SWAPD_TESTDATA)
+export SWAPD_TESTDATA := $(if $(TESTDATA),$(abspath $(TESTDATA)))
 
 .PHONY: all build deps test vet compose-check run bench models clean
 
@@ -26,8 +28,7 @@ compose-check:
 	@$(DEPS) && SWAPD_API_KEYS=check SWAPD_ADMIN_KEYS=check-admin SWAPD_WEBHOOK_SECRET=check docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 
 test: vet compose-check
-	@test -d "$(TESTDATA)" || { echo "test fixtures not found at $(TESTDATA) (set TESTDATA=...)"; exit 1; }
-	$(DEPS) && $(GO) test -count=1 -timeout 30m ./...
+	$(DEPS) && testdata="$$(scripts/fixtures.sh)" && export SWAPD_TESTDATA="$$testdata" && $(GO) test -count=1 -timeout 30m ./...
 
 run: build
 	@scripts/run.sh
