@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/swapd/swapd/internal/testenv"
 	"github.com/swapd/swapd/pkg/runpod"
 	"github.com/swapd/swapd/tasks"
 )
@@ -68,6 +71,17 @@ func TestRunPodRefusals(t *testing.T) {
 		{"POST", "/v2/ep-a/run", "sk_1", []byte(`{"input": {"process_type": "probe"}, "policy": {"executionTimeout": 10}}`), 400, "policy.executionTimeout"},
 		{"POST", "/v2/ep-a/runsync?wait=soon", "sk_1", valid, 400, "wait"},
 		{"GET", "/v2/ep-a/status/not-an-id", "Bearer sk_1", nil, 404, `job "not-an-id" not found`},
+		{"GET", "/v2/ep-a/status-sync/0190c5d2-8f1e-7a4b-9c3d-2e1f0a9b8c7d?wait=soon", "Bearer sk_1", nil, 400, "wait"},
+		{"GET", "/v2/ep-a/status-sync/not-an-id?wait=1000", "Bearer sk_1", nil, 404, `job "not-an-id" not found`},
+		// Routes that do not exist, or exist for another method, answer in RunPod's
+		// shape too, after the key check.
+		{"GET", "/v2/ep-a/no-such-route", "Bearer sk_1", nil, 404, "no route for GET /v2/ep-a/no-such-route"},
+		{"GET", "/v2/ep-a/status/a/b", "Bearer sk_1", nil, 404, "no route"},
+		{"GET", "/v2/", "Bearer sk_1", nil, 404, "no route"},
+		{"GET", "/v2/ep-a/no-such-route", "", nil, 401, "unauthorized"},
+		{"POST", "/v2/ep-a/status/0190c5d2-8f1e-7a4b-9c3d-2e1f0a9b8c7d", "Bearer sk_1", nil, 405, "use GET"},
+		{"GET", "/v2/ep-a/run", "Bearer sk_1", nil, 405, "use POST"},
+		{"DELETE", "/v2/ep-a/health", "sk_1", nil, 405, "use GET"},
 	} {
 		code, msg := do(c.method, c.path, c.auth, c.body)
 		if code != c.code || !strings.Contains(msg, c.msg) {
@@ -80,5 +94,34 @@ func TestRunPodDefaultTimeoutIsSwapTimeout(t *testing.T) {
 	if runpod.DefaultExecutionTimeout != tasks.SwapTimeout {
 		t.Fatalf("runpod.DefaultExecutionTimeout %v != tasks.SwapTimeout %v: TIMED_OUT detection of jobs without a policy would be off",
 			runpod.DefaultExecutionTimeout, tasks.SwapTimeout)
+	}
+}
+
+// /health on a fresh install (a Redis in which asynq has never seen a task) answers
+// 200 with zero counts and every field of RunPod's health body, not 503.
+func TestRunPodHealthFreshInstall(t *testing.T) {
+	in := asynq.NewInspector(asynq.RedisClientOpt{Addr: testenv.Redis(t)})
+	defer in.Close()
+	h := NewServer(Deps{Keys: []string{"sk_1"}, Inspector: in})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/v2/swapd/health", nil)
+	r.Header.Set("Authorization", "Bearer sk_1")
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("fresh install: %d %s", w.Code, w.Body)
+	}
+	var body map[string]map[string]int
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("%s: %v", w.Body, err)
+	}
+	for group, fields := range map[string][]string{
+		"jobs":    {"completed", "failed", "inProgress", "inQueue", "retried"},
+		"workers": {"idle", "initializing", "ready", "running", "throttled", "unhealthy"},
+	} {
+		for _, f := range fields {
+			if v, ok := body[group][f]; !ok || v != 0 {
+				t.Errorf("%s.%s = %d (present %v), want 0: %s", group, f, v, ok, w.Body)
+			}
+		}
 	}
 }

@@ -64,8 +64,11 @@ type Request struct {
 	Input json.RawMessage `json:"input"`
 	// Webhook receives the job's /status body once it ends. It is checked like a
 	// native webhook URL (no private addresses) by the API.
-	Webhook string  `json:"webhook,omitempty"`
-	Policy  *Policy `json:"policy,omitempty"`
+	Webhook string `json:"webhook,omitempty"`
+	// WebhookV2 is the field RunPod's newer clients (runpod-sdk) send; it is honoured
+	// like Webhook, which wins when both are set (see Hook).
+	WebhookV2 string  `json:"webhookV2,omitempty"`
+	Policy    *Policy `json:"policy,omitempty"`
 	// S3Config is accepted so RunPod clients that send it are not refused, and checked
 	// to be a JSON object, but it is not used and not stored: on RunPod it is handed to
 	// the worker's own code, while swapd always writes outputs to its own configured
@@ -112,6 +115,14 @@ func DecodeRequest(body []byte) (*Request, error) {
 		return nil, err
 	}
 	return &req, nil
+}
+
+// Hook is the webhook URL the request asks for: webhook, else webhookV2, else "".
+func (r *Request) Hook() string {
+	if h := strings.TrimSpace(r.Webhook); h != "" {
+		return h
+	}
+	return strings.TrimSpace(r.WebhookV2)
 }
 
 // Timeout returns the execution timeout the policy asks for, if any.

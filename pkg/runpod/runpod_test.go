@@ -297,13 +297,68 @@ func TestRender(t *testing.T) {
 }
 
 func TestStream(t *testing.T) {
-	b, _ := json.Marshal(Stream(&jobs.Job{Status: jobs.Queued}))
+	b, _ := json.Marshal(Stream(&jobs.Job{Status: jobs.Queued}, false))
 	if string(b) != `{"status":"IN_QUEUE","stream":[]}` {
 		t.Fatalf("%s", b)
 	}
-	b, _ = json.Marshal(Stream(&jobs.Job{Status: jobs.Running, Progress: jobs.Progress{Done: 3, Total: 5}}))
+	running := &jobs.Job{Status: jobs.Running, Progress: jobs.Progress{Done: 3, Total: 5}}
+	b, _ = json.Marshal(Stream(running, true))
 	if string(b) != `{"status":"IN_PROGRESS","stream":[{"output":{"progress":{"done":3,"total":5}}}]}` {
 		t.Fatalf("%s", b)
+	}
+	// Progress already handed out is not handed out again.
+	b, _ = json.Marshal(Stream(running, false))
+	if string(b) != `{"status":"IN_PROGRESS","stream":[]}` {
+		t.Fatalf("%s", b)
+	}
+	b, _ = json.Marshal(Stream(&jobs.Job{Status: jobs.Succeeded, Progress: jobs.Progress{Done: 5, Total: 5}}, false))
+	if string(b) != `{"status":"COMPLETED","stream":[]}` {
+		t.Fatalf("%s", b)
+	}
+}
+
+func TestCancelAnswer(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(s float64) *time.Time { x := t0.Add(time.Duration(s * float64(time.Second))); return &x }
+	for _, c := range []struct {
+		j    *jobs.Job
+		want string
+	}{
+		{&jobs.Job{ID: "q", Status: jobs.Canceled, CreatedAt: t0, FinishedAt: at(2)}, `{"id":"q","status":"CANCELLED","delayTime":2000,"executionTime":0}`},
+		{&jobs.Job{ID: "r", Status: jobs.Canceled, CreatedAt: t0, StartedAt: at(1), FinishedAt: at(4.5)}, `{"id":"r","status":"CANCELLED","delayTime":1000,"executionTime":3500}`},
+		{&jobs.Job{ID: "s", Status: jobs.Succeeded, CreatedAt: t0, StartedAt: at(0.25), FinishedAt: at(1)}, `{"id":"s","status":"COMPLETED","delayTime":250,"executionTime":750}`},
+		{&jobs.Job{ID: "u", Status: jobs.Running, CreatedAt: t0, StartedAt: at(1)}, `{"id":"u","status":"IN_PROGRESS","delayTime":1000,"executionTime":2000}`},
+	} {
+		b, _ := json.Marshal(CancelAnswer(c.j, t0.Add(3*time.Second)))
+		if string(b) != c.want {
+			t.Errorf("%s, want %s", b, c.want)
+		}
+	}
+}
+
+func TestHook(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"input": {}, "webhook": "https://a/h"}`:                             "https://a/h",
+		`{"input": {}, "webhookV2": " https://b/h "}`:                         "https://b/h",
+		`{"input": {}, "webhook": "https://a/h", "webhookV2": "https://b/h"}`: "https://a/h",
+		`{"input": {}}`: "",
+	} {
+		req, err := DecodeRequest([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Hook(); got != want {
+			t.Errorf("%s: hook %q, want %q", body, got, want)
+		}
+	}
+}
+
+func TestHealthHasRunPodsFields(t *testing.T) {
+	b, _ := json.Marshal(Health{})
+	want := `{"jobs":{"completed":0,"failed":0,"inProgress":0,"inQueue":0,"retried":0},` +
+		`"workers":{"idle":0,"initializing":0,"ready":0,"running":0,"throttled":0,"unhealthy":0}}`
+	if string(b) != want {
+		t.Fatalf("%s\nwant %s", b, want)
 	}
 }
 

@@ -196,14 +196,41 @@ type StreamOutput struct {
 	Progress jobs.Progress `json:"progress"`
 }
 
-// Stream shows the job's progress as a one-chunk stream once the worker has reported
-// any (an empty stream before that).
-func Stream(j *jobs.Job) *StreamResult {
+// Stream shows the job's status and, when fresh is true (the progress was not handed
+// out before, see jobs.Store.TakeStream), its progress as the one chunk; otherwise the
+// stream is empty. As on RunPod each chunk is handed out once, so a client that polls
+// until the status is final and the stream empty (runpod-python's Job.stream) ends.
+func Stream(j *jobs.Job, fresh bool) *StreamResult {
 	s := &StreamResult{Status: Status(j), Stream: []StreamChunk{}}
-	if j.Progress.Total > 0 {
+	if fresh && j.Progress.Total > 0 {
 		s.Stream = append(s.Stream, StreamChunk{Output: StreamOutput{Progress: j.Progress}})
 	}
 	return s
+}
+
+// CancelResult is the body of POST /cancel/{id}: the job's id and status with its
+// times, which RunPod's cancel answer always carries.
+type CancelResult struct {
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	DelayTime     int64  `json:"delayTime"`     // ms from submission to the (last) start, or to the end of a job that never started
+	ExecutionTime int64  `json:"executionTime"` // ms from the (last) start to the end (or to now while running); 0 if it never started
+}
+
+// CancelAnswer shows j as the answer to /cancel.
+func CancelAnswer(j *jobs.Job, now time.Time) *CancelResult {
+	c := &CancelResult{ID: j.ID, Status: Status(j)}
+	end := now
+	if j.FinishedAt != nil {
+		end = *j.FinishedAt
+	}
+	if j.StartedAt != nil {
+		c.DelayTime = max(j.StartedAt.Sub(j.CreatedAt).Milliseconds(), 0)
+		c.ExecutionTime = max(end.Sub(*j.StartedAt).Milliseconds(), 0)
+	} else {
+		c.DelayTime = max(end.Sub(j.CreatedAt).Milliseconds(), 0)
+	}
+	return c
 }
 
 // Health is the body of GET /health.
@@ -221,8 +248,14 @@ type HealthJobs struct {
 	Retried    int `json:"retried"`
 }
 
-// HealthWorkers counts worker slots.
+// HealthWorkers counts worker slots, with every field RunPod's /health has. swapd's
+// workers are up once they report, so initializing, throttled and unhealthy are 0 and
+// ready counts every slot (idle + running).
 type HealthWorkers struct {
-	Idle    int `json:"idle"`
-	Running int `json:"running"`
+	Idle         int `json:"idle"`
+	Initializing int `json:"initializing"`
+	Ready        int `json:"ready"`
+	Running      int `json:"running"`
+	Throttled    int `json:"throttled"`
+	Unhealthy    int `json:"unhealthy"`
 }
