@@ -68,7 +68,8 @@ func (c *capReader) Read(p []byte) (int, error) {
 // video is accepted only where allowVideo says so (a target); its content is probed
 // by the worker, which has ffprobe, so the API stays thin.
 func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVideo bool) (jobs.Input, error) {
-	head, whole, err := media.PeekHeader(r)
+	client := &clientReader{r: r}
+	head, whole, err := media.PeekHeader(client)
 	if err != nil {
 		return jobs.Input{}, readError(err, d.Limits.MaxBytes)
 	}
@@ -79,9 +80,29 @@ func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVid
 	obj, err := d.Store.Put(ctx, key, &capReader{r: whole, left: limit}, -1, contentType)
 	if err != nil {
 		_ = d.Store.Delete(context.WithoutCancel(ctx), key)
+		if client.err != nil {
+			// The client's stream failed (it is cut short, or too large): its fault,
+			// whatever storage made of it.
+			return jobs.Input{}, readError(client.err, limit)
+		}
 		return jobs.Input{}, readError(err, limit)
 	}
 	return jobs.Input{Key: key, ContentType: contentType, Size: obj.Size}, nil
+}
+
+// clientReader remembers the first error reading a client's bytes, so a stream that
+// fails on the client's side is told apart from a failure of storage.
+type clientReader struct {
+	r   io.Reader
+	err error
+}
+
+func (c *clientReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // inspect identifies an input from its head and returns its content type and the byte
@@ -124,6 +145,10 @@ func readError(err error, limit int64) error {
 		return errcode.New(errcode.InputTooLarge, "the request body is larger than the %d byte limit", body.Limit)
 	case errors.As(err, &b64):
 		return errcode.New(errcode.InvalidRequest, "the base64 does not decode: %v", err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// base64 whose length is not a multiple of 4 (cut short), or a multipart
+		// body that ends without its closing boundary.
+		return errcode.New(errcode.InvalidRequest, "the input ends early: truncated base64, or a multipart body without its closing boundary")
 	}
 	return fmt.Errorf("store input: %w", err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,7 +66,6 @@ func dependencyDown(err error) bool {
 	switch {
 	case errors.As(err, &op), errors.As(err, &dns),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed),
 		errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return true
@@ -83,10 +81,44 @@ func dependencyDown(err error) bool {
 	return false
 }
 
-func handleNotFound() http.Handler {
+// handleNotFound answers requests no route matched: 405 METHOD_NOT_ALLOWED with an
+// Allow header when the path exists under other methods (the catch-all "/" route
+// would otherwise hide the mux's own 405), else 404.
+func handleNotFound(mux router) http.Handler {
+	m, _ := mux.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(m, r); m != nil && len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{errcode.New(errcode.MethodNotAllowed,
+				"%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, errorBody{errcode.New(errcode.NotFound, "no route for %s %s", r.Method, r.URL.Path)})
 	})
+}
+
+// allowedMethods lists the methods under which m routes r's path somewhere other than
+// the catch-all.
+func allowedMethods(m interface {
+	Handler(*http.Request) (http.Handler, string)
+}, r *http.Request) []string {
+	if m == nil {
+		return nil
+	}
+	var allow []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if method == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := m.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, method)
+		}
+	}
+	return allow
 }
 
 type statusRecorder struct {

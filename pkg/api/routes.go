@@ -24,7 +24,7 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("GET /v1/jobs/{id}/output", auth(handleJobOutput(d)))
 	mux.Handle("POST /v1/uploads", auth(handleCreateUpload(d)))
 	mux.Handle("GET /openapi.json", auth(handleOpenAPI(d)))
-	mux.Handle("GET /docs", auth(handleDocs()))
+	mux.Handle("GET /docs", auth(handleDocs(d)))
 
 	// RunPod's serverless job protocol (runpod.go), with its own auth and error shape.
 	rp := runpodAuth(d)
@@ -46,5 +46,5 @@ func addRoutes(mux router, d *Deps) {
 	if d.Monitor != nil {
 		mux.Handle("/monitoring/", admin(d.Monitor))
 	}
-	mux.Handle("/", auth(handleNotFound()))
+	mux.Handle("/", auth(handleNotFound(mux)))
 }

@@ -18,6 +18,7 @@ const (
 	Unauthorized            = "UNAUTHORIZED"               // missing or wrong API key
 	Forbidden               = "FORBIDDEN"                  // a valid key without the role the route needs (admin)
 	NotFound                = "NOT_FOUND"                  // no such job or object
+	MethodNotAllowed        = "METHOD_NOT_ALLOWED"         // the path exists, not under this method
 	Conflict                = "CONFLICT"                   // the job is in a state that forbids the action
 	IdempotencyMismatch     = "IDEMPOTENCY_KEY_REUSED"     // an Idempotency-Key sent again with a different request
 	UnsupportedMedia        = "UNSUPPORTED_MEDIA"          // not a JPEG, PNG or WebP image (by content)
@@ -77,6 +78,8 @@ func HTTPStatus(code string) int {
 		return http.StatusForbidden
 	case NotFound:
 		return http.StatusNotFound
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case Conflict:
 		return http.StatusConflict
 	case InputTooLarge, ImageTooLarge, VideoTooLong, VideoTooManyFrames, VideoResolutionTooLarge:
