@@ -3,6 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/invopop/jsonschema"
@@ -13,7 +16,9 @@ import (
 
 // The OpenAPI document is built from the Go types the handlers encode and decode, so
 // schemas cannot drift from the code; the paths are described here, and a test checks
-// that every route the mux serves has a description (and the reverse).
+// that every route the mux serves has a description (and the reverse). The document
+// is linted with redocly and spectral (scripts/lint-openapi.sh, make openapi-lint) and
+// every response of the e2e suite is validated against it.
 
 type uploadRequest struct{}
 
@@ -29,12 +34,89 @@ var schemaTypes = map[string]any{
 	"Upload":         uploadResponse{},
 }
 
+// componentRefs are the types that other schemas reference instead of repeating.
+var componentRefs = map[reflect.Type]string{
+	reflect.TypeOf(jobs.Job{}):     "Job",
+	reflect.TypeOf(jobs.Options{}): "Options",
+	reflect.TypeOf(Input{}):        "Input",
+}
+
+// enumTypes are string types with a closed vocabulary.
+var enumTypes = map[reflect.Type][]any{
+	reflect.TypeOf(jobs.Status("")): {jobs.Queued, jobs.Running, jobs.Succeeded, jobs.Failed, jobs.Canceled},
+	reflect.TypeOf(jobs.Kind("")):   {jobs.KindImage, jobs.KindVideo, jobs.KindProbe},
+}
+
+// strictTypes are decoded with unknown fields refused (decodeStrict), so their schemas
+// say additionalProperties: false.
+var strictTypes = map[string]bool{"Submission": true, "Input": true, "Options": true}
+
+// schemaOf reflects v's type into a schema; component types inside it become $refs.
 func schemaOf(v any) *jsonschema.Schema {
-	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true, AllowAdditionalProperties: true}
+	root := reflect.TypeOf(v)
+	r := &jsonschema.Reflector{DoNotReference: true, Anonymous: true, AllowAdditionalProperties: true,
+		Mapper: func(t reflect.Type) *jsonschema.Schema {
+			if e, ok := enumTypes[t]; ok {
+				return &jsonschema.Schema{Type: "string", Enum: e}
+			}
+			if name, ok := componentRefs[t]; ok && t != root {
+				return &jsonschema.Schema{Ref: "#/components/schemas/" + name}
+			}
+			return nil
+		}}
 	s := r.Reflect(v)
 	s.Version = ""
 	return s
 }
+
+// componentSchemas are the schemas under components.schemas, with what reflection
+// cannot know added.
+func componentSchemas() map[string]any {
+	out := map[string]any{}
+	for name, v := range schemaTypes {
+		s := schemaOf(v)
+		if strictTypes[name] {
+			s.AdditionalProperties = jsonschema.FalseSchema
+		}
+		switch name {
+		case "Submission":
+			// Options default to the service defaults: not required. source is one input
+			// or a list of them (RawMessage to reflection).
+			s.Required = without(s.Required, "options")
+			s.Properties.Set("source", &jsonschema.Schema{
+				Description: "one input, or a list of inputs whose identities are averaged",
+				OneOf: []*jsonschema.Schema{
+					{Ref: "#/components/schemas/Input"},
+					{Type: "array", Items: &jsonschema.Schema{Ref: "#/components/schemas/Input"}},
+				}})
+			if k, ok := s.Properties.Get("kind"); ok {
+				k.Description = "image or video (taken from the target's content), or probe: a job without inputs that travels the whole path without inference"
+			}
+		case "Input":
+			// Exactly one of key, url, base64 (all omitempty strings).
+			s.MinProperties, s.MaxProperties = ptr(uint64(1)), ptr(uint64(1))
+			s.Description = "one input: exactly one of key (from POST /v1/uploads), url (fetched by the worker) or base64 (optionally a data: URL)"
+		case "Job":
+			if p, ok := s.Properties.Get("sources"); ok {
+				p.Description = "the stored inputs; an empty list for a probe job"
+			}
+		}
+		out[name] = s
+	}
+	return out
+}
+
+func without(list []string, drop string) []string {
+	out := []string{}
+	for _, s := range list {
+		if s != drop {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
 
@@ -50,10 +132,19 @@ func resp(desc string, schema map[string]any) map[string]any {
 	return r
 }
 
+// typed is a response with a body of another media type.
+func typed(desc, mediaType string) map[string]any {
+	return map[string]any{"description": desc, "content": map[string]any{mediaType: map[string]any{"schema": map[string]any{"type": "string"}}}}
+}
+
 var errResp = resp("error with a stable code", ref("Error"))
 
+// security accepted by every authenticated route: the key as a bearer token, or as the
+// Basic auth password (what a browser can send, for /docs and the dashboard).
+var keyAuth = []any{map[string]any{"bearer": []any{}}, map[string]any{"basic": []any{}}}
+
 func op(summary string, responses map[string]any, extra ...map[string]any) map[string]any {
-	o := map[string]any{"summary": summary, "responses": responses, "security": []any{map[string]any{"bearer": []any{}}}}
+	o := map[string]any{"summary": summary, "responses": responses, "security": keyAuth}
 	for _, e := range extra {
 		for k, v := range e {
 			o[k] = v
@@ -62,7 +153,23 @@ func op(summary string, responses map[string]any, extra ...map[string]any) map[s
 	return o
 }
 
-var idParam = map[string]any{"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true, "schema": map[string]any{"type": "string"}}}}
+// about names and files an operation: its operationId, its tag and a description.
+func about(id, tag, description string) map[string]any {
+	return map[string]any{"operationId": id, "tags": []any{tag}, "description": description}
+}
+
+var idParam = map[string]any{"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true,
+	"description": "the job id from POST /v1/jobs", "schema": map[string]any{"type": "string", "format": "uuid"}}}}
+
+// tags are the groups operations are filed under.
+var tags = []any{
+	map[string]any{"name": "Jobs", "description": "Submit face swaps, follow them, fetch and delete their outputs"},
+	map[string]any{"name": "Uploads", "description": "Presigned uploads for inputs too large to send inline"},
+	map[string]any{"name": "Health", "description": "Liveness and readiness probes (no key needed)"},
+	map[string]any{"name": "Operations", "description": "Metrics and the queue dashboard (operator keys)"},
+	map[string]any{"name": "Meta", "description": "This description of the API"},
+	map[string]any{"name": "RunPod", "description": "RunPod's serverless job protocol, for clients written against RunPod (own error shape: {\"error\": \"<message>\"})"},
+}
 
 func paths() map[string]any {
 	public := map[string]any{"security": []any{}}
@@ -72,16 +179,23 @@ func paths() map[string]any {
 		"reference":   map[string]any{"type": "string", "contentEncoding": "binary"},
 		"options":     map[string]any{"type": "string", "description": "Options as JSON"},
 		"webhook_url": map[string]any{"type": "string"},
-		"kind":        map[string]any{"type": "string", "enum": []string{"image", "video", "probe"}},
+		"kind":        map[string]any{"type": "string", "enum": []string{"image", "video"}},
 	}, "required": []string{"source", "target"}}
+	health := func(id, desc string) map[string]any { return about(id, "Health", desc) }
+	jobsOp := func(id, desc string) map[string]any { return about(id, "Jobs", desc) }
+	denied := errResp // 401 without a valid key
+	forbidden := resp("a tenant key: this needs an operator key", ref("Error"))
 	return map[string]any{
-		"/healthz": map[string]any{"get": op("Process is alive", map[string]any{"200": resp("alive", nil)}, public)},
-		"/readyz":  map[string]any{"get": op("Redis and object storage are reachable", map[string]any{"200": resp("ready", nil), "503": resp("not ready", nil)}, public)},
+		"/healthz": map[string]any{"get": op("Process is alive", map[string]any{"200": resp("alive", map[string]any{"type": "object"})}, public,
+			health("getHealthz", "Answers 200 while the process runs; checks nothing else, so an orchestrator does not restart the API because a dependency blinked."))},
+		"/readyz": map[string]any{"get": op("Redis and object storage are reachable", map[string]any{"200": resp("ready", map[string]any{"type": "object"}), "503": resp("not ready; checks says which dependency failed", map[string]any{"type": "object"})}, public,
+			health("getReadyz", "Answers 200 when Redis and object storage both answer within 2 s, else 503 with the failing check."))},
 		"/v1/jobs": map[string]any{
 			"post": op("Submit a face-swap job (JSON or multipart)", map[string]any{
 				"202": resp("queued (or an Idempotency-Key replay)", ref("CreateResponse")),
-				"400": errResp, "401": errResp, "413": errResp, "415": errResp, "422": errResp, "503": errResp,
-			}, map[string]any{
+				"400": errResp, "401": denied, "413": errResp, "415": errResp, "422": errResp, "503": errResp,
+			}, jobsOp("createJob", "Validates the inputs (type and size by content, URLs against private addresses), stores them and queues the job; "+
+				"the answer is 202 with the id before any work is done. Follow the job with GET /v1/jobs/{id}, its events, or a webhook."), map[string]any{
 				"parameters": []any{map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
 					"description": "The same key and request within 24 h return the first job; another request under the key is a 422"}},
 				"requestBody": map[string]any{"required": true, "content": map[string]any{
@@ -89,43 +203,177 @@ func paths() map[string]any {
 					"multipart/form-data": map[string]any{"schema": multipart},
 				}},
 			}),
-			"get": op("List the caller's jobs, newest first", map[string]any{"200": resp("a page", ref("Page")), "400": errResp}, map[string]any{
-				"parameters": []any{
-					map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}},
-					map[string]any{"name": "cursor", "in": "query", "schema": map[string]any{"type": "string"}},
-					map[string]any{"name": "status", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"queued", "running", "succeeded", "failed", "canceled"}}},
-				}}),
+			"get": op("List the caller's jobs, newest first", map[string]any{"200": resp("a page", ref("Page")), "400": errResp, "401": denied},
+				jobsOp("listJobs", "Pages through the jobs of the calling key only; pass next_cursor as cursor for the next page."), map[string]any{
+					"parameters": []any{
+						map[string]any{"name": "limit", "in": "query", "description": "page size, default 20", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}},
+						map[string]any{"name": "cursor", "in": "query", "description": "next_cursor of the previous page", "schema": map[string]any{"type": "string"}},
+						map[string]any{"name": "status", "in": "query", "description": "only jobs in this status", "schema": map[string]any{"type": "string", "enum": enumTypes[reflect.TypeOf(jobs.Status(""))]}},
+					}}),
 		},
-		"/v1/jobs/{id}":        map[string]any{"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "404": errResp}, idParam), "delete": op("Delete the job, its inputs and output", map[string]any{"204": resp("deleted", nil), "404": errResp}, idParam)},
-		"/v1/jobs/{id}/cancel": map[string]any{"post": op("Cancel a queued or running job", map[string]any{"200": resp("the canceled job", ref("Job")), "404": errResp, "409": errResp}, idParam)},
-		"/v1/jobs/{id}/output": map[string]any{"get": op("Redirect to the output", map[string]any{"302": resp("presigned URL in Location", nil), "404": errResp, "409": errResp}, idParam)},
-		"/v1/jobs/{id}/events": map[string]any{"get": op("Server-Sent Events of status and progress until the job ends", map[string]any{"200": map[string]any{"description": "event stream: `progress` events, then one `done`; data is the Job", "content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}, "404": errResp}, idParam)},
-		"/v1/uploads":          map[string]any{"post": op("Get a presigned PUT URL for a large input", map[string]any{"201": resp("upload target", ref("Upload"))})},
-		"/metrics":             map[string]any{"get": op("Prometheus metrics", map[string]any{"200": map[string]any{"description": "text exposition format", "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}})},
-		"/monitoring/":         map[string]any{"get": op("The asynq dashboard (HTML; Basic auth with the key as password works)", map[string]any{"200": resp("HTML", nil)})},
-		"/openapi.json":        map[string]any{"get": op("This document", map[string]any{"200": resp("OpenAPI 3.1", map[string]any{"type": "object"})})},
-		"/docs":                map[string]any{"get": op("Human-readable API docs (no external scripts)", map[string]any{"200": resp("HTML", nil)})},
+		"/v1/jobs/{id}": map[string]any{
+			"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "401": denied, "404": errResp}, idParam,
+				jobsOp("getJob", "The job record; once succeeded, output.url is a presigned GET of the result. Another key's job is a 404.")),
+			"delete": op("Delete the job, its inputs and output", map[string]any{"204": resp("deleted", nil), "401": denied, "404": errResp}, idParam,
+				jobsOp("deleteJob", "Cancels the job if it is still live, then removes its record, inputs and output.")),
+		},
+		"/v1/jobs/{id}/cancel": map[string]any{"post": op("Cancel a queued or running job", map[string]any{"200": resp("the canceled job", ref("Job")), "401": denied, "404": errResp, "409": errResp}, idParam,
+			jobsOp("cancelJob", "A queued job never runs; a running one stops at its next check. A job that has already ended is a 409."))},
+		"/v1/jobs/{id}/output": map[string]any{"get": op("Redirect to the output", map[string]any{
+			"302": map[string]any{"description": "the output: a presigned GET URL in Location", "headers": map[string]any{
+				"Location": map[string]any{"description": "presigned URL of the output object", "schema": map[string]any{"type": "string", "format": "uri"}}}},
+			"401": denied, "404": errResp, "409": errResp}, idParam,
+			jobsOp("getJobOutput", "Redirects to object storage, so the bytes do not pass through the API. A job that has not succeeded is a 409."))},
+		"/v1/jobs/{id}/events": map[string]any{"get": op("Server-Sent Events of status and progress until the job ends", map[string]any{
+			"200": typed("event stream: `progress` events, then one `done`; data is the Job", "text/event-stream"), "401": denied, "404": errResp}, idParam,
+			jobsOp("streamJobEvents", "A text/event-stream of the job as it changes; the stream closes after the `done` event."))},
+		"/v1/uploads": map[string]any{"post": op("Get a presigned PUT URL for a large input", map[string]any{"201": resp("upload target", ref("Upload")), "401": denied, "503": errResp},
+			about("createUpload", "Uploads", "PUT the file to url before expires_at, then use {\"key\": key} as an input of a job; the job checks the content."))},
+		"/metrics": map[string]any{"get": op("Prometheus metrics", map[string]any{"200": typed("text exposition format", "text/plain"), "401": denied, "403": forbidden},
+			about("getMetrics", "Operations", "Prometheus text exposition of the API's request, job and queue metrics."))},
+		// The dashboard is a subtree: /monitoring/ is its start page, the rest its pages and
+		// JSON API. Described as one templated path (a trailing slash is not valid OpenAPI).
+		"/monitoring/{page}": map[string]any{"get": op("The asynq dashboard (HTML; Basic auth with the key as password works)", map[string]any{"200": typed("HTML", "text/html"), "401": denied, "403": forbidden},
+			about("getMonitoring", "Operations", "The asynq queue dashboard, served under /monitoring/; open /monitoring/ in a browser."),
+			map[string]any{"parameters": []any{map[string]any{"name": "page", "in": "path", "required": true, "schema": map[string]any{"type": "string"},
+				"description": "a page of the dashboard below /monitoring/ (the start page is /monitoring/ itself)"}}})},
+		"/openapi.json": map[string]any{"get": op("This document", map[string]any{"200": resp("OpenAPI 3.1", map[string]any{"type": "object"}), "401": denied},
+			about("getOpenAPI", "Meta", "This OpenAPI 3.1 document, generated from the server's own types."))},
+		"/docs": map[string]any{"get": op("Human-readable API docs (no external scripts)", map[string]any{"200": typed("HTML", "text/html"), "401": denied},
+			about("getDocs", "Meta", "This document rendered as HTML, with the document inline: no external script, no second request."))},
 	}
+}
+
+// runpodAbout names and describes the RunPod routes (their paths are built in
+// runpod.go); an operation missing here gets a derived id and no description.
+var runpodAbout = map[string][2]string{
+	"POST /v2/{endpoint}/run":             {"runpodRun", "Queues a job given in one of RunPod's input schemas; answers {id, status: IN_QUEUE}."},
+	"POST /v2/{endpoint}/runsync":         {"runpodRunSync", "Queues a job and waits (up to wait ms) for it to end, answering its status and output."},
+	"GET /v2/{endpoint}/status/{id}":      {"runpodStatus", "The job in RunPod's shape: status, output once COMPLETED, error once FAILED."},
+	"GET /v2/{endpoint}/status-sync/{id}": {"runpodStatusSync", "Waits like /runsync until the job ends or wait passes, then answers its status."},
+	"GET /v2/{endpoint}/stream/{id}":      {"runpodStream", "The job's status and the progress chunks not handed out before."},
+	"POST /v2/{endpoint}/cancel/{id}":     {"runpodCancel", "Cancels a queued or running job."},
+	"POST /v2/{endpoint}/retry/{id}":      {"runpodRetry", "Runs a FAILED or TIMED_OUT job again under the same id."},
+	"POST /v2/{endpoint}/purge-queue":     {"runpodPurgeQueue", "Cancels every queued job of the calling key."},
+	"GET /v2/{endpoint}/health":           {"runpodHealth", "Queue and worker counts, service-wide, from asynq."},
+	"GET /v2/{path}":                      {"runpodNotFound", "Any other path or method under /v2/ answers in RunPod's error shape."},
+}
+
+var runpodErrorSchema = map[string]any{"type": "object", "required": []any{"error"}, "properties": map[string]any{"error": map[string]any{"type": "string"}}}
+
+var methods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// complete fills in what the linters ask of every operation, for paths described
+// elsewhere (runpod.go) too: a subtree pattern ("/v2/") becomes a templated path, and
+// each operation gets an operationId, a tag, a description where one is known, and
+// the 401 that the auth middleware answers.
+func complete(p map[string]any) {
+	for path, item := range p {
+		if len(path) > 1 && strings.HasSuffix(path, "/") {
+			delete(p, path)
+			path += "{path}"
+			for _, m := range methods {
+				if o, ok := item.(map[string]any)[m].(map[string]any); ok {
+					params, _ := o["parameters"].([]any)
+					o["parameters"] = append(params, map[string]any{"name": "path", "in": "path", "required": true,
+						"description": "any path below " + strings.TrimSuffix(path, "{path}"), "schema": map[string]any{"type": "string"}})
+				}
+			}
+			p[path] = item
+		}
+	}
+	used := map[string]bool{}
+	keys := make([]string, 0, len(p))
+	for path := range p {
+		keys = append(keys, path)
+	}
+	sort.Strings(keys)
+	for _, path := range keys {
+		for _, m := range methods {
+			if o, ok := p[path].(map[string]any)[m].(map[string]any); ok {
+				if id, _ := o["operationId"].(string); id != "" {
+					used[id] = true
+				}
+			}
+		}
+	}
+	for _, path := range keys {
+		for _, m := range methods {
+			o, ok := p[path].(map[string]any)[m].(map[string]any)
+			if !ok {
+				continue
+			}
+			rp := strings.HasPrefix(path, "/v2/")
+			known := runpodAbout[strings.ToUpper(m)+" "+path]
+			if o["operationId"] == nil {
+				id := known[0]
+				if id == "" {
+					id = derivedID(m, path)
+				}
+				if used[id] {
+					id = derivedID(m, path)
+				}
+				used[id] = true
+				o["operationId"] = id
+			}
+			if o["tags"] == nil {
+				o["tags"] = []any{map[bool]string{true: "RunPod", false: "Jobs"}[rp]}
+			}
+			if o["description"] == nil && known[1] != "" {
+				o["description"] = known[1]
+			}
+			if sec, ok := o["security"].([]any); ok && len(sec) == 0 {
+				continue // public
+			}
+			responses, _ := o["responses"].(map[string]any)
+			if responses != nil && responses["401"] == nil {
+				if rp {
+					responses["401"] = map[string]any{"description": "no valid key", "content": map[string]any{"application/json": map[string]any{"schema": runpodErrorSchema}}}
+				} else {
+					responses["401"] = errResp
+				}
+			}
+		}
+	}
+}
+
+// derivedID is "post" + "/v2/{endpoint}/purge-queue" → "postV2PurgeQueue".
+func derivedID(method, path string) string {
+	id := method
+	for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '-' || r == '_' || r == '.' }) {
+		if strings.HasPrefix(seg, "{") {
+			continue
+		}
+		id += strings.ToUpper(seg[:1]) + seg[1:]
+	}
+	return id
 }
 
 // Document returns the OpenAPI 3.1 description of the API, with extra paths merged in
 // (the RunPod endpoint adds its own).
 func Document(extra map[string]any) map[string]any {
-	schemas := map[string]any{}
-	for name, v := range schemaTypes {
-		schemas[name] = schemaOf(v)
-	}
 	p := paths()
 	for k, v := range extra {
 		p[k] = v
 	}
+	complete(p)
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "swapd", "version": "1",
-			"description": "Self-hosted face-swap job service. Error codes: " + codesList()},
-		"paths":      p,
-		"components": map[string]any{"schemas": schemas, "securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}}},
-		"security":   []any{map[string]any{"bearer": []any{}}},
+			"description": "Self-hosted face-swap job service. Error codes: " + codesList(),
+			// swapd is self-hosted: whoever runs this deployment answers for it.
+			"contact": map[string]any{"name": "the operator of this swapd deployment"},
+			"license": map[string]any{"name": "Unlicensed: no licence has been granted for swapd"},
+		},
+		// Relative: the API is wherever this document was fetched from.
+		"servers": []any{map[string]any{"url": "/", "description": "this swapd (the host that served this document)"}},
+		"tags":    tags,
+		"paths":   p,
+		"components": map[string]any{"schemas": componentSchemas(), "securitySchemes": map[string]any{
+			"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
+			"basic":  map[string]any{"type": "http", "scheme": "basic", "description": "any user name, the API key as the password (what a browser sends for http://user:KEY@host/)"},
+		}},
+		"security": keyAuth,
 	}
 }
 
@@ -143,12 +391,20 @@ func codesList() string {
 	return s
 }
 
-func handleOpenAPI(d *Deps) http.Handler {
+// documentJSON is the document as /openapi.json and /docs serve it.
+func documentJSON(d *Deps) func() []byte {
 	var once sync.Once
 	var doc []byte
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func() []byte {
 		once.Do(func() { doc, _ = json.MarshalIndent(Document(d.ExtraPaths), "", "  ") })
+		return doc
+	}
+}
+
+func handleOpenAPI(d *Deps) http.Handler {
+	doc := documentJSON(d)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(doc)
+		_, _ = w.Write(doc())
 	})
 }

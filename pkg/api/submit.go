@@ -129,12 +129,19 @@ func replay(w http.ResponseWriter, r *http.Request, d *Deps, id string, err erro
 }
 
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := unmarshalStrict(body, v); err != nil {
 		return errcode.New(errcode.InvalidRequest, "the body is not a valid job: %v", err)
 	}
 	return nil
+}
+
+// unmarshalStrict is json.Unmarshal refusing unknown fields at any depth of v's
+// structs. (A json.RawMessage inside v, like Submission.Source, is not checked: it is
+// decoded with this again.)
+func unmarshalStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // Submit validates and stores a Submission as a job of owner and queues it. It is the
@@ -173,15 +180,16 @@ func resolve(ctx context.Context, d *Deps, job *jobs.Job, sub Submission) error 
 	if sub.Kind != "" && sub.Kind != jobs.KindImage && sub.Kind != jobs.KindVideo {
 		return errcode.New(errcode.InvalidRequest, "kind %q is not one of image, video, probe", sub.Kind)
 	}
+	// Strict like the rest of the body: an unknown field inside an input is refused.
 	var sources []Input
 	if len(sub.Source) > 0 && sub.Source[0] == '{' {
 		var one Input
-		if err := json.Unmarshal(sub.Source, &one); err != nil {
+		if err := unmarshalStrict(sub.Source, &one); err != nil {
 			return errcode.New(errcode.InvalidRequest, "source: %v", err)
 		}
 		sources = []Input{one}
 	} else if len(sub.Source) > 0 {
-		if err := json.Unmarshal(sub.Source, &sources); err != nil {
+		if err := unmarshalStrict(sub.Source, &sources); err != nil {
 			return errcode.New(errcode.InvalidRequest, "source must be an input or a list of inputs: %v", err)
 		}
 	}

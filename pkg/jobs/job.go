@@ -8,6 +8,7 @@
 package jobs
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/swapd/swapd/pkg/errcode"
@@ -97,6 +98,16 @@ type Job struct {
 	TTL         time.Duration `json:"-"` // how long the record is kept once terminal; 0 = the store's default
 	LowPriority bool          `json:"-"` // RunPod policy.lowPriority, recorded only
 	Retries     int           `json:"-"` // times a client retried the failed job (Store.Retry)
+}
+
+// MarshalJSON writes the job as clients see it: a job without sources (a probe) has
+// "sources": [], not null, as the API's schema says.
+func (j Job) MarshalJSON() ([]byte, error) {
+	type plain Job // without this method
+	if j.Sources == nil {
+		j.Sources = []Input{}
+	}
+	return json.Marshal(plain(j))
 }
 
 // Inputs returns every input of the job: sources, target, reference.
