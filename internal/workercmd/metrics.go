@@ -12,10 +12,11 @@ import (
 	"github.com/swapd/swapd/pkg/metrics"
 )
 
-// serveMetrics serves /metrics for Prometheus on addr. With keys, a scrape needs
-// "Authorization: Bearer <key>" (Prometheus' authorization setting); without, the
-// default loopback address keeps it local.
-func serveMetrics(addr string, m *metrics.Metrics, keys []string, log *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics for Prometheus on addr, and the readiness probe
+// /readyz (503 while the worker warms up, 200 once it takes jobs; no key needed). With
+// keys, a scrape needs "Authorization: Bearer <key>" (Prometheus' authorization
+// setting); without, the default loopback address keeps it local.
+func serveMetrics(addr string, m *metrics.Metrics, keys []string, ready http.Handler, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -36,6 +37,9 @@ func serveMetrics(addr string, m *metrics.Metrics, keys []string, log *slog.Logg
 		}
 		h.ServeHTTP(w, r)
 	}))
+	if ready != nil {
+		mux.Handle("GET /readyz", ready)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("worker metrics", "addr", "http://"+ln.Addr().String()+"/metrics")

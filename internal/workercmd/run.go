@@ -135,8 +135,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	for _, d := range devs {
 		m.SlotsConfigured(d.Name, d.Slots)
 	}
+	ready, err := newReadiness(m)
+	if err != nil {
+		return err
+	}
 	if *metricsAddr != "" {
-		stopMetrics, err := serveMetrics(*metricsAddr, m, config.List(*metricsKeys), log)
+		stopMetrics, err := serveMetrics(*metricsAddr, m, config.List(*metricsKeys), ready, log)
 		if err != nil {
 			return err
 		}
@@ -163,7 +167,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		TaskCheckInterval:        poll,
 		Logger:                   asynqLogger{log},
 	})
-	if err := srv.Start(mux); err != nil {
+	// Every model runs once on every device before the server takes its first job
+	// (ONNX Runtime's first run of a model costs far more than later ones; on a GPU
+	// it is where kernels are chosen and TensorRT engines built); /readyz and
+	// swapd_worker_ready turn ready only after.
+	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
 	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: asynq.NewInspectorFromRedisClient(rdb), Queue: queue, Notifier: notifier, Log: log}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,9 @@ type Session struct {
 
 	runs     atomic.Int64 // completed Run calls
 	runNanos atomic.Int64 // wall time inside Run, summed over calls
+
+	shapeMu sync.Mutex
+	shapes  map[string]int64 // input shapes of completed Run calls (shapeKey) → count
 }
 
 // OpenSession returns the device's session for the model at path, creating it on
@@ -123,6 +128,13 @@ func (s *Session) Run(inputs, outputs []ort.Value) error {
 	err := s.s.Run(inputs, outputs)
 	s.runNanos.Add(int64(time.Since(t)))
 	s.runs.Add(1)
+	key := shapeKey(inputs)
+	s.shapeMu.Lock()
+	if s.shapes == nil {
+		s.shapes = map[string]int64{}
+	}
+	s.shapes[key]++
+	s.shapeMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("inference: run %s on %s: %w", s.Path, s.Device.Name, err)
 	}
@@ -134,6 +146,50 @@ func (s *Session) Run(inputs, outputs []ort.Value) error {
 // apart from the work around it.
 func (s *Session) RunStats() (runs int64, busy time.Duration) {
 	return s.runs.Load(), time.Duration(s.runNanos.Load())
+}
+
+// RunShapes returns, for every distinct set of input shapes the session has run
+// with, how many Run calls used it. The key lists the inputs' shapes in Inputs order,
+// dimensions joined by "x" and inputs by ",": "1x3x640x640" for a detector,
+// "1x3x128x128,1x512" for a swapper. A shape ORT has not run before may cost it a
+// cold start (kernel selection, memory planning, a TensorRT engine build), which is
+// what Session.WarmUp pays in advance; comparing RunShapes before and after a job
+// tells whether the job met a new one.
+func (s *Session) RunShapes() map[string]int64 {
+	s.shapeMu.Lock()
+	defer s.shapeMu.Unlock()
+	out := make(map[string]int64, len(s.shapes))
+	for k, v := range s.shapes {
+		out[k] = v
+	}
+	return out
+}
+
+// ShapeKey is the RunShapes key for a set of input shapes.
+func ShapeKey(shapes ...[]int64) string {
+	var b strings.Builder
+	for i, sh := range shapes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		for j, d := range sh {
+			if j > 0 {
+				b.WriteByte('x')
+			}
+			b.WriteString(strconv.FormatInt(d, 10))
+		}
+	}
+	return b.String()
+}
+
+func shapeKey(inputs []ort.Value) string {
+	shapes := make([][]int64, len(inputs))
+	for i, v := range inputs {
+		if v != nil {
+			shapes[i] = []int64(v.GetShape())
+		}
+	}
+	return ShapeKey(shapes...)
 }
 
 // BatchDynamic reports whether every input's first dimension is dynamic, i.e.
