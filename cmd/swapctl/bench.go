@@ -82,8 +82,8 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 			stages[k] += v / float64(*jobsN)
 		}
 	}
-	fmt.Fprintf(stdout, "end to end (submit → signed webhook), %d image jobs: p50 %.3fs  p99 %.3fs  mean %.3fs\n",
-		*jobsN, pct(e2e, 50).Seconds(), pct(e2e, 99).Seconds(), mean(e2e).Seconds())
+	fmt.Fprintf(stdout, "end to end (submit → signed webhook), %s: p50 %.3fs  p99 %.3fs  mean %.3fs\n",
+		plural(*jobsN, "image job", "image jobs"), pct(e2e, 50).Seconds(), pct(e2e, 99).Seconds(), mean(e2e).Seconds())
 	fmt.Fprintf(stdout, "worker stages (mean seconds per job):")
 	for _, k := range []string{"fetch", "decode", "wait_slot", "detect", "embed", "swap", "paste", "encode", "upload"} {
 		fmt.Fprintf(stdout, " %s=%.4f", k, stages[k])
@@ -134,8 +134,8 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return exitAPI, firstErr
 	}
 	wall := time.Since(t0)
-	fmt.Fprintf(stdout, "submit latency, %d JSON submissions, %d concurrent: p50 %.2fms  p99 %.2fms  (%.0f submits/s)\n",
-		*submits, *parallel, ms(pct(lat, 50)), ms(pct(lat, 99)), float64(*submits)/wall.Seconds())
+	fmt.Fprintf(stdout, "submit latency, %s, %d concurrent: p50 %.2fms  p99 %.2fms  (%.0f submits/s)\n",
+		plural(*submits, "JSON submission", "JSON submissions"), *parallel, ms(pct(lat, 50)), ms(pct(lat, 99)), float64(*submits)/wall.Seconds())
 	return exitOK, nil
 }
 
@@ -350,7 +350,7 @@ func benchProbes(ctx context.Context, c *client.Client, hooks *hookSink, hookURL
 	}
 	fmt.Fprintf(stdout, "webhooks lost: %d  duplicates: %d\n", lost, dups)
 	if lost > 0 || dups > 0 {
-		return exitFailed, fmt.Errorf("%d webhooks lost, %d duplicated", lost, dups)
+		return exitFailed, fmt.Errorf("%s lost, %d duplicated", plural(lost, "webhook", "webhooks"), dups)
 	}
 	return exitOK, nil
 }

@@ -116,9 +116,9 @@ func cmdSwap(ctx context.Context, args []string, getenv func(string) string, std
 	if err := c.Download(ctx, job, *out); err != nil {
 		return exitAPI, err
 	}
-	what := fmt.Sprintf("%d faces swapped", job.Output.Faces)
+	what := plural(job.Output.Faces, "face", "faces") + " swapped"
 	if job.Output.Frames > 0 {
-		what = fmt.Sprintf("%d frames, %s", job.Output.Frames, what)
+		what = plural(job.Output.Frames, "frame", "frames") + ", " + what
 	}
 	fmt.Fprintf(stderr, "wrote %s (%s)\n", *out, what)
 	return exitOK, nil

@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "cancel":
 		return cmdStatus(ctx, args[1:], getenv, stdout, stderr, true)
 	case "models":
-		return cmdModels(ctx, args[1:], stdout, stderr)
+		return cmdModels(ctx, args[1:], getenv, stdout, stderr)
 	case "list":
 		return cmdList(ctx, args[1:], getenv, stdout, stderr)
 	case "webhook":
@@ -60,4 +60,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdBench(ctx, args[1:], getenv, stdout, stderr)
 	}
 	return exitUsage, fmt.Errorf("unknown command %q (want swap, status, cancel, list, models, webhook or bench)", args[0])
+}
+
+// plural writes a count with its noun: "1 face", "2 faces", "0 faces".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -64,7 +64,7 @@ func TestSwapImageToFile(t *testing.T) {
 	if err != nil || img.Bounds().Dx() != 512 {
 		t.Fatalf("result is not the swapped PNG: %v", err)
 	}
-	if !strings.Contains(stderr, "1 faces swapped") {
+	if !strings.Contains(stderr, "(1 face swapped)") {
 		t.Fatalf("stderr: %s", stderr)
 	}
 }
@@ -153,5 +153,89 @@ func TestWebhookVerify(t *testing.T) {
 	os.WriteFile(bad, bytes.Replace(raw, []byte("succeeded"), []byte("failed!!!"), 1), 0o644)
 	if code, _, _, err := swapctl(t, "webhook", "verify", "-request", bad); code != exitFailed || err == nil {
 		t.Fatalf("tampered capture: %d %v", code, err)
+	}
+}
+
+// swapctl models honours $SWAPD_MODELS_DIR as the default -dir (the help names it),
+// and -dir still overrides it.
+func TestModelsDirFromEnv(t *testing.T) {
+	envDir, flagDir := t.TempDir(), t.TempDir()
+	models := func(args ...string) (int, string, string, error) {
+		var out, errb bytes.Buffer
+		getenv := func(k string) string {
+			if k == "SWAPD_MODELS_DIR" {
+				return envDir
+			}
+			return ""
+		}
+		code, err := run(context.Background(), append([]string{"models"}, args...), getenv, &out, &errb)
+		return code, out.String(), errb.String(), err
+	}
+	code, _, help, _ := models("list", "-h")
+	if code != exitUsage || !strings.Contains(help, "$SWAPD_MODELS_DIR") || !strings.Contains(help, envDir) {
+		t.Fatalf("models -h (exit %d) does not show $SWAPD_MODELS_DIR=%s as the default:\n%s", code, envDir, help)
+	}
+	_, out, _, _ := models("verify", "inswapper_128")
+	if !strings.Contains(out, envDir) {
+		t.Fatalf("models verify did not look in $SWAPD_MODELS_DIR %s:\n%s", envDir, out)
+	}
+	_, out, _, _ = models("verify", "-dir", flagDir, "inswapper_128")
+	if !strings.Contains(out, flagDir) || strings.Contains(out, envDir) {
+		t.Fatalf("-dir %s did not override $SWAPD_MODELS_DIR:\n%s", flagDir, out)
+	}
+}
+
+// models list tells a wrong file from a missing one: "checksum mismatch" for a file
+// whose CRC32 sidecar disagrees, "unverified" for a file with no checksum to check,
+// "missing" only when there is no file.
+func TestModelsListStatus(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "inswapper_128.onnx"), []byte("not the model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inswapper_128.hash"), []byte("00000000"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gfpgan_1.4.onnx"), []byte("no sidecar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	env := func(k string) string {
+		if k == "SWAPD_MODELS_DIR" {
+			return dir
+		}
+		return ""
+	}
+	if code, err := run(context.Background(), []string{"models", "list"}, env, &out, &errb); code != exitOK || err != nil {
+		t.Fatalf("exit %d: %v\n%s", code, err, errb.String())
+	}
+	want := map[string]string{"inswapper_128": "checksum mismatch", "gfpgan_1.4": "unverified", "codeformer": "missing"}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		w, ok := want[f[0]]
+		if !ok {
+			continue
+		}
+		if !strings.Contains(line, " "+w+" ") {
+			t.Errorf("%s: want status %q in %q", f[0], w, line)
+		}
+		delete(want, f[0])
+	}
+	if len(want) > 0 {
+		t.Errorf("models list did not list %v:\n%s", want, out.String())
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "0 faces"}, {1, "1 face"}, {2, "2 faces"}} {
+		if got := plural(c.n, "face", "faces"); got != c.want {
+			t.Errorf("plural(%d) = %q, want %q", c.n, got, c.want)
+		}
 	}
 }

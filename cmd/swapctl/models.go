@@ -12,13 +12,17 @@ import (
 	"github.com/swapd/swapd/pkg/models"
 )
 
-func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+func cmdModels(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
 		return exitUsage, errors.New("usage: swapctl models list | download | verify [-dir DIR] [-all] [NAME ...]")
 	}
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "./models", "directory for model files ($SWAPD_MODELS_DIR)")
+	defaultDir := getenv("SWAPD_MODELS_DIR")
+	if defaultDir == "" {
+		defaultDir = "./models"
+	}
+	dir := fs.String("dir", defaultDir, "directory for model files ($SWAPD_MODELS_DIR when set, else ./models)")
 	all := fs.Bool("all", false, "download every catalogue model, not just the defaults")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage, nil
@@ -26,15 +30,12 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	switch args[0] {
 	case "list":
 		for _, e := range models.Catalogue() {
-			state := "missing"
-			if models.Verify(e, *dir) == nil {
-				state = "ok"
-			}
+			state := models.Status(e, *dir)
 			def := ""
 			if e.Default {
 				def = " (default)"
 			}
-			fmt.Fprintf(stdout, "%-20s %-10s %-26s %-7s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
+			fmt.Fprintf(stdout, "%-20s %-10s %-26s %-17s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
 		}
 		return exitOK, nil
 	case "verify":
@@ -48,7 +49,7 @@ func cmdModels(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 			fmt.Fprintf(stdout, "%-20s ok   %s\n", e.Name, e.Path(*dir))
 		}
 		if bad > 0 {
-			return exitFailed, fmt.Errorf("%d model(s) missing or corrupt; run swapctl models download", bad)
+			return exitFailed, fmt.Errorf("%s missing or corrupt; run swapctl models download", plural(bad, "model", "models"))
 		}
 		return exitOK, nil
 	case "download":

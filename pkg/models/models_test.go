@@ -338,3 +338,40 @@ func TestDownloadAdvisorySize(t *testing.T) {
 	}
 	t.Logf("progress output: %q", progress.String())
 }
+
+// Status tells a missing file from a wrong one, and both from one it cannot check.
+func TestStatus(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte("model bytes")
+	sum := sha256.Sum256(body)
+	sha := Entry{Name: "s", Role: RoleDetector, File: "s.onnx", SHA256: hex.EncodeToString(sum[:]), Sources: []Source{{URL: "https://example.invalid/s.onnx"}}}
+	crc := Entry{Name: "c", Role: RoleDetector, File: "c.onnx", Sources: []Source{{URL: "https://example.invalid/c.onnx", HashURL: "https://example.invalid/c.hash"}}}
+	if got := Status(sha, dir); got != "missing" {
+		t.Errorf("no file: %q", got)
+	}
+	must := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must("s.onnx", body)
+	if got := Status(sha, dir); got != "ok" {
+		t.Errorf("right file: %q", got)
+	}
+	must("s.onnx", []byte("other bytes"))
+	if got := Status(sha, dir); got != "checksum mismatch" {
+		t.Errorf("wrong file: %q", got)
+	}
+	must("c.onnx", body)
+	if got := Status(crc, dir); got != "unverified" {
+		t.Errorf("CRC32 model without sidecar: %q", got)
+	}
+	must("c.hash", []byte(fmt.Sprintf("%08x", crc32.ChecksumIEEE(body)+1)))
+	if got := Status(crc, dir); got != "checksum mismatch" {
+		t.Errorf("CRC32 mismatch: %q", got)
+	}
+	must("c.hash", []byte(fmt.Sprintf("%08x", crc32.ChecksumIEEE(body))))
+	if got := Status(crc, dir); got != "ok" {
+		t.Errorf("CRC32 match: %q", got)
+	}
+}

@@ -119,3 +119,22 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// Status describes in a few words what Verify finds for e in dir, for listings:
+// "ok", "missing" (no file), "checksum mismatch" (a file, but not the right one),
+// "unverified" (a file with no local checksum to check it against: a CRC32 model
+// without its .hash sidecar) or "error" (the file could not be read).
+func Status(e Entry, dir string) string {
+	err := Verify(e, dir)
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, os.ErrNotExist):
+		return "missing"
+	case errors.Is(err, ErrChecksumMismatch):
+		return "checksum mismatch"
+	case errors.Is(err, ErrUnverifiable):
+		return "unverified"
+	}
+	return "error"
+}
