@@ -14,17 +14,21 @@ import (
 )
 
 // Reaper closes the gaps between asynq's view of a job and swapd's record, so that no
-// job stays "running" forever:
+// accepted job is lost and no webhook goes unsent, whatever failed in between:
 //
 //   - asynq archives a task whose lease expired once its retries are used up (a worker
 //     that kept dying) without any handler running, so the record would stay running:
 //     the Reaper fails it with UNAVAILABLE and sends its webhook;
-//   - a task can vanish from Redis while its record says running (keys lost in a
-//     failover or evicted, asynq issues #764 and #1051): the Reaper puts the job back
-//     in the queue, where the next attempt runs it from the start.
+//   - a task can vanish from Redis while its record says running or queued (keys lost
+//     in a failover or evicted, asynq issues #764 and #1051; Redis failing between the
+//     API's record and its enqueue): the Reaper enqueues the job again, and the next
+//     attempt runs it from the start;
+//   - a job can end without its webhook task being enqueued (Redis failed between the
+//     two, or the process died): the Reaper enqueues it. The task id is the event's
+//     webhook-id, so this never sends an event twice.
 //
-// It looks only at attempts that started more than Grace ago, so it never races the
-// normal end of an attempt, and it leaves alone every task asynq still holds.
+// It looks only at records older than Grace, so it never races the normal path, and
+// it leaves alone every task asynq still holds.
 type Reaper struct {
 	Jobs      *jobs.Store
 	Inspector *asynq.Inspector
@@ -35,8 +39,18 @@ type Reaper struct {
 	Every     time.Duration // default 1 minute
 }
 
+// Repairs counts what one sweep did.
+type Repairs struct {
+	Requeued int // running jobs whose task had vanished, queued again
+	Failed   int // running jobs whose task asynq archived, failed with UNAVAILABLE
+	Enqueued int // queued jobs without a task, given one
+	Notified int // ended jobs whose webhook task was missing, enqueued
+}
+
+func (r Repairs) total() int { return r.Requeued + r.Failed + r.Enqueued + r.Notified }
+
 // Run sweeps every r.Every until ctx ends. Any worker may run one; sweeps are
-// idempotent (each change is a compare-and-set on the record).
+// idempotent (each change is a compare-and-set on the record or a task id).
 func (r *Reaper) Run(ctx context.Context) {
 	every := r.Every
 	if every <= 0 {
@@ -49,68 +63,135 @@ func (r *Reaper) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if requeued, failed, err := r.Sweep(ctx); err != nil {
+			if rep, err := r.Sweep(ctx); err != nil {
 				r.Log.Warn("reaper sweep", "err", err)
-			} else if requeued+failed > 0 {
-				r.Log.Warn("reaper repaired jobs", "requeued", requeued, "failed", failed)
+			} else if rep.total() > 0 {
+				r.Log.Warn("reaper repaired jobs", "requeued", rep.Requeued, "failed", rep.Failed, "enqueued", rep.Enqueued, "notified", rep.Notified)
 			}
 		}
 	}
 }
 
-// Sweep checks once and reports how many jobs it requeued and failed.
-func (r *Reaper) Sweep(ctx context.Context) (requeued, failed int, err error) {
+// Sweep checks once and reports what it repaired.
+func (r *Reaper) Sweep(ctx context.Context) (Repairs, error) {
+	var rep Repairs
 	grace := r.Grace
 	if grace <= 0 {
 		grace = 2 * time.Minute
 	}
-	ids, err := r.Jobs.RunningSince(ctx, time.Now().Add(-grace))
+	before := time.Now().Add(-grace)
+	if err := r.sweepRunning(ctx, before, &rep); err != nil {
+		return rep, err
+	}
+	if err := r.sweepQueued(ctx, before, &rep); err != nil {
+		return rep, err
+	}
+	return rep, r.sweepUnnotified(ctx, before, &rep)
+}
+
+func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repairs) error {
+	ids, err := r.Jobs.RunningSince(ctx, before)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	for _, id := range ids {
 		info, err := r.Inspector.GetTaskInfo(QueueSwap, id)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
-			if err := r.requeue(ctx, id); err != nil {
-				return requeued, failed, err
+			ok, err := r.requeue(ctx, id)
+			if err != nil {
+				return err
 			}
-			requeued++
+			if ok {
+				rep.Requeued++
+			}
 		case err != nil:
-			return requeued, failed, fmt.Errorf("task of job %s: %w", id, err)
+			return fmt.Errorf("task of job %s: %w", id, err)
 		case info.State == asynq.TaskStateArchived:
 			e := errcode.New(errcode.Unavailable, "the workers running this job were lost %d times; try again later", info.Retried+1)
 			if err := r.Jobs.Fail(ctx, id, e); err != nil && !errors.Is(err, jobs.ErrTransition) {
-				return requeued, failed, err
+				return err
 			}
 			r.Log.Error("job failed: its task was archived by asynq after lost workers", "job", id)
 			if err := r.Notifier.Notify(ctx, id); err != nil {
 				r.Log.Error("enqueue webhook", "job", id, "err", err)
 			}
-			failed++
+			rep.Failed++
 		}
 	}
-	return requeued, failed, nil
+	return nil
 }
 
-func (r *Reaper) requeue(ctx context.Context, id string) error {
+func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs) error {
+	ids, err := r.Jobs.QueuedSince(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		_, err := r.Inspector.GetTaskInfo(QueueSwap, id)
+		switch {
+		case err == nil:
+			continue // asynq holds it (pending, scheduled, retry, active)
+		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
+			return fmt.Errorf("task of job %s: %w", id, err)
+		}
+		job, err := r.Jobs.Get(ctx, id)
+		if errcode.Code(err) == errcode.NotFound {
+			_ = r.Jobs.Forget(ctx, id) // expired or deleted
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if job.Status != jobs.Queued {
+			continue // it moved on meanwhile
+		}
+		if err := EnqueueSwap(ctx, r.Queue, job); err != nil {
+			return err
+		}
+		r.Log.Warn("queued job had no task; enqueued it", "job", id)
+		rep.Enqueued++
+	}
+	return nil
+}
+
+func (r *Reaper) sweepUnnotified(ctx context.Context, before time.Time, rep *Repairs) error {
+	ids, err := r.Jobs.UnnotifiedSince(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := r.Notifier.Notify(ctx, id)
+		if errcode.Code(err) == errcode.NotFound {
+			_ = r.Jobs.Forget(ctx, id)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.Log.Warn("ended job's webhook was not enqueued; enqueued it", "job", id)
+		rep.Notified++
+	}
+	return nil
+}
+
+// requeue puts a running job whose task vanished back in the queue; false when the
+// record is gone or ended meanwhile.
+func (r *Reaper) requeue(ctx context.Context, id string) (bool, error) {
 	job, err := r.Jobs.Get(ctx, id)
 	if err != nil {
-		return nil // deleted meanwhile
+		_ = r.Jobs.Forget(ctx, id) // deleted or expired meanwhile
+		return false, nil
 	}
 	if err := r.Jobs.Requeue(ctx, id); err != nil {
 		if errors.Is(err, jobs.ErrTransition) {
-			return nil // it ended meanwhile
+			return false, nil // it ended meanwhile
 		}
-		return err
+		return false, err
 	}
-	t, err := NewSwapTask(id, JobTaskOptions(job)...)
-	if err != nil {
-		return err
-	}
-	if _, err := r.Queue.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("re-enqueue job %s: %w", id, err)
+	if err := EnqueueSwap(ctx, r.Queue, job); err != nil {
+		return false, err
 	}
 	r.Log.Warn("job had no task in the queue; requeued", "job", id)
-	return nil
+	return true, nil
 }

@@ -50,12 +50,34 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 	running("healthy") // a task asynq still holds
 	enqueue("healthy")
 	if err := store.Create(ctx, &jobs.Job{ID: "queued", Owner: "o", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err) // never started: not the reaper's business
+		t.Fatal(err) // queued, but its task never made it into Redis
+	}
+	if err := store.Create(ctx, &jobs.Job{ID: "queued-ok", Owner: "o", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	enqueue("queued-ok") // queued with its task: left alone
+	// Ended with a webhook, but Redis failed before the webhook task was enqueued.
+	hooked := &jobs.Job{ID: "hooked", Owner: "o", CreatedAt: time.Now(), Webhook: &jobs.Webhook{URL: "https://example.com/hook"}}
+	if err := store.Create(ctx, hooked); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Start(ctx, "hooked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Succeed(ctx, "hooked", &jobs.Output{Key: "jobs/hooked/output.jpg"}, nil); err != nil {
+		t.Fatal(err)
 	}
 
-	requeued, failed, err := r.Sweep(ctx)
-	if err != nil || requeued != 1 || failed != 1 {
-		t.Fatalf("requeued %d failed %d err %v", requeued, failed, err)
+	rep, err := r.Sweep(ctx)
+	if err != nil || rep != (Repairs{Requeued: 1, Failed: 1, Enqueued: 1, Notified: 1}) {
+		t.Fatalf("first sweep: %+v err %v", rep, err)
+	}
+	if info, err := insp.GetTaskInfo(QueueSwap, "queued"); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("queued job's task: %+v %v", info, err)
+	}
+	hookTasks, err := insp.ListPendingTasks(QueueWebhooks)
+	if err != nil || len(hookTasks) != 1 {
+		t.Fatalf("webhook tasks after the sweep: %d %v", len(hookTasks), err)
 	}
 	if j, _ := store.Get(ctx, "lost"); j.Status != jobs.Queued {
 		t.Fatalf("lost job is %s", j.Status)
@@ -70,13 +92,20 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 		t.Fatalf("healthy job touched: %s", j.Status)
 	}
 	// Nothing left to repair: a second sweep changes nothing.
-	if requeued, failed, err := r.Sweep(ctx); err != nil || requeued+failed != 0 {
-		t.Fatalf("second sweep: %d %d %v", requeued, failed, err)
+	if rep, err := r.Sweep(ctx); err != nil || rep.total() != 0 {
+		t.Fatalf("second sweep: %+v %v", rep, err)
+	}
+	// The webhook sent once is not enqueued again by a later sweep, even if the
+	// delivered task is gone from Redis.
+	_ = insp.DeleteTask(QueueWebhooks, hookTasks[0].ID)
+	_ = store.SetWebhookStatus(ctx, "hooked", "delivered")
+	if rep, err := r.Sweep(ctx); err != nil || rep.total() != 0 {
+		t.Fatalf("sweep after delivery: %+v %v", rep, err)
 	}
 	// A recent attempt is left alone whatever asynq says.
 	r.Grace = time.Hour
 	running("recent")
-	if requeued, failed, _ := r.Sweep(ctx); requeued+failed != 0 {
+	if rep, _ := r.Sweep(ctx); rep.total() != 0 {
 		t.Fatal("the reaper touched an attempt inside its grace period")
 	}
 }

@@ -7,7 +7,9 @@
 package tasks
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,6 +67,19 @@ func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 		asynq.MaxRetry(SwapMaxRetry),
 		asynq.Timeout(SwapTimeout),
 	}, opts...)...), nil
+}
+
+// EnqueueSwap enqueues job's swap task with the job's own task options. A task that
+// exists already (same id) is not an error: enqueueing is idempotent.
+func EnqueueSwap(ctx context.Context, q *asynq.Client, job *jobs.Job) error {
+	t, err := NewSwapTask(job.ID, JobTaskOptions(job)...)
+	if err != nil {
+		return err
+	}
+	if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
+	}
+	return nil
 }
 
 // JobTaskOptions returns the task options a job record asks for beyond swapd's

@@ -53,15 +53,22 @@ func EventType(s jobs.Status) string {
 	return ""
 }
 
-// Notify enqueues the webhook for job id's terminal event, if the job asked for one.
+// Notify enqueues the webhook for job id's terminal event, if the job asked for one,
+// then marks the job notified. A job that ended but was never marked (Redis failed in
+// between, the process died) is found by the Reaper, which calls Notify again: the
+// task id (the event's webhook-id) makes a second enqueue a no-op while the first
+// task exists, and a delivered webhook is not enqueued again.
 func (n *Notifier) Notify(ctx context.Context, id string) error {
 	j, err := n.Jobs.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	typ := EventType(j.Status)
-	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" {
-		return nil
+	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" || j.Webhook.Status == "delivered" || j.Webhook.Status == "failed" {
+		if typ == "" {
+			return nil // not ended (a retried job): nothing to send yet
+		}
+		return n.Jobs.Notified(ctx, id)
 	}
 	snapshot, err := (&Notifier{URLExpiry: n.URLExpiry}).Render(ctx, j, typ) // no store: no URLs, no bytes
 	if err != nil {
@@ -81,7 +88,7 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 	if _, err := n.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue webhook for job %s: %w", id, err)
 	}
-	return nil
+	return n.Jobs.Notified(ctx, id)
 }
 
 // Render builds the webhook body for job j's terminal event of type typ, by the

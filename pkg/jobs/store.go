@@ -94,7 +94,7 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 		// the store's default.
 		fields = append(fields, "ttl", secs)
 	}
-	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner)}, append([]any{j.ID}, fields...)...).Bool()
+	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey}, append([]any{j.ID}, fields...)...).Bool()
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -104,13 +104,15 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 	return nil
 }
 
-// createScript writes the record and adds it to its owner's index in one step. The
-// index is a sorted set with every score 0, ordered by member: job ids are UUIDv7,
-// which sort by creation time, so the index lists newest first with ZREVRANGEBYLEX.
+// createScript writes the record, adds it to its owner's index and to the queued set
+// (see watch.go) in one step. The index is a sorted set with every score 0, ordered by
+// member: job ids are UUIDv7, which sort by creation time, so the index lists newest
+// first with ZREVRANGEBYLEX.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('ZADD', KEYS[3], redis.call('TIME')[1], ARGV[1])
 return 1`)
 
 func ownerKey(owner string) string { return "swapd:owner:" + owner + ":jobs" }
@@ -182,9 +184,10 @@ func optTime(s string) *time.Time {
 }
 
 // transition atomically moves job id from one of from to `to`, setting fields, and
-// keeping the set of running attempts (runningKey, scored by start time) in step, and
-// expiring the record when `to` is terminal: after the job's own "ttl" field (seconds)
-// when it has one, else after the store's. It returns the job's status before.
+// keeping the sets the reaper sweeps in step (watch.go: running attempts and queued
+// jobs by time, and terminal jobs whose webhook is not yet enqueued), and expiring the
+// record when `to` is terminal: after the job's own "ttl" field (seconds) when it has
+// one, else after the store's. It returns the job's status before.
 var transitionScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
@@ -199,6 +202,14 @@ if ARGV[2] ~= 'running' then
   redis.call('ZREM', KEYS[2], ARGV[5])
 elseif ARGV[4] == '1' then
   redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[5])
+end
+if ARGV[2] == 'queued' then
+  redis.call('ZADD', KEYS[3], redis.call('TIME')[1], ARGV[5])
+else
+  redis.call('ZREM', KEYS[3], ARGV[5])
+end
+if tonumber(ARGV[3]) > 0 and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then
+  redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[5])
 end
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 if tonumber(ARGV[3]) > 0 then
@@ -228,7 +239,7 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 		newAttempt = "1"
 	}
 	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id}, c.fields...)
-	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey}, args...).Slice()
+	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey, queuedKey, notifyKey}, args...).Slice()
 	if err != nil {
 		return "", fmt.Errorf("job %s -> %s: %w", id, c.to, err)
 	}
@@ -241,16 +252,6 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 		return Status(cur), &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
 	}
 	return Status(cur), nil
-}
-
-// runningKey is a sorted set of the jobs with an attempt in progress, scored by the
-// attempt's start (unix seconds), so a sweeper can find attempts that outlived any
-// worker (see tasks.Reaper).
-const runningKey = "swapd:running"
-
-// RunningSince returns the ids of jobs whose current attempt started before t.
-func (s *Store) RunningSince(ctx context.Context, t time.Time) ([]string, error) {
-	return s.rdb.ZRangeByScore(ctx, runningKey, &redis.ZRangeBy{Min: "-inf", Max: fmt.Sprint(t.Unix())}).Result()
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
@@ -311,7 +312,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (Status, error) {
 // counted up so the next terminal event gets a new webhook-id. Attempts keep counting.
 // Any other status is a *TransitionError. The caller enqueues the task again.
 func (s *Store) Retry(ctx context.Context, id string) error {
-	res, err := retryScript.Run(ctx, s.rdb, []string{key(id)}).Slice()
+	res, err := retryScript.Run(ctx, s.rdb, []string{key(id), queuedKey}, id).Slice()
 	if err != nil {
 		return fmt.Errorf("retry job %s: %w", id, err)
 	}
@@ -335,6 +336,7 @@ redis.call('HDEL', KEYS[1], 'error', 'output', 'stages', 'started_at', 'finished
 redis.call('HINCRBY', KEYS[1], 'retries', 1)
 if redis.call('HEXISTS', KEYS[1], 'webhook_status') == 1 then redis.call('HSET', KEYS[1], 'webhook_status', 'pending') end
 redis.call('PERSIST', KEYS[1])
+redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[1])
 return {1, cur}`)
 
 // CancelQueued cancels the job only while it is queued: a job that has started keeps
@@ -362,6 +364,8 @@ func (s *Store) Delete(ctx context.Context, j *Job) (bool, error) {
 	del := pipe.Del(ctx, key(j.ID))
 	pipe.ZRem(ctx, ownerKey(j.Owner), j.ID)
 	pipe.ZRem(ctx, runningKey, j.ID)
+	pipe.ZRem(ctx, queuedKey, j.ID)
+	pipe.ZRem(ctx, notifyKey, j.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, err
 	}
