@@ -10,7 +10,7 @@ DEPS = eval "$$(scripts/deps.sh)"
 TESTDATA ?= $(SWAPD_TESTDATA)
 export SWAPD_TESTDATA := $(if $(TESTDATA),$(abspath $(TESTDATA)))
 
-.PHONY: all build deps test vet compose-check run bench models clean
+.PHONY: all build deps test vet compose-check openapi-lint run bench models clean
 
 all: build
 
@@ -27,7 +27,12 @@ vet:
 compose-check:
 	@$(DEPS) && SWAPD_API_KEYS=check SWAPD_ADMIN_KEYS=check-admin SWAPD_WEBHOOK_SECRET=check docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 
-test: vet compose-check
+# redocly and spectral (npm, pinned, cached) over the OpenAPI document built from pkg/api;
+# fails on errors.
+openapi-lint:
+	@scripts/lint-openapi.sh
+
+test: vet compose-check openapi-lint
 	$(DEPS) && testdata="$$(scripts/fixtures.sh)" && export SWAPD_TESTDATA="$$testdata" && $(GO) test -count=1 -timeout 30m ./...
 
 run: build
