@@ -337,9 +337,13 @@ func TestRunPodQueueControl(t *testing.T) {
 		Status string            `json:"status"`
 		Stream []json.RawMessage `json:"stream"`
 	}
+	t0 := time.Now()
 	rp(t, key, "GET", rpBase+"/stream/"+queued, nil, &s)
 	if s.Status != "IN_QUEUE" || s.Stream == nil || len(s.Stream) != 0 {
 		t.Fatalf("stream of a queued job: %+v", s)
+	}
+	if waited := time.Since(t0); waited < 2*time.Second || waited > 8*time.Second {
+		t.Fatalf("stream of a queued job answered after %v, want a long-poll of about 3 s", waited)
 	}
 	var prog struct {
 		Status string `json:"status"`
@@ -352,6 +356,11 @@ func TestRunPodQueueControl(t *testing.T) {
 	rp(t, key, "GET", rpBase+"/stream/"+running[0], nil, &prog)
 	if prog.Status != "IN_PROGRESS" || len(prog.Stream) != 1 || prog.Stream[0].Output.Progress.Total == 0 {
 		t.Fatalf("stream of a running job: %+v", prog)
+	}
+	// The chunk was handed out: nothing new while the job stays held.
+	rp(t, key, "GET", rpBase+"/stream/"+running[0], nil, &prog)
+	if prog.Status != "IN_PROGRESS" || len(prog.Stream) != 0 {
+		t.Fatalf("second stream of a running job: %+v", prog)
 	}
 	rp(t, key, "GET", rpBase+"/health", nil, &h)
 	if h.Jobs.InQueue < 1 || h.Jobs.InProgress < slots {
@@ -370,10 +379,14 @@ func TestRunPodQueueControl(t *testing.T) {
 		t.Fatalf("task of the queued job: %+v %v", info, err)
 	}
 
-	// Cancel the queued job.
-	var c struct{ ID, Status string }
+	// Cancel the queued job. The answer carries delayTime and executionTime, as
+	// RunPod's does (runpod-sdk's CancelOutput).
+	var c struct {
+		ID, Status               string
+		DelayTime, ExecutionTime *int64
+	}
 	rp(t, key, "POST", rpBase+"/cancel/"+queued, nil, &c)
-	if c.ID != queued || c.Status != "CANCELLED" {
+	if c.ID != queued || c.Status != "CANCELLED" || c.DelayTime == nil || *c.DelayTime <= 0 || c.ExecutionTime == nil || *c.ExecutionTime != 0 {
 		t.Fatalf("cancel: %+v", c)
 	}
 	if r, _ := rpWait(t, key, queued, "CANCELLED"); r.Output != nil || r.Error != "" {
@@ -406,8 +419,9 @@ func TestRunPodQueueControl(t *testing.T) {
 	}
 	// Running jobs cancel too.
 	for _, id := range running {
+		c.DelayTime, c.ExecutionTime = nil, nil
 		rp(t, key, "POST", rpBase+"/cancel/"+id, nil, &c)
-		if c.Status != "CANCELLED" {
+		if c.Status != "CANCELLED" || c.DelayTime == nil || c.ExecutionTime == nil || *c.ExecutionTime <= 0 {
 			t.Fatalf("cancel of running job %s: %+v", id, c)
 		}
 	}
@@ -469,6 +483,42 @@ func TestRunPodAuthAndErrors(t *testing.T) {
 	if code, b := rpDo(t, "GET", rpBase+"/status/0190c5d2-8f1e-7a4b-9c3d-2e1f0a9b8c7d", "Bearer "+st.Key, nil); code != 404 {
 		t.Fatalf("unknown job: %d %s", code, b)
 	}
+	// Routes swapd does not serve, and wrong methods, answer in RunPod's shape too.
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", rpBase + "/no-such-route", 404},
+		{"POST", rpBase + "/status/0190c5d2-8f1e-7a4b-9c3d-2e1f0a9b8c7d", 405},
+		{"GET", rpBase + "/run", 405},
+	} {
+		code, b := rpDo(t, c.method, c.path, "Bearer "+st.Key, nil)
+		var e map[string]any
+		if code != c.code || json.Unmarshal(b, &e) != nil || len(e) != 1 {
+			t.Errorf("%s %s: %d %s, want %d {\"error\": \"...\"}", c.method, c.path, code, b, c.code)
+		} else if _, ok := e["error"].(string); !ok {
+			t.Errorf("%s %s: %s is not RunPod's error shape", c.method, c.path, b)
+		}
+	}
+	// /health carries every field of RunPod's.
+	_, b := rpDo(t, "GET", rpBase+"/health", "Bearer "+st.Key, nil)
+	var health map[string]map[string]int
+	if err := json.Unmarshal(b, &health); err != nil {
+		t.Fatalf("health %s: %v", b, err)
+	}
+	for _, f := range []string{"idle", "initializing", "ready", "running", "throttled", "unhealthy"} {
+		if _, ok := health["workers"][f]; !ok {
+			t.Errorf("health has no workers.%s: %s", f, b)
+		}
+	}
+	for _, f := range []string{"completed", "failed", "inProgress", "inQueue", "retried"} {
+		if _, ok := health["jobs"][f]; !ok {
+			t.Errorf("health has no jobs.%s: %s", f, b)
+		}
+	}
+	if w := health["workers"]; w["ready"] != w["idle"]+w["running"] || w["ready"] <= 0 {
+		t.Errorf("health workers %v: ready should count every slot", w)
+	}
 	// Over /run's 10 MB.
 	big := []byte(`{"input": {"source_image": "` + strings.Repeat("A", 11<<20) + `", "target_image": "x"}}`)
 	if code, b := rpDo(t, "POST", rpBase+"/run", "Bearer "+st.Key, big); code != 413 || !strings.Contains(string(b), "payload too large") || !strings.Contains(string(b), "limit of 10 MB") {
@@ -509,5 +559,135 @@ func TestRunPodExecutionTimeout(t *testing.T) {
 	j := as("sk_test_timeout").get(t, id)
 	if j.Attempts != 1 || j.Error.Code != "TIMED_OUT" {
 		t.Fatalf("attempts %d, error %+v", j.Attempts, j.Error)
+	}
+}
+
+// slowSource serves the source face after delay, on every fetch: a job that uses it
+// runs (IN_PROGRESS, progress 0) for at least delay before it can end. The URL names
+// the host, which the test stack allows.
+func slowSource(t *testing.T, delay time.Duration) string {
+	face := readFile(t, "faces/astronaut.png")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+			w.Write(face)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/face.png"
+}
+
+// slowSwap is a /run body of a real swap whose source arrives after delay.
+func slowSwap(t *testing.T, delay time.Duration) map[string]any {
+	return map[string]any{"input": map[string]any{"process_type": "single_image",
+		"source_file": slowSource(t, delay),
+		"target_file": b64(readFile(t, "faces/grace_hopper.jpg"))}}
+}
+
+// /status-sync/{id}?wait= (what runpod-sdk's runSync polls once /runsync has answered
+// before the job ended) waits like /runsync: until wait passes, or the job ends.
+func TestRunPodStatusSync(t *testing.T) {
+	id := rpRun(t, st.Key, slowSwap(t, 4*time.Second))
+
+	t0 := time.Now()
+	var r rpResult
+	rp(t, st.Key, "GET", rpBase+"/status-sync/"+id+"?wait=1000", nil, &r)
+	if waited := time.Since(t0); r.ID != id || (r.Status != "IN_QUEUE" && r.Status != "IN_PROGRESS") || waited < 900*time.Millisecond {
+		t.Fatalf("status-sync?wait=1000 of a live job: %+v after %v", r, waited)
+	}
+
+	rp(t, st.Key, "GET", rpBase+"/status-sync/"+id+"?wait=90000", nil, &r)
+	if r.Status != "COMPLETED" || r.ExecutionTime == nil || *r.ExecutionTime < 3500 || len(r.Output) < 1000 {
+		t.Fatalf("status-sync until the end: %+v (output %d bytes)", r, len(r.Output))
+	}
+	// An ended job answers at once.
+	t0 = time.Now()
+	rp(t, st.Key, "GET", rpBase+"/status-sync/"+id+"?wait=30000", nil, &r)
+	if r.Status != "COMPLETED" || time.Since(t0) > 2*time.Second {
+		t.Fatalf("status-sync of an ended job: %s after %v", r.Status, time.Since(t0))
+	}
+	// Another key's job does not exist.
+	if code, b := rpDo(t, "GET", rpBase+"/status-sync/"+id, "Bearer sk_test_other", nil); code != 404 {
+		t.Fatalf("another key's job: %d %s", code, b)
+	}
+}
+
+type rpStreamBody struct {
+	Status string `json:"status"`
+	Stream []struct {
+		Output struct {
+			Progress jobs.Progress `json:"progress"`
+		} `json:"output"`
+	} `json:"stream"`
+}
+
+// streamLikeRunPodPython is runpod-python's Job.stream loop (runpod/endpoint/runner.py):
+// every second GET /stream; hand out the chunks while the status is not final or the
+// stream is not empty, stop at a final status with an empty stream. It gives up after
+// maxPolls, which against a server that repeats its chunks is never.
+func streamLikeRunPodPython(t *testing.T, key, id string, maxPolls int) (chunks []jobs.Progress, final string) {
+	t.Helper()
+	for range maxPolls {
+		time.Sleep(time.Second)
+		var s rpStreamBody
+		rp(t, key, "GET", rpBase+"/stream/"+id, nil, &s)
+		switch {
+		case !rpFinal(s.Status) || len(s.Stream) > 0:
+			for _, c := range s.Stream {
+				chunks = append(chunks, c.Output.Progress)
+			}
+		default:
+			return chunks, s.Status
+		}
+	}
+	t.Fatalf("runpod-python's stream loop did not end after %d polls; chunks so far %v", maxPolls, chunks)
+	return nil, ""
+}
+
+func rpFinal(status string) bool {
+	switch status {
+	case "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT":
+		return true
+	}
+	return false
+}
+
+// /stream hands each progress chunk out once and ends with the final status and an
+// empty stream, so runpod-python's Job.stream loop ends.
+func TestRunPodStreamEndsLikeRunPod(t *testing.T) {
+	id := rpRun(t, st.Key, slowSwap(t, 2*time.Second))
+	chunks, final := streamLikeRunPodPython(t, st.Key, id, 60)
+	if final != "COMPLETED" || len(chunks) == 0 {
+		t.Fatalf("stream ended %s with chunks %v", final, chunks)
+	}
+	for i, c := range chunks {
+		if c.Total <= 0 || c.Done > c.Total {
+			t.Fatalf("chunk %d: %+v", i, c)
+		}
+		if i > 0 && c.Done <= chunks[i-1].Done {
+			t.Fatalf("chunks %v: a chunk handed out twice or out of order", chunks)
+		}
+	}
+	if last := chunks[len(chunks)-1]; last.Done != last.Total {
+		t.Fatalf("the last chunk %+v is not the final progress (chunks %v)", last, chunks)
+	}
+	// From then on: the final status, an empty stream, at once.
+	t0 := time.Now()
+	var s rpStreamBody
+	rp(t, st.Key, "GET", rpBase+"/stream/"+id, nil, &s)
+	if s.Status != "COMPLETED" || len(s.Stream) != 0 || time.Since(t0) > 2*time.Second {
+		t.Fatalf("stream after the end: %+v after %v", s, time.Since(t0))
+	}
+}
+
+// webhookV2, which runpod-sdk's request type has, is honoured like webhook.
+func TestRunPodWebhookV2(t *testing.T) {
+	rec, hook := receiver(t)
+	id := rpRun(t, st.Key, map[string]any{"input": map[string]any{"process_type": "probe"}, "webhookV2": hook + "/v2hook"})
+	reqs := waitWebhook(t, rec, 1)
+	var r rpResult
+	if err := json.Unmarshal(reqs[0].Body, &r); err != nil || r.ID != id || r.Status != "COMPLETED" || reqs[0].Path != "/v2hook" {
+		t.Fatalf("webhook %s %s", reqs[0].Path, reqs[0].Body)
 	}
 }
