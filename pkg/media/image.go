@@ -114,7 +114,8 @@ func PeekHeader(r io.Reader) (head []byte, whole io.Reader, err error) {
 }
 
 // Decode reads at most lim.MaxBytes from r, checks the header against lim and decodes
-// the image into a Frame. Every failure is an *errcode.Error.
+// the image into a Frame, turned upright by its EXIF orientation (see Orientation).
+// Every failure is an *errcode.Error.
 func Decode(r io.Reader, lim Limits) (Frame, Info, error) {
 	max := lim.MaxBytes
 	if max <= 0 {
@@ -147,7 +148,11 @@ func Decode(r io.Reader, lim Limits) (Frame, Info, error) {
 	if err != nil {
 		return Frame{}, Info{}, errcode.New(errcode.CorruptInput, "the %s image does not decode: %v", info.Format, err)
 	}
-	return FromImage(img), info, nil
+	// EXIF orientation: the frame is turned upright as viewers show it (a phone's
+	// portrait photo is stored landscape), and Info gives the upright size.
+	f := Orient(FromImage(img), Orientation(data))
+	info.Width, info.Height = f.Width, f.Height
+	return f, info, nil
 }
 
 // FromImage converts any image.Image into a packed RGB Frame, dropping alpha.

@@ -54,6 +54,14 @@ type VideoInfo struct {
 	Frames   int           `json:"frames"`
 	Duration time.Duration `json:"duration"` // container duration, else the stream's
 
+	// ExpectedFrames is how many frames the file announces in its header: nb_frames
+	// where the container keeps a count (MP4/MOV), else the video stream's duration
+	// (its own, or MKV's per-stream DURATION tag, else the container's) times FPS.
+	// Unlike Frames it does not come from reading the packets, so a file cut short (a
+	// partial download) still announces its full length: a Decoder yielding far fewer
+	// frames than this read a truncated file (see Truncated). 0 when unknown.
+	ExpectedFrames int `json:"expected_frames,omitempty"`
+
 	HasAudio   bool   `json:"has_audio"`
 	AudioCodec string `json:"audio_codec,omitempty"` // codec of the first audio stream (aac, opus…)
 }
@@ -113,6 +121,18 @@ func Probe(ctx context.Context, path string) (VideoInfo, error) {
 		info.Duration = time.Duration(float64(info.Frames) / info.FPS * float64(time.Second))
 	}
 	return info, nil
+}
+
+// Truncated reports whether decoded frames fall short of the frames the header
+// announced (ExpectedFrames) by more than estimation slack: two frames, or 1% of a
+// long video (an announced count from duration × fps is off by a frame or so, and an
+// edit list may hide leading frames). A false answer when ExpectedFrames is unknown.
+func (info VideoInfo) Truncated(decoded int) bool {
+	if info.ExpectedFrames <= 0 {
+		return false
+	}
+	slack := max(2, info.ExpectedFrames/100)
+	return decoded < info.ExpectedFrames-slack
 }
 
 // probeRun runs ffprobe on path with JSON output and the given extra arguments.
@@ -231,7 +251,38 @@ func (doc *probeJSON) info(container string, size int64) (VideoInfo, error) {
 	} else if d, ok := probeSeconds(video.Duration); ok {
 		info.Duration = d
 	}
+	info.ExpectedFrames = info.Frames // nb_frames: the container's own count
+	if info.ExpectedFrames <= 0 {
+		d, ok := probeSeconds(video.Duration)
+		if !ok {
+			d, ok = probeClock(video.Tags["DURATION"])
+		}
+		if !ok {
+			d, ok = info.Duration, info.Duration > 0
+		}
+		if ok {
+			info.ExpectedFrames = int(math.Round(d.Seconds() * fps))
+		}
+	}
 	return info, nil
+}
+
+// probeClock parses a Matroska DURATION tag ("00:00:03.036000000"); ffmpeg's muxer
+// writes one per stream, the only per-stream length an MKV carries.
+func probeClock(s string) (time.Duration, bool) {
+	h, rest, ok1 := strings.Cut(strings.TrimSpace(s), ":")
+	m, sec, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	ss, err3 := strconv.ParseFloat(sec, 64)
+	if err1 != nil || err2 != nil || err3 != nil || hh < 0 || mm < 0 || ss < 0 {
+		return 0, false
+	}
+	d := time.Duration((float64(hh*3600+mm*60) + ss) * float64(time.Second))
+	return d, d > 0
 }
 
 // rotation returns the clockwise display rotation, normalised to 0, 90, 180 or 270.
