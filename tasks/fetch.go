@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 
@@ -22,7 +23,8 @@ type Fetcher struct {
 }
 
 // Fetch returns the input's bytes, at most max of them. Errors that retrying cannot fix
-// (a 404, a blocked address, too many bytes) carry an errcode; the rest are transient.
+// (a 4xx, a host name that does not exist, a blocked address, too many bytes) carry an
+// errcode; the rest (timeouts, refused connections, 5xx) are transient.
 func (f *Fetcher) Fetch(ctx context.Context, in jobs.Input, max int64) ([]byte, error) {
 	r, err := f.open(ctx, in)
 	if err != nil {
@@ -98,10 +100,13 @@ func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {
 	if errors.Is(err, netguard.ErrBlocked) {
 		return nil, errcode.New(errcode.URLBlocked, "input url %s resolves to a private or reserved address", url)
 	}
+	if host, ok := hostNotFound(err); ok {
+		return nil, errcode.New(errcode.FetchFailed, "input url %s: host %s does not exist (DNS: no such host)", url, host)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", url, err) // network trouble: transient
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+	if transientStatus(resp.StatusCode) {
 		resp.Body.Close()
 		return nil, fmt.Errorf("fetch %s: status %d", url, resp.StatusCode)
 	}
@@ -110,4 +115,23 @@ func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {
 		return nil, errcode.New(errcode.FetchFailed, "input url %s answered %d", url, resp.StatusCode)
 	}
 	return resp.Body, nil
+}
+
+// transientStatus reports whether a source's answer may change on a retry: a 5xx,
+// 429 Too Many Requests, 408 Request Timeout. Every other non-200 answer (404, 403,
+// 410, any 4xx; a 3xx left unfollowed) fails the job at once with FETCH_FAILED.
+func transientStatus(code int) bool {
+	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
+}
+
+// hostNotFound reports whether err is an authoritative "no such host" (NXDOMAIN) for
+// the URL's host, or a redirect's: the name does not exist, and retrying will not
+// create it. A DNS timeout or a server failure (SERVFAIL, no resolver reachable) is
+// not this: those stay transient.
+func hostNotFound(err error) (string, bool) {
+	var de *net.DNSError
+	if err == nil || !errors.As(err, &de) || !de.IsNotFound || de.IsTimeout || de.IsTemporary {
+		return "", false
+	}
+	return de.Name, true
 }

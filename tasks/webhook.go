@@ -14,6 +14,7 @@ import (
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/metrics"
+	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/runpod"
 	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/pkg/webhook"
@@ -144,9 +145,12 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if retried >= maxRetry {
+	// A receiver the SSRF guard refuses at dial time (its name resolves to a private
+	// or reserved address) is refused on every attempt: the schedule would only repeat
+	// the refusal for a day. It fails for good now.
+	if blocked := errors.Is(err, netguard.ErrBlocked); blocked || retried >= maxRetry {
 		h.Metrics.WebhookAttempt(metrics.WebhookFailedFinal, took)
-		log.Error("webhook failed for good", "attempts", retried+1, "err", err)
+		log.Error("webhook failed for good", "attempts", retried+1, "blocked", blocked, "err", err)
 		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "failed")
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
