@@ -85,6 +85,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	monitor := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: redisOpt, PrometheusAddress: *prom})
 	defer monitor.Close()
 	jobStore := jobs.NewStore(rdb, jobTTL)
+	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
 	m := metrics.New()
 	if err := m.RegisterQueueCollector(inspector); err != nil {
 		return err

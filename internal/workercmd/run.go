@@ -131,6 +131,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobStore := jobs.NewStore(rdb, jobTTL)
+	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
 	m := metrics.New()
 	for _, d := range devs {
 		m.SlotsConfigured(d.Name, d.Slots)

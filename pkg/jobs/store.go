@@ -40,6 +40,26 @@ const DefaultTTL = 24 * time.Hour
 type Store struct {
 	rdb redis.UniversalClient
 	ttl time.Duration
+
+	// WebhookHorizon is how long an ended job's record is kept at least while its
+	// webhook is pending: the webhook body is rendered from the record at each
+	// attempt, and the retry schedule (27.6 h for Svix's) may outlast the record's own
+	// TTL (24 h by default, a minute for RunPod's /runsync). Once the webhook is
+	// delivered or given up (SetWebhookStatus), the record expires at its own TTL
+	// counted from its end again. Zero: no extension. Set it from the schedule with
+	// WebhookHorizonFor.
+	WebhookHorizon time.Duration
+}
+
+// WebhookHorizonFor is the longest a webhook stays pending under schedule (the
+// waits between attempts): every wait, a minute per attempt (the webhook task's
+// timeout), and an hour for a busy queue.
+func WebhookHorizonFor(schedule []time.Duration) time.Duration {
+	d := time.Duration(len(schedule)+1)*time.Minute + time.Hour
+	for _, w := range schedule {
+		d += w
+	}
+	return d
 }
 
 // NewStore returns a Store that keeps terminal records for ttl (DefaultTTL if zero).
@@ -187,7 +207,9 @@ func optTime(s string) *time.Time {
 // keeping the sets the reaper sweeps in step (watch.go: running attempts and queued
 // jobs by time, and terminal jobs whose webhook is not yet enqueued), and expiring the
 // record when `to` is terminal: after the job's own "ttl" field (seconds) when it has
-// one, else after the store's. It returns the job's status before.
+// one, else after the store's (ARGV[3]); but while its webhook is pending, not before
+// the webhook horizon (ARGV[6], seconds) either. "expire_at" keeps when the record's
+// own TTL ends, for SetWebhookStatus. It returns the job's status before.
 var transitionScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
@@ -211,10 +233,14 @@ end
 if tonumber(ARGV[3]) > 0 and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then
   redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[5])
 end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 if tonumber(ARGV[3]) > 0 then
   local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
-  if ttl and ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+  if not ttl or ttl <= 0 then ttl = tonumber(ARGV[3]) end
+  local keep = ttl
+  if tonumber(ARGV[6]) > keep and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then keep = tonumber(ARGV[6]) end
+  redis.call('HSET', KEYS[1], 'expire_at', tonumber(redis.call('TIME')[1]) + ttl)
+  redis.call('EXPIRE', KEYS[1], keep)
 end
 return {1, cur}`)
 
@@ -230,15 +256,16 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 	for i, st := range c.from {
 		from[i] = string(st)
 	}
-	ttl := 0
+	ttl, horizon := 0, 0
 	if c.to.Terminal() {
 		ttl = int(s.ttl / time.Second)
+		horizon = int(s.WebhookHorizon / time.Second)
 	}
 	newAttempt := "0"
 	if c.newAttempt {
 		newAttempt = "1"
 	}
-	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id}, c.fields...)
+	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id, horizon}, c.fields...)
 	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey, queuedKey, notifyKey}, args...).Slice()
 	if err != nil {
 		return "", fmt.Errorf("job %s -> %s: %w", id, c.to, err)
@@ -347,15 +374,30 @@ func (s *Store) CancelQueued(ctx context.Context, id string) error {
 	return err
 }
 
-// SetWebhookStatus records the delivery state of the job's webhook.
+// SetWebhookStatus records the delivery state of the job's webhook. When the
+// webhook has ended ("delivered" or "failed") the record no longer needs the
+// webhook horizon, and expires when its own TTL, counted from the job's end, runs
+// out (at once, give or take a second, if that has passed).
 func (s *Store) SetWebhookStatus(ctx context.Context, id, status string) error {
 	// HSET only when the record still exists, so a late delivery cannot resurrect a
 	// deleted job as a hash without a status.
 	return webhookScript.Run(ctx, s.rdb, []string{key(id)}, status).Err()
 }
 
+// webhookScript shortens the expiry only of an ended record (a job retried since is
+// live again and has none) and never lengthens it.
 var webhookScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1])
+if ARGV[1] ~= 'delivered' and ARGV[1] ~= 'failed' then return 0 end
+local st = redis.call('HGET', KEYS[1], 'status')
+if st ~= 'succeeded' and st ~= 'failed' and st ~= 'canceled' then return 0 end
+local at = tonumber(redis.call('HGET', KEYS[1], 'expire_at') or '')
+local left = redis.call('TTL', KEYS[1])
+if not at or left < 0 then return 0 end
+local own = at - tonumber(redis.call('TIME')[1])
+if own < 1 then own = 1 end
+if own < left then redis.call('EXPIRE', KEYS[1], own) end
 return 0`)
 
 // Delete removes the record and its index entry. It reports whether there was one.
