@@ -38,6 +38,11 @@ type SwapHandler struct {
 	Metrics  *metrics.Metrics // optional
 	Log      *slog.Logger
 
+	// OutageBudget is how long a job retries through transient failures (storage,
+	// network, source servers) before failing with UNAVAILABLE; default
+	// DefaultOutageBudget. Counted from the job's first transient failure.
+	OutageBudget time.Duration
+
 	// CancelPoll is how often a running job re-reads its status to notice a cancel
 	// (default 200 ms). asynq's own CancelProcessing is best-effort and sends the task
 	// to retry, so swapd's record is what decides.
@@ -129,11 +134,19 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 		h.notify(ctx, log, job.ID)
 		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
 	}
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if retried >= maxRetry {
-		log.Error("job failed after retries", "attempts", job.Attempts, "err", runErr)
-		e := errcode.New(errcode.Unavailable, "the job failed %d times on a transient error (storage, network or worker); try again later", job.Attempts)
+	// A transient failure: retried by elapsed time, not by a count of quick attempts,
+	// so an outage of storage up to the budget delays the job instead of failing it.
+	since, err := h.Jobs.MarkTransient(ctx, job.ID)
+	if err != nil {
+		return fmt.Errorf("record transient failure of job %s: %w (after %w)", job.ID, err, runErr)
+	}
+	budget := h.OutageBudget
+	if budget <= 0 {
+		budget = DefaultOutageBudget
+	}
+	if outage := time.Since(since); outage > budget {
+		log.Error("job failed: transient failures outlasted the outage budget", "attempts", job.Attempts, "outage", outage.Round(time.Second), "err", runErr)
+		e := errcode.New(errcode.Unavailable, "the job kept failing on a transient error (storage, network or a source server) for %s over %d attempts; try again later", outage.Round(time.Second), job.Attempts)
 		if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
 			return fmt.Errorf("record failure of job %s: %w", job.ID, err)
 		}
@@ -141,11 +154,11 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 		h.notify(ctx, log, job.ID)
 		return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
 	}
-	log.Warn("job attempt failed, will retry", "attempt", job.Attempts, "err", runErr)
+	log.Warn("job attempt failed, will retry", "attempt", job.Attempts, "outage", time.Since(since).Round(time.Second), "err", runErr)
 	if err := h.Jobs.Requeue(ctx, job.ID); err != nil {
 		log.Warn("requeue job", "err", err)
 	}
-	return runErr
+	return &OutageError{Since: since, Err: runErr}
 }
 
 // observe records a finished job in the metrics.

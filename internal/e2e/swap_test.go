@@ -36,6 +36,12 @@ func upload(t *testing.T, data []byte) string { t.Helper(); return st.upload(t, 
 // waitWebhook waits for n requests and checks each one's Standard Webhooks signature.
 func waitWebhook(t *testing.T, r *testenv.Receiver, n int) []testenv.ReceivedRequest {
 	t.Helper()
+	return st.waitWebhook(t, r, n)
+}
+
+// waitWebhook waits for n requests signed with s's secret.
+func (s *stack) waitWebhook(t *testing.T, r *testenv.Receiver, n int) []testenv.ReceivedRequest {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	reqs, err := r.Wait(ctx, n)
@@ -43,7 +49,7 @@ func waitWebhook(t *testing.T, r *testenv.Receiver, n int) []testenv.ReceivedReq
 		t.Fatalf("waiting for %d webhook requests: %v (got %d)", n, err, len(r.Requests()))
 	}
 	for _, q := range reqs {
-		if err := webhook.Verify(st.Secret, q.Header, q.Body, webhook.DefaultTolerance, time.Now()); err != nil {
+		if err := webhook.Verify(s.Secret, q.Header, q.Body, webhook.DefaultTolerance, time.Now()); err != nil {
 			t.Fatalf("webhook signature does not verify: %v", err)
 		}
 	}

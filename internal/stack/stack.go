@@ -29,6 +29,7 @@ type Stack struct {
 	Admin  string            // an operator key: the dashboard and /metrics
 	Secret webhook.Secret    // webhook signing secret
 	Env    map[string]string // the settings both processes run with
+	MinIO  *testenv.MinIOServer
 	stop   []func()
 	logs   io.Writer
 }
@@ -75,11 +76,13 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 		return fail(err)
 	}
 	s.stop = append(s.stop, stopRedis)
-	minio, stopMinIO, err := testenv.StartMinIO()
+	minioServer, err := testenv.StartMinIOServer()
 	if err != nil {
 		return fail(err)
 	}
-	s.stop = append(s.stop, stopMinIO)
+	s.MinIO = minioServer
+	s.stop = append(s.stop, minioServer.Stop)
+	minio := minioServer.Info
 	models, err := os.MkdirTemp("", "swapd-models-")
 	if err != nil {
 		return fail(err)

@@ -46,55 +46,95 @@ func MinIO(t testing.TB) MinIOInfo {
 // SWAPD_MINIO_BIN, else minio on PATH, else the one scripts/deps.sh builds
 // into ~/.cache/swapd/bin. stop kills the server and removes its data.
 func StartMinIO() (info MinIOInfo, stop func(), err error) {
-	bin, err := findBinary("minio", "SWAPD_MINIO_BIN", cacheBin("minio"))
+	m, err := StartMinIOServer()
 	if err != nil {
 		return MinIOInfo{}, nil, err
 	}
+	return m.Info, m.Stop, nil
+}
+
+// MinIOServer is a started MinIO that a test may kill and start again on the same
+// address and data, to inject a storage outage.
+type MinIOServer struct {
+	Info MinIOInfo
+	bin  string
+	dir  string
+	env  []string
+	p    *proc
+}
+
+// StartMinIOServer is StartMinIO with control over the process.
+func StartMinIOServer() (*MinIOServer, error) {
+	bin, err := findBinary("minio", "SWAPD_MINIO_BIN", cacheBin("minio"))
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "swapd-minio-")
 	if err != nil {
-		return MinIOInfo{}, nil, fmt.Errorf("testenv: minio temp dir: %w", err)
+		return nil, fmt.Errorf("testenv: minio temp dir: %w", err)
 	}
-	env := []string{
+	m := &MinIOServer{bin: bin, dir: dir, env: []string{
 		"MINIO_ROOT_USER=" + minioAccessKey,
 		"MINIO_ROOT_PASSWORD=" + minioSecretKey,
 		"MINIO_BROWSER=off", // no console UI needed; starts faster
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=1",
-	}
-	client := &http.Client{Timeout: 2 * time.Second}
+	}}
 	var lastErr error
 	for range startAttempts {
-		port, consolePort := FreePort(), FreePort()
-		endpoint := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		p, err := startProc(bin, []string{
-			"server", dir,
-			"--address", endpoint,
-			"--console-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(consolePort)),
-		}, env)
-		if err != nil {
-			os.RemoveAll(dir)
-			return MinIOInfo{}, nil, err
-		}
-		err = waitReady(p, 90*time.Second, func() error {
-			for _, path := range []string{"/minio/health/live", "/minio/health/cluster"} {
-				if err := httpOK(client, "http://"+endpoint+path); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		endpoint := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort()))
+		err := m.start(endpoint)
 		if err == nil {
-			info := MinIOInfo{Endpoint: endpoint, AccessKey: minioAccessKey, SecretKey: minioSecretKey}
-			return info, func() { p.stop(); os.RemoveAll(dir) }, nil
+			m.Info = MinIOInfo{Endpoint: endpoint, AccessKey: minioAccessKey, SecretKey: minioSecretKey}
+			return m, nil
 		}
-		p.stop()
-		lastErr = fmt.Errorf("testenv: minio on %s: %w\n%s", endpoint, err, p.logs())
+		lastErr = err
 		if !errors.Is(err, errExited) {
 			break
 		}
 	}
 	os.RemoveAll(dir)
-	return MinIOInfo{}, nil, lastErr
+	return nil, lastErr
+}
+
+func (m *MinIOServer) start(endpoint string) error {
+	p, err := startProc(m.bin, []string{
+		"server", m.dir,
+		"--address", endpoint,
+		"--console-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort())),
+	}, m.env)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	err = waitReady(p, 90*time.Second, func() error {
+		for _, path := range []string{"/minio/health/live", "/minio/health/cluster"} {
+			if err := httpOK(client, "http://"+endpoint+path); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		p.stop()
+		return fmt.Errorf("testenv: minio on %s: %w\n%s", endpoint, err, p.logs())
+	}
+	m.p = p
+	return nil
+}
+
+// Kill kills the server, keeping its data: connections are refused until Restart.
+func (m *MinIOServer) Kill() { m.p.stop() }
+
+// Restart starts the server again on the same address and data.
+func (m *MinIOServer) Restart() error { return m.start(m.Info.Endpoint) }
+
+// Stop kills the server and removes its data.
+func (m *MinIOServer) Stop() {
+	if m.p != nil {
+		m.p.stop()
+	}
+	os.RemoveAll(m.dir)
 }
 
 func httpOK(c *http.Client, url string) error {

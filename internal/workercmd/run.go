@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -49,6 +50,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_TENSORRT_FP16", "false", "let TensorRT build fp16 engines")
 	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
 	s.String("SWAPD_SHUTDOWN_TIMEOUT", "30s", "time in-flight jobs get to finish on shutdown")
+	s.String("SWAPD_STORAGE_OUTAGE_BUDGET", tasks.DefaultOutageBudget.String(), "how long a job retries through an outage of storage, the network or a source server before failing UNAVAILABLE")
 	secret := s.String("SWAPD_WEBHOOK_SECRET", "", "webhook signing secret, whsec_<base64>")
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
@@ -64,6 +66,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	concurrency := s.Int("SWAPD_CONCURRENCY")
 	shutdownTimeout := s.Duration("SWAPD_SHUTDOWN_TIMEOUT")
+	outageBudget := s.Duration("SWAPD_STORAGE_OUTAGE_BUDGET")
 	schedule := common.WebhookSchedule()
 	limits, video := common.Limits()
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
@@ -129,6 +132,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	defer store.WatchHealth(2 * time.Second)()
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobStore := jobs.NewStore(rdb, jobTTL)
 	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
@@ -156,6 +160,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Fetcher: &tasks.Fetcher{Store: store, Client: client},
 		Devices: &devicePool{pool: pool, pipelines: pipelines, metrics: m},
 		Cache:   &tasks.EmbeddingCache{Redis: rdb, Model: modelID(paths.Recognizer)},
+
+		OutageBudget: outageBudget,
 	})
 	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log, Metrics: m})
 
@@ -164,6 +170,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Queues:                   tasks.Queues,
 		ShutdownTimeout:          shutdownTimeout,
 		RetryDelayFunc:           tasks.RetryDelay(schedule),
+		IsFailure:                tasks.IsFailure,
 		DelayedTaskCheckInterval: poll,
 		TaskCheckInterval:        poll,
 		Logger:                   asynqLogger{log},

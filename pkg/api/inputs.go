@@ -68,6 +68,9 @@ func (c *capReader) Read(p []byte) (int, error) {
 // video is accepted only where allowVideo says so (a target); its content is probed
 // by the worker, which has ffprobe, so the API stays thin.
 func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVideo bool) (jobs.Input, error) {
+	if err := storageUp(d); err != nil {
+		return jobs.Input{}, err
+	}
 	client := &clientReader{r: r}
 	head, whole, err := media.PeekHeader(client)
 	if err != nil {
@@ -192,6 +195,9 @@ func checkUploaded(ctx context.Context, d *Deps, name, key string, allowVideo bo
 	if !strings.HasPrefix(key, UploadPrefix) || strings.Contains(key, "..") {
 		return jobs.Input{}, errcode.New(errcode.InvalidRequest, "%s: key %q is not an upload key from POST /v1/uploads", name, key)
 	}
+	if err := storageUp(d); err != nil {
+		return jobs.Input{}, err
+	}
 	// Another key's upload answers exactly as a missing one, so a tenant cannot even
 	// learn that a guessed key exists.
 	notFound := errcode.New(errcode.InputNotFound, "%s: nothing was uploaded to %q with this API key", name, key)
@@ -226,4 +232,12 @@ func inputError(name string, err error) error {
 		return errcode.New(e.Code, "%s: %s", name, e.Message)
 	}
 	return err
+}
+
+// storageUp refuses work at once while object storage is known to be down.
+func storageUp(d *Deps) error {
+	if d.Store.Offline() {
+		return errcode.New(errcode.Unavailable, "object storage is unavailable right now; nothing was accepted, try again shortly")
+	}
+	return nil
 }

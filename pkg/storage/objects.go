@@ -165,3 +165,19 @@ func wrapErr(op, key string, err error) error {
 	}
 	return fmt.Errorf("storage: %s %q: %w", op, key, err)
 }
+
+// WatchHealth probes the store every interval in the background until stop is called,
+// so Offline can answer without a request: while storage is down, callers refuse work
+// at once (503) instead of waiting for a request to fail, and minio-go fails calls
+// immediately instead of retrying each one.
+func (s *Store) WatchHealth(interval time.Duration) (stop func()) {
+	cancel, err := s.client.HealthCheck(interval)
+	if err != nil {
+		return func() {} // already watching
+	}
+	return cancel
+}
+
+// Offline reports whether the last health probe failed (always false unless
+// WatchHealth is running).
+func (s *Store) Offline() bool { return s.client.IsOffline() }

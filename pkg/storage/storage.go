@@ -78,7 +78,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("storage: endpoint: %w", err)
 	}
 	creds := credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, "")
-	client, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: cfg.Region})
+	// Few retries per call: callers retry whole operations themselves (the worker by
+	// elapsed time through an outage, the API's clients after a 503), so minio-go's
+	// default of 10 would only hold a request for 10–15 s before the same failure.
+	client, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: cfg.Region, MaxRetries: 3})
 	if err != nil {
 		return nil, fmt.Errorf("storage: client for %s: %w", host, err)
 	}
