@@ -359,7 +359,7 @@ local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
 if cur ~= 'failed' then return {0, cur} end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'progress_done', 0, 'progress_total', 0)
-redis.call('HDEL', KEYS[1], 'error', 'output', 'stages', 'started_at', 'finished_at')
+redis.call('HDEL', KEYS[1], 'error', 'output', 'stages', 'started_at', 'finished_at', 'transient_since')
 redis.call('HINCRBY', KEYS[1], 'retries', 1)
 if redis.call('HEXISTS', KEYS[1], 'webhook_status') == 1 then redis.call('HSET', KEYS[1], 'webhook_status', 'pending') end
 redis.call('PERSIST', KEYS[1])
