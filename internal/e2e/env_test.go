@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	st = &stack{URL: s.URL, Key: "sk_test_e2e", Admin: "sk_test_admin", Secret: s.Secret, env: s.Env}
+	http.DefaultTransport = openAPIChecked(st, http.DefaultTransport) // every answer checked against /openapi.json (openapi_check_test.go)
 	code := m.Run()
 	s.Stop()
 	os.Exit(code)

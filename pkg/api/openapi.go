@@ -143,6 +143,10 @@ var errResp = resp("error with a stable code", ref("Error"))
 // Basic auth password (what a browser can send, for /docs and the dashboard).
 var keyAuth = []any{map[string]any{"bearer": []any{}}, map[string]any{"basic": []any{}}}
 
+// runpodKeyAuth is what the /v2 routes accept besides keyAuth: the key as the whole
+// Authorization header, as RunPod's clients send it.
+var runpodKeyAuth = append([]any{map[string]any{"runpodKey": []any{}}}, keyAuth...)
+
 func op(summary string, responses map[string]any, extra ...map[string]any) map[string]any {
 	o := map[string]any{"summary": summary, "responses": responses, "security": keyAuth}
 	for _, e := range extra {
@@ -185,6 +189,10 @@ func paths() map[string]any {
 	jobsOp := func(id, desc string) map[string]any { return about(id, "Jobs", desc) }
 	denied := errResp // 401 without a valid key
 	forbidden := resp("a tenant key: this needs an operator key", ref("Error"))
+	// Redis or object storage down: UNAVAILABLE, with Retry-After (writeError).
+	unavailable := map[string]any{"description": "UNAVAILABLE: Redis or object storage is down; retry after Retry-After seconds",
+		"headers": map[string]any{"Retry-After": map[string]any{"schema": map[string]any{"type": "integer"}}},
+		"content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}}
 	return map[string]any{
 		"/healthz": map[string]any{"get": op("Process is alive", map[string]any{"200": resp("alive", map[string]any{"type": "object"})}, public,
 			health("getHealthz", "Answers 200 while the process runs; checks nothing else, so an orchestrator does not restart the API because a dependency blinked."))},
@@ -193,7 +201,7 @@ func paths() map[string]any {
 		"/v1/jobs": map[string]any{
 			"post": op("Submit a face-swap job (JSON or multipart)", map[string]any{
 				"202": resp("queued (or an Idempotency-Key replay)", ref("CreateResponse")),
-				"400": errResp, "401": denied, "413": errResp, "415": errResp, "422": errResp, "503": errResp,
+				"400": errResp, "401": denied, "413": errResp, "415": errResp, "422": errResp, "503": unavailable,
 			}, jobsOp("createJob", "Validates the inputs (type and size by content, URLs against private addresses), stores them and queues the job; "+
 				"the answer is 202 with the id before any work is done. Follow the job with GET /v1/jobs/{id}, its events, or a webhook."), map[string]any{
 				"parameters": []any{map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
@@ -203,7 +211,7 @@ func paths() map[string]any {
 					"multipart/form-data": map[string]any{"schema": multipart},
 				}},
 			}),
-			"get": op("List the caller's jobs, newest first", map[string]any{"200": resp("a page", ref("Page")), "400": errResp, "401": denied},
+			"get": op("List the caller's jobs, newest first", map[string]any{"200": resp("a page", ref("Page")), "400": errResp, "401": denied, "503": unavailable},
 				jobsOp("listJobs", "Pages through the jobs of the calling key only; pass next_cursor as cursor for the next page."), map[string]any{
 					"parameters": []any{
 						map[string]any{"name": "limit", "in": "query", "description": "page size, default 20", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}},
@@ -212,22 +220,22 @@ func paths() map[string]any {
 					}}),
 		},
 		"/v1/jobs/{id}": map[string]any{
-			"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "401": denied, "404": errResp}, idParam,
+			"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "401": denied, "404": errResp, "503": unavailable}, idParam,
 				jobsOp("getJob", "The job record; once succeeded, output.url is a presigned GET of the result. Another key's job is a 404.")),
-			"delete": op("Delete the job, its inputs and output", map[string]any{"204": resp("deleted", nil), "401": denied, "404": errResp}, idParam,
+			"delete": op("Delete the job, its inputs and output", map[string]any{"204": resp("deleted", nil), "401": denied, "404": errResp, "503": unavailable}, idParam,
 				jobsOp("deleteJob", "Cancels the job if it is still live, then removes its record, inputs and output.")),
 		},
-		"/v1/jobs/{id}/cancel": map[string]any{"post": op("Cancel a queued or running job", map[string]any{"200": resp("the canceled job", ref("Job")), "401": denied, "404": errResp, "409": errResp}, idParam,
+		"/v1/jobs/{id}/cancel": map[string]any{"post": op("Cancel a queued or running job", map[string]any{"200": resp("the canceled job", ref("Job")), "401": denied, "404": errResp, "409": errResp, "503": unavailable}, idParam,
 			jobsOp("cancelJob", "A queued job never runs; a running one stops at its next check. A job that has already ended is a 409."))},
 		"/v1/jobs/{id}/output": map[string]any{"get": op("Redirect to the output", map[string]any{
 			"302": map[string]any{"description": "the output: a presigned GET URL in Location", "headers": map[string]any{
 				"Location": map[string]any{"description": "presigned URL of the output object", "schema": map[string]any{"type": "string", "format": "uri"}}}},
-			"401": denied, "404": errResp, "409": errResp}, idParam,
+			"401": denied, "404": errResp, "409": errResp, "503": unavailable}, idParam,
 			jobsOp("getJobOutput", "Redirects to object storage, so the bytes do not pass through the API. A job that has not succeeded is a 409."))},
 		"/v1/jobs/{id}/events": map[string]any{"get": op("Server-Sent Events of status and progress until the job ends", map[string]any{
-			"200": typed("event stream: `progress` events, then one `done`; data is the Job", "text/event-stream"), "401": denied, "404": errResp}, idParam,
+			"200": typed("event stream: `progress` events, then one `done`; data is the Job", "text/event-stream"), "401": denied, "404": errResp, "503": unavailable}, idParam,
 			jobsOp("streamJobEvents", "A text/event-stream of the job as it changes; the stream closes after the `done` event."))},
-		"/v1/uploads": map[string]any{"post": op("Get a presigned PUT URL for a large input", map[string]any{"201": resp("upload target", ref("Upload")), "401": denied, "503": errResp},
+		"/v1/uploads": map[string]any{"post": op("Get a presigned PUT URL for a large input", map[string]any{"201": resp("upload target", ref("Upload")), "401": denied, "503": unavailable},
 			about("createUpload", "Uploads", "PUT the file to url before expires_at, then use {\"key\": key} as an input of a job; the job checks the content."))},
 		"/metrics": map[string]any{"get": op("Prometheus metrics", map[string]any{"200": typed("text exposition format", "text/plain"), "401": denied, "403": forbidden},
 			about("getMetrics", "Operations", "Prometheus text exposition of the API's request, job and queue metrics."))},
@@ -325,6 +333,9 @@ func complete(p map[string]any) {
 			if sec, ok := o["security"].([]any); ok && len(sec) == 0 {
 				continue // public
 			}
+			if rp {
+				o["security"] = runpodKeyAuth
+			}
 			responses, _ := o["responses"].(map[string]any)
 			if responses != nil && responses["401"] == nil {
 				if rp {
@@ -372,6 +383,8 @@ func Document(extra map[string]any) map[string]any {
 		"components": map[string]any{"schemas": componentSchemas(), "securitySchemes": map[string]any{
 			"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
 			"basic":  map[string]any{"type": "http", "scheme": "basic", "description": "any user name, the API key as the password (what a browser sends for http://user:KEY@host/)"},
+			"runpodKey": map[string]any{"type": "apiKey", "in": "header", "name": "Authorization",
+				"description": "RunPod routes (/v2) only: the API key as the whole header, without a scheme, as RunPod's clients send it"},
 		}},
 		"security": keyAuth,
 	}
