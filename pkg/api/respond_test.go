@@ -91,6 +91,13 @@ func TestRedisDownIs503(t *testing.T) {
 			t.Errorf("%s %s with Redis down: %d %s (Retry-After %q)", c.method, c.path, w.Code, w.Body, w.Header().Get("Retry-After"))
 		}
 	}
+	// The RunPod endpoint answers the same, in its own error shape.
+	w := s.call("POST", "/v2/swapd/run", "application/json", `{"input": {"process_type": "probe"}}`)
+	var rp runpodError
+	_ = json.Unmarshal(w.Body.Bytes(), &rp)
+	if w.Code != http.StatusServiceUnavailable || rp.Error == "" || w.Header().Get("Retry-After") == "" {
+		t.Errorf("/v2/swapd/run with Redis down: %d %s", w.Code, w.Body)
+	}
 }
 
 // TestTruncatedInputs: inputs cut short are the client's error (400), not a 500.

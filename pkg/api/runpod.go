@@ -100,13 +100,12 @@ func writeRunPodMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, runpodError{Error: msg})
 }
 
-// writeRunPodError answers with err's message and the HTTP status of its code; errors
-// without a code are logged and reported as an internal error.
+// writeRunPodError answers with err's message and the HTTP status of its code,
+// classified as writeError does (a dependency that is down is 503 with Retry-After).
 func writeRunPodError(w http.ResponseWriter, d *Deps, err error) {
-	e, ok := errcode.As(err)
-	if !ok {
-		d.Log.Error("internal error", "err", err)
-		e = errcode.New(errcode.Internal, "an internal error occurred; it has been logged")
+	e := classify(d.Log, err)
+	if e.Code == errcode.Unavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	writeRunPodMessage(w, errcode.HTTPStatus(e.Code), e.Message)
 }
