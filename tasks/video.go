@@ -108,6 +108,15 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	if err != nil {
 		return nil, st, fmt.Errorf("upload output: %w", err)
 	}
-	return &jobs.Output{Key: key, ContentType: "video/mp4", Size: obj.Size, Faces: res.FacesSwapped,
-		Frames: res.Frames, NoFace: res.FramesWithFaces == 0}, st, nil
+	o := &jobs.Output{Key: key, ContentType: "video/mp4", Size: obj.Size, Faces: res.FacesSwapped,
+		Frames: res.Frames, NoFace: res.FramesWithFaces == 0, FramesExpected: info.ExpectedFrames}
+	if info.Truncated(res.Frames) {
+		// The decoder reached the end of what is there without an error: a file cut
+		// short (a partial upload) plays its first part. Say so instead of passing the
+		// shorter video off as the whole.
+		o.Truncated = true
+		h.Log.Warn("video target is truncated: fewer frames decoded than its header announced",
+			"job", job.ID, "frames", res.Frames, "frames_expected", info.ExpectedFrames)
+	}
+	return o, st, nil
 }

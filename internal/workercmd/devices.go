@@ -252,6 +252,15 @@ func pipelineError(err error) error {
 		return errcode.New(errcode.NoFaceInTarget, "no face in the target matched the face selection")
 	case errors.Is(err, faceswap.ErrNoFaceInTarget):
 		return errcode.New(errcode.NoFaceInTarget, "no face was found in the target image")
+	}
+	// An index beyond the faces found: the request was well formed, the image lacks
+	// the face it names (the index range itself is checked at submit).
+	var fe *faceswap.FaceIndexError
+	switch {
+	case errors.As(err, &fe) && fe.Target:
+		return errcode.New(errcode.NoFaceInTarget, "target_indexes names target face %d, but the target has %d face(s)", fe.Index, fe.Faces)
+	case errors.As(err, &fe):
+		return errcode.New(errcode.NoFaceInSource, "source_indexes names source face %d, but the source has %d face(s)", fe.Index, fe.Faces)
 	case errors.Is(err, faceswap.ErrFaceIndex):
 		return errcode.New(errcode.InvalidRequest, "%v", err)
 	}

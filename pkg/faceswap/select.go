@@ -14,6 +14,27 @@ import (
 // or SourceIndexes name a face the image does not have.
 var ErrFaceIndex = errors.New("faceswap: face index out of range")
 
+// FaceIndexError is the ErrFaceIndex error PairFaces and the selection return: which
+// side's list (Target false: SourceIndexes) named face Index of an image with Faces
+// faces. errors.Is(err, ErrFaceIndex) holds for it. The job adapter reports a target
+// index beyond the target's faces as NO_FACE_IN_TARGET, a source index beyond the
+// source's as NO_FACE_IN_SOURCE: the request was well formed, the image lacks the face.
+type FaceIndexError struct {
+	Target       bool
+	Index, Faces int
+}
+
+func (e *FaceIndexError) Error() string {
+	side := "source"
+	if e.Target {
+		side = "target"
+	}
+	return fmt.Sprintf("%v: %s face %d, but the %s has %d", ErrFaceIndex, side, e.Index, side, e.Faces)
+}
+
+// Unwrap makes errors.Is(err, ErrFaceIndex) hold.
+func (e *FaceIndexError) Unwrap() error { return ErrFaceIndex }
+
 // ErrNoFaceSelected is returned by the image calls when the target has faces but
 // the selection keeps none of them (reference mode with no face within
 // ReferenceDistance). It wraps ErrNoFaceInTarget, so errors.Is(err,
@@ -117,10 +138,10 @@ func PairFaces(sources, targets int, sourceIndexes, targetIndexes []int) ([]Pair
 	}
 	for _, p := range pairs {
 		if p.Source >= sources {
-			return nil, fmt.Errorf("%w: source face %d, but the source has %d", ErrFaceIndex, p.Source, sources)
+			return nil, &FaceIndexError{Target: false, Index: p.Source, Faces: sources}
 		}
 		if p.Target >= targets {
-			return nil, fmt.Errorf("%w: target face %d, but the target has %d", ErrFaceIndex, p.Target, targets)
+			return nil, &FaceIndexError{Target: true, Index: p.Target, Faces: targets}
 		}
 	}
 	return pairs, nil
@@ -156,7 +177,7 @@ func (p *Pipeline) selectFaces(frame media.Frame, faces []Face, opts Options, le
 				if lenient {
 					continue
 				}
-				return nil, et, fmt.Errorf("%w: target face %d, but the target has %d", ErrFaceIndex, i, len(faces))
+				return nil, et, &FaceIndexError{Target: true, Index: i, Faces: len(faces)}
 			}
 			sel = append(sel, faces[i])
 		}

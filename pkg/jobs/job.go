@@ -54,6 +54,12 @@ type Output struct {
 	Faces       int    `json:"faces"`             // target faces swapped (summed over frames for a video)
 	Frames      int    `json:"frames,omitempty"`  // video frames written
 	NoFace      bool   `json:"no_face,omitempty"` // a video in which no frame had a face: returned unchanged
+
+	// FramesExpected is the frame count the video's header announced (nb_frames, or
+	// duration × fps); Truncated is set when Frames fell well short of it: the file was
+	// cut off (a partial upload or download) and only its first part was swapped.
+	FramesExpected int  `json:"frames_expected,omitempty"`
+	Truncated      bool `json:"truncated,omitempty"`
 }
 
 // Webhook is where and how the job's terminal event is delivered.
