@@ -26,6 +26,7 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) # headless, for the /docs test (internal/e2e)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]} with apt-get"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
