@@ -20,6 +20,8 @@ import (
 type Fetcher struct {
 	Store  *storage.Store
 	Client *http.Client // from netguard.NewClient
+	// MinRate cuts off URL sources slower than this (zero: DefaultMinRate).
+	MinRate MinRate
 }
 
 // Fetch returns the input's bytes, at most max of them. Errors that retrying cannot fix
@@ -83,7 +85,11 @@ func (f *Fetcher) open(ctx context.Context, in jobs.Input) (io.ReadCloser, error
 		if err != nil {
 			return nil, err
 		}
-		r = rc
+		min := f.MinRate
+		if min == (MinRate{}) {
+			min = DefaultMinRate
+		}
+		r = guardRate(rc, min, in.URL)
 	default:
 		return nil, errcode.New(errcode.InvalidRequest, "an input has neither key nor url")
 	}

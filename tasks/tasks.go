@@ -31,8 +31,13 @@ const (
 	QueueWebhooks = "webhooks"
 )
 
-// Queues is the weighted queue set a worker serves.
-var Queues = map[string]int{QueueSwap: 6, QueueWebhooks: 4}
+// A worker runs two asynq servers, one per queue, so that webhook deliveries (network
+// I/O to receivers that may hang) never take the task slots that run swaps, and a
+// backlog of swaps never delays the webhooks of jobs that have ended.
+var (
+	SwapQueues    = map[string]int{QueueSwap: 1}
+	WebhookQueues = map[string]int{QueueWebhooks: 1}
+)
 
 // Swap task settings, chosen deliberately instead of asynq's defaults (30 min timeout,
 // 25 retries):

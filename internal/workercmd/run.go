@@ -48,7 +48,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cudnn := s.String("SWAPD_CUDNN_CONV_ALGO_SEARCH", "", "CUDA cudnn_conv_algo_search: EXHAUSTIVE, HEURISTIC or DEFAULT")
 	trtCache := s.String("SWAPD_TENSORRT_CACHE_DIR", "./data/trt-cache", "TensorRT engine and timing cache directory")
 	s.String("SWAPD_TENSORRT_FP16", "false", "let TensorRT build fp16 engines")
-	s.String("SWAPD_CONCURRENCY", "0", "asynq concurrency (0: all slots + 2)")
+	s.String("SWAPD_CONCURRENCY", "0", "swap tasks run at once (0: all device slots + SWAPD_IO_CONCURRENCY)")
+	s.String("SWAPD_IO_CONCURRENCY", "6", "swap tasks that may fetch inputs or upload outputs beyond those holding device slots, so slow sources do not idle the devices")
+	s.String("SWAPD_WEBHOOK_CONCURRENCY", "16", "webhook deliveries at once (their own task slots, apart from swaps)")
 	s.String("SWAPD_SHUTDOWN_TIMEOUT", "30s", "time in-flight jobs get to finish on shutdown")
 	s.String("SWAPD_STORAGE_OUTAGE_BUDGET", tasks.DefaultOutageBudget.String(), "how long a job retries through an outage of storage, the network or a source server before failing UNAVAILABLE")
 	secret := s.String("SWAPD_WEBHOOK_SECRET", "", "webhook signing secret, whsec_<base64>")
@@ -56,6 +58,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
 	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
+	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
+	s.String("SWAPD_REAPER_INTERVAL", "1m", "how often the reaper sweeps")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
@@ -65,6 +69,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		CudnnConvAlgoSearch: *cudnn, TensorRTCacheDir: *trtCache, TensorRTFP16: s.Bool("SWAPD_TENSORRT_FP16"),
 	}
 	concurrency := s.Int("SWAPD_CONCURRENCY")
+	ioConcurrency := s.Int("SWAPD_IO_CONCURRENCY")
+	webhookConcurrency := s.Int("SWAPD_WEBHOOK_CONCURRENCY")
 	shutdownTimeout := s.Duration("SWAPD_SHUTDOWN_TIMEOUT")
 	outageBudget := s.Duration("SWAPD_STORAGE_OUTAGE_BUDGET")
 	schedule := common.WebhookSchedule()
@@ -73,6 +79,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
+	reaperGrace, reaperEvery := s.Duration("SWAPD_REAPER_GRACE"), s.Duration("SWAPD_REAPER_INTERVAL")
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -120,7 +127,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		pipelines[d] = p
 	}
 	if concurrency <= 0 {
-		concurrency = len(devs)*slots + 2
+		concurrency = len(devs)*slots + max(ioConcurrency, 1)
 	}
 
 	redisOpt, rdb, err := common.Redis()
@@ -136,6 +143,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobStore := jobs.NewStore(rdb, jobTTL)
 	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
+	if jobStore.Durability, err = common.Durability(); err != nil { // SWAPD_REDIS_MIN_REPLICAS
+		return err
+	}
 	m := metrics.New()
 	for _, d := range devs {
 		m.SlotsConfigured(d.Name, d.Slots)
@@ -163,11 +173,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 		OutageBudget: outageBudget,
 	})
-	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: netguard.NewClient(policy, webhook.DefaultTimeout), Secret: whSecret, Log: log, Metrics: m})
+	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: webhook.NewClient(policy), Secret: whSecret, Log: log, Metrics: m})
 
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:              concurrency,
-		Queues:                   tasks.Queues,
+		Queues:                   tasks.SwapQueues,
 		ShutdownTimeout:          shutdownTimeout,
 		RetryDelayFunc:           tasks.RetryDelay(schedule),
 		IsFailure:                tasks.IsFailure,
@@ -175,6 +185,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		TaskCheckInterval:        poll,
 		Logger:                   asynqLogger{log},
 	})
+	// Webhooks have their own server and task slots: a receiver that hangs holds a
+	// delivery slot, never a swap's. It starts at once; it needs no model.
+	hooks := asynq.NewServer(redisOpt, asynq.Config{
+		Concurrency:              max(webhookConcurrency, 1),
+		Queues:                   tasks.WebhookQueues,
+		ShutdownTimeout:          webhook.DefaultTimeout + time.Second,
+		RetryDelayFunc:           tasks.RetryDelay(schedule),
+		DelayedTaskCheckInterval: poll,
+		TaskCheckInterval:        poll,
+		Logger:                   asynqLogger{log},
+	})
+	if err := hooks.Start(mux); err != nil {
+		return fmt.Errorf("webhook server: %w", err)
+	}
+	defer hooks.Shutdown()
 	// Every model runs once on every device before the server takes its first job
 	// (ONNX Runtime's first run of a model costs far more than later ones; on a GPU
 	// it is where kernels are chosen and TensorRT engines built); /readyz and
@@ -182,12 +207,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
-	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: asynq.NewInspectorFromRedisClient(rdb), Queue: queue, Notifier: notifier, Log: log}
+	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: asynq.NewInspectorFromRedisClient(rdb), Queue: queue, Notifier: notifier, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
 		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)
 	}
-	fmt.Fprintf(stdout, "swapd worker running on %v (%d slots each, concurrency %d, ONNX Runtime %s)\n", devs, slots, concurrency, inference.Version())
+	fmt.Fprintf(stdout, "swapd worker running on %v (%d slots each, %d swap tasks and %d webhook deliveries at once, ONNX Runtime %s)\n", devs, slots, concurrency, webhookConcurrency, inference.Version())
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil

@@ -1,6 +1,7 @@
 package netguard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,8 +103,19 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 // the policy's dial-time check. It ignores HTTP(S)_PROXY from the environment:
 // a proxy would make the dialled address the proxy's, defeating the check.
 func NewTransport(p Policy) *http.Transport {
+	return newTransport(p, Timeouts{})
+}
+
+// Timeouts bound the phases of a request; zero fields keep the defaults (10 s to
+// connect, 30 s for the response headers).
+type Timeouts struct {
+	Connect        time.Duration // TCP connect and, separately, the TLS handshake
+	ResponseHeader time.Duration // from the request written to the response headers
+}
+
+func newTransport(p Policy, t Timeouts) *http.Transport {
 	g := newGuard(p)
-	const dialTimeout = 10 * time.Second
+	dialTimeout := cmp.Or(t.Connect, 10*time.Second)
 	d := &dialer{
 		g:       g,
 		open:    &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
@@ -116,8 +128,8 @@ func NewTransport(p Policy) *http.Transport {
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   10,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
+		TLSHandshakeTimeout:   dialTimeout,
+		ResponseHeaderTimeout: cmp.Or(t.ResponseHeader, 30*time.Second),
 		ExpectContinueTimeout: time.Second,
 	}
 }
@@ -128,8 +140,15 @@ func NewTransport(p Policy) *http.Transport {
 // Redirects are followed up to MaxRedirects times, only to http/https URLs,
 // and every hop is dialled through the guard.
 func NewClient(p Policy, timeout time.Duration) *http.Client {
+	return NewClientTimeouts(p, timeout, Timeouts{})
+}
+
+// NewClientTimeouts is NewClient with its own connect and response-header timeouts:
+// webhooks use short ones, so a receiver that never answers costs a delivery slot
+// seconds, not minutes.
+func NewClientTimeouts(p Policy, timeout time.Duration, t Timeouts) *http.Client {
 	return &http.Client{
-		Transport: NewTransport(p),
+		Transport: newTransport(p, t),
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > MaxRedirects {

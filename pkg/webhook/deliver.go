@@ -20,6 +20,11 @@ const (
 	// receivers are expected to answer 2xx within 15 s (Svix) and do their
 	// work asynchronously.
 	DefaultTimeout = 15 * time.Second
+	// ConnectTimeout and AnswerTimeout bound the phases of an attempt made with
+	// NewClient: a receiver that cannot be reached, or that takes the request and
+	// never answers, is given up on in seconds and retried on the schedule.
+	ConnectTimeout = 5 * time.Second
+	AnswerTimeout  = 10 * time.Second
 	// UserAgent identifies deliveries in receivers' logs.
 	UserAgent = "swapd-webhook/1"
 	// maxResponseBytes caps what is read from a receiver's answer; the body
@@ -118,4 +123,11 @@ func snippet(b []byte) string {
 	s := strings.ToValidUTF8(string(b), "?")
 	s = strings.Join(strings.Fields(s), " ")
 	return s
+}
+
+// NewClient returns the client deliveries use: private addresses refused at dial time
+// (p says which are allowed), ConnectTimeout and AnswerTimeout per phase, and
+// DefaultTimeout for the whole attempt.
+func NewClient(p netguard.Policy) *http.Client {
+	return netguard.NewClientTimeouts(p, DefaultTimeout, netguard.Timeouts{Connect: ConnectTimeout, ResponseHeader: AnswerTimeout})
 }
