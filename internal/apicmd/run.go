@@ -87,6 +87,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer monitor.Close()
 	jobStore := jobs.NewStore(rdb, jobTTL)
 	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
+	// SWAPD_REDIS_MIN_REPLICAS: writes a 202 or a webhook depends on are confirmed on replicas.
+	if jobStore.Durability, err = common.Durability(); err != nil {
+		return err
+	}
 	m := metrics.New()
 	if err := m.RegisterQueueCollector(inspector); err != nil {
 		return err

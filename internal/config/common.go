@@ -1,35 +1,44 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/storage"
 )
 
 // Common holds the settings both binaries share.
 type Common struct {
-	RedisURL     *string
-	S3           struct{ Endpoint, AccessKey, SecretKey, Bucket, Region, PublicEndpoint, SSL *string }
-	AllowPrivate *string
-	LogFormat    *string
-	LogLevel     *string
-	JobTTL       *string
-	set          *Set
+	RedisURL       *string
+	MinReplicas    *string
+	ReplicaTimeout *string
+	S3             struct{ Endpoint, AccessKey, SecretKey, Bucket, Region, PublicEndpoint, SSL *string }
+	AllowPrivate   *string
+	LogFormat      *string
+	LogLevel       *string
+	JobTTL         *string
+	set            *Set
 }
 
 // DeclareCommon declares the shared settings on s.
 func DeclareCommon(s *Set) *Common {
 	c := &Common{}
-	c.RedisURL = s.String("SWAPD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (redis://, rediss://)")
+	c.RedisURL = s.String("SWAPD_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (redis://, rediss://, or redis-sentinel://[:password@]host:port,host:port,…[/db]?master=name)")
+	c.MinReplicas = s.String("SWAPD_REDIS_MIN_REPLICAS", "0", "replicas that must hold a job's record and task (WAIT) before it is accepted, and its outcome before its webhook goes out (0: off)")
+	c.ReplicaTimeout = s.String("SWAPD_REDIS_REPLICA_TIMEOUT", jobs.DefaultReplicaTimeout.String(), "how long to wait for SWAPD_REDIS_MIN_REPLICAS before answering 503 UNAVAILABLE")
 	c.S3.Endpoint = s.String("SWAPD_S3_ENDPOINT", "127.0.0.1:9000", "S3/MinIO endpoint host:port")
 	c.S3.AccessKey = s.String("SWAPD_S3_ACCESS_KEY", "minioadmin", "S3 access key")
 	c.S3.SecretKey = s.String("SWAPD_S3_SECRET_KEY", "minioadmin", "S3 secret key")
@@ -85,8 +94,11 @@ func (c *Common) Logger(w io.Writer) *slog.Logger {
 }
 
 // Redis returns asynq's connection option and a go-redis client for the same server.
+// A redis-sentinel:// URL gives both a Sentinel-backed client (redis.NewFailoverClient)
+// that follows the primary Sentinel elects: they ask the sentinels for the primary,
+// subscribe to +switch-master and drop their connections to a replaced primary.
 func (c *Common) Redis() (asynq.RedisConnOpt, redis.UniversalClient, error) {
-	opt, err := asynq.ParseRedisURI(*c.RedisURL)
+	opt, err := ParseRedisURL(*c.RedisURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,6 +107,61 @@ func (c *Common) Redis() (asynq.RedisConnOpt, redis.UniversalClient, error) {
 		return nil, nil, os.ErrInvalid
 	}
 	return opt, rdb, nil
+}
+
+// Durability returns how many replicas must confirm writes, and for how long to wait
+// for them (SWAPD_REDIS_MIN_REPLICAS, SWAPD_REDIS_REPLICA_TIMEOUT).
+func (c *Common) Durability() (jobs.Durability, error) {
+	n, err := strconv.Atoi(*c.MinReplicas)
+	if err != nil || n < 0 {
+		return jobs.Durability{}, fmt.Errorf("SWAPD_REDIS_MIN_REPLICAS: %q is not a count of replicas", *c.MinReplicas)
+	}
+	d, err := time.ParseDuration(*c.ReplicaTimeout)
+	if err != nil || d <= 0 {
+		return jobs.Durability{}, fmt.Errorf("SWAPD_REDIS_REPLICA_TIMEOUT: %q is not a positive duration", *c.ReplicaTimeout)
+	}
+	return jobs.Durability{MinReplicas: n, Timeout: d}, nil
+}
+
+// ParseRedisURL parses SWAPD_REDIS_URL as asynq does (redis://, rediss://,
+// redis-socket://, redis-sentinel://), and completes what asynq leaves out of a
+// redis-sentinel:// URL: the password is also the data nodes' (asynq gives it to the
+// sentinels only; sentinel_password=… in the query gives the sentinels another, empty
+// for none), the path selects the database, and ?master= is required.
+func ParseRedisURL(raw string) (asynq.RedisConnOpt, error) {
+	opt, err := asynq.ParseRedisURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	fo, ok := opt.(asynq.RedisFailoverClientOpt)
+	if !ok {
+		return opt, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	if fo.MasterName == "" {
+		return nil, errors.New("a redis-sentinel:// URL needs ?master=<name> (the name the sentinels monitor)")
+	}
+	fo.SentinelAddrs = List(u.Host)
+	for _, a := range fo.SentinelAddrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("sentinel address %q: %w", a, err)
+		}
+	}
+	fo.Username = u.User.Username()
+	fo.Password = fo.SentinelPassword
+	if q.Has("sentinel_password") {
+		fo.SentinelPassword = q.Get("sentinel_password")
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		if fo.DB, err = strconv.Atoi(p); err != nil || fo.DB < 0 {
+			return nil, fmt.Errorf("database %q is not a number", p)
+		}
+	}
+	return fo, nil
 }
 
 // Storage returns the object storage configuration.

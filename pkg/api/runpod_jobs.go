@@ -148,6 +148,10 @@ func runpodEnqueue(ctx context.Context, d *Deps, job *jobs.Job) error {
 		d.Log.Error("enqueue", "job", job.ID, "err", err)
 		return errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
 	}
+	if err := d.Jobs.Confirm(ctx); err != nil { // on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
+		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, "")
+		return err
+	}
 	d.Metrics.JobSubmitted(string(job.Kind))
 	return nil
 }

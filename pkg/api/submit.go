@@ -367,6 +367,10 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 		d.Log.Error("enqueue", "job", job.ID, "err", err)
 		return "", errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
 	}
+	if err := d.Jobs.Confirm(ctx); err != nil { // on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
+		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, idem)
+		return "", err
+	}
 	d.Metrics.JobSubmitted(string(job.Kind))
 	return "", nil
 }

@@ -49,6 +49,9 @@ type Store struct {
 	// counted from its end again. Zero: no extension. Set it from the schedule with
 	// WebhookHorizonFor.
 	WebhookHorizon time.Duration
+
+	// Durability is how many replicas must hold a write before Confirm returns.
+	Durability Durability
 }
 
 // WebhookHorizonFor is the longest a webhook stays pending under schedule (the
