@@ -58,6 +58,11 @@ func Inspect(head []byte, lim Limits) (Info, error) {
 	case "jpeg":
 		cfg, err = jpeg.DecodeConfig(bytes.NewReader(head))
 	case "png":
+		// A declared size so large Go's decoder calls it an overflow (a decompression
+		// bomb of a few hundred bytes) is too many pixels, not a corrupt file.
+		if w, h, ok := pngSize(head); ok && lim.MaxPixels > 0 && w*h > lim.MaxPixels {
+			return Info{}, errcode.New(errcode.ImageTooLarge, "the image is %dx%d (%d pixels); the limit is %d pixels", w, h, w*h, lim.MaxPixels)
+		}
 		cfg, err = png.DecodeConfig(bytes.NewReader(head))
 	case "webp":
 		cfg, err = webp.DecodeConfig(bytes.NewReader(head))
