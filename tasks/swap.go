@@ -34,6 +34,7 @@ type SwapHandler struct {
 	Notifier *Notifier
 	Limits   media.Limits
 	Video    media.VideoLimits
+	Memory   *media.Budget    // optional: bounds the decoded pixels jobs hold at once
 	Cache    *EmbeddingCache  // optional
 	Metrics  *metrics.Metrics // optional
 	Log      *slog.Logger
@@ -279,6 +280,13 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output
 	if err != nil {
 		return nil, st, err
 	}
+	// What the job's images take decoded, from their headers: waited for before any is
+	// decoded, held until the frames are dropped (IMAGE_TOO_LARGE if it never fits).
+	lease, err := h.Memory.Reserve(ctx, in.target, append([][]byte{in.reference}, in.sources...)...)
+	if err != nil {
+		return nil, st, err
+	}
+	defer lease.Release()
 	t0 := time.Now()
 	target, _, err := media.Decode(bytes.NewReader(in.target), h.Limits)
 	st.since("decode", t0)

@@ -47,6 +47,12 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 		return nil, st, inputErr("target", err)
 	}
 
+	// The source images decoded for the identity count against the memory budget.
+	lease, err := h.Memory.Reserve(ctx, nil, append([][]byte{in.reference}, in.sources...)...)
+	if err != nil {
+		return nil, st, err
+	}
+	defer lease.Release()
 	pipe, release, err := h.acquire(ctx, st)
 	if err != nil {
 		return nil, st, err
@@ -56,6 +62,7 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	if err != nil {
 		return nil, st, err
 	}
+	lease.Release() // their frames are dropped
 
 	dec, err := media.NewDecoder(ctx, src, info)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
@@ -60,6 +61,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
 	s.String("SWAPD_REAPER_INTERVAL", "1m", "how often the reaper sweeps")
+	s.String("SWAPD_WORKER_MEMORY", fmt.Sprint(media.DefaultMemoryBudget), "bytes of decoded images the jobs may hold at once: a job waits for its share, one that could never fit fails IMAGE_TOO_LARGE (0: no limit)")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +81,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
+	memory := media.NewBudget(s.Int64("SWAPD_WORKER_MEMORY"))
 	reaperGrace, reaperEvery := s.Duration("SWAPD_REAPER_GRACE"), s.Duration("SWAPD_REAPER_INTERVAL")
 	if err := s.Err(); err != nil {
 		return err
@@ -142,7 +145,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer store.WatchHealth(2 * time.Second)()
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobStore := jobs.NewStore(rdb, jobTTL)
-	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule) // records outlive their pending webhooks
+	// Records outlive their pending webhooks.
+	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule)
 	if jobStore.Durability, err = common.Durability(); err != nil { // SWAPD_REDIS_MIN_REPLICAS
 		return err
 	}
@@ -164,6 +168,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	notifier := &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)}
 	client := netguard.NewClient(policy, fetchTimeout)
 
+	memory.LimitHeap() // Go heap soft limit: the budget + media.HeapHeadroom, unless GOMEMLIMIT is set
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeSwap, &tasks.SwapHandler{
 		Jobs: jobStore, Store: store, Notifier: notifier, Limits: limits, Video: video, Log: log, Metrics: m,
@@ -172,6 +177,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Cache:   &tasks.EmbeddingCache{Redis: rdb, Model: modelID(paths.Recognizer)},
 
 		OutageBudget: outageBudget,
+		Memory:       memory,
 	})
 	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: webhook.NewClient(policy), Secret: whSecret, Log: log, Metrics: m})
 

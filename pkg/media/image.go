@@ -160,17 +160,24 @@ func Decode(r io.Reader, lim Limits) (Frame, Info, error) {
 	return f, info, nil
 }
 
-// FromImage converts any image.Image into a packed RGB Frame, dropping alpha.
+// FromImage converts any image.Image into a packed RGB Frame, dropping alpha. Other
+// types than *image.RGBA go through one RGBA row at a time, so the conversion needs no
+// second whole-image buffer (4 bytes a pixel) besides the decoder's and the Frame.
 func FromImage(img image.Image) Frame {
 	b := img.Bounds()
-	rgba, ok := img.(*image.RGBA)
-	if !ok || rgba.Rect.Min != (image.Point{}) {
-		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
-	}
 	f := NewFrame(b.Dx(), b.Dy())
+	rgba, direct := img.(*image.RGBA)
+	if !direct || rgba.Rect.Min != (image.Point{}) {
+		direct = false
+		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), 1))
+	}
 	for y := 0; y < f.Height; y++ {
-		src := rgba.Pix[y*rgba.Stride : y*rgba.Stride+f.Width*4]
+		row := y
+		if !direct {
+			draw.Draw(rgba, rgba.Rect, img, image.Pt(b.Min.X, b.Min.Y+y), draw.Src)
+			row = 0
+		}
+		src := rgba.Pix[row*rgba.Stride : row*rgba.Stride+f.Width*4]
 		dst := f.Pix[y*f.Width*3 : (y+1)*f.Width*3]
 		for x := 0; x < f.Width; x++ {
 			dst[x*3], dst[x*3+1], dst[x*3+2] = src[x*4], src[x*4+1], src[x*4+2]
