@@ -1,0 +1,201 @@
+package faceswap
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/swapd/swapd/pkg/media"
+)
+
+// swapItem is one face to swap and the swapper latent of its new identity.
+type swapItem struct {
+	face   Face
+	latent []float32
+}
+
+// swapIdentity swaps the one identity src into faces of a copy of target and
+// returns the copy. Swap and SwapFaces differ only in how they find the faces.
+func (p *Pipeline) swapIdentity(ctx context.Context, target media.Frame, faces []Face, src Embedding, opts Options, st *Stats) (media.Frame, error) {
+	t := time.Now()
+	latent, err := p.swp.Latent(src)
+	st.Swap += time.Since(t)
+	if err != nil {
+		return media.Frame{}, err
+	}
+	return p.processCopy(ctx, target, oneIdentity(faces, latent), opts, st)
+}
+
+// oneIdentity pairs every face with the same latent: the swap items of a call
+// with a single source identity (Swap, SwapFaces, every frame of SwapVideo).
+func oneIdentity(faces []Face, latent []float32) []swapItem {
+	items := make([]swapItem, len(faces))
+	for i, f := range faces {
+		items[i] = swapItem{f, latent}
+	}
+	return items
+}
+
+// processCopy runs process on a copy of target, so that the image entry points
+// never change the caller's frame, and returns the copy.
+func (p *Pipeline) processCopy(ctx context.Context, target media.Frame, items []swapItem, opts Options, st *Stats) (media.Frame, error) {
+	out := target.Clone()
+	if err := p.process(ctx, out, items, opts, st); err != nil {
+		return media.Frame{}, err
+	}
+	return out, nil
+}
+
+// process swaps items into frame in place, then enhances them.
+func (p *Pipeline) process(ctx context.Context, frame media.Frame, items []swapItem, opts Options, st *Stats) error {
+	if err := p.swapInto(ctx, frame, items, opts, st); err != nil {
+		return err
+	}
+	faces := make([]Face, len(items))
+	for i, it := range items {
+		faces[i] = it.face
+	}
+	return p.enhanceInto(ctx, frame, faces, opts, st)
+}
+
+// swapInto swaps items into frame in place. With a batching swapper and faces
+// whose paste regions do not overlap, all crops go through one Run (the crops are
+// then the same as when swapping one after another, since no paste touches
+// another face's crop); otherwise faces are swapped one after another on the
+// frame, as FaceFusion does, so overlapping faces blend consistently.
+func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swapItem, opts Options, st *Stats) error {
+	size := p.swp.Size()
+	box := p.boxMask(size, opts.MaskBlur, opts.MaskPadding)
+	paste := func(f Face, crop []float32, m Affine) {
+		t := time.Now()
+		mask := box
+		if opts.MouthMask {
+			mask = append([]float32(nil), box...)
+			keepMouth(mask, size, m.Apply(f.Landmarks[3]), m.Apply(f.Landmarks[4]))
+		}
+		PasteBack(frame, crop, mask, size, m)
+		st.Paste += time.Since(t)
+		st.SwappedFaces++
+	}
+	if len(items) > 1 && p.swp.Batched() && !overlapping(items, size, frame.Width, frame.Height) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		faces := make([]Face, len(items))
+		latents := make([][]float32, len(items))
+		for i, it := range items {
+			faces[i], latents[i] = it.face, it.latent
+		}
+		t := time.Now()
+		crops, ms, err := p.swp.SwapBatch(frame, faces, latents)
+		st.Swap += time.Since(t)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i := range items {
+			paste(faces[i], crops[i], ms[i])
+		}
+		return nil
+	}
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := time.Now()
+		crop, m, err := p.swp.SwapFace(frame, it.face, it.latent)
+		st.Swap += time.Since(t)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		paste(it.face, crop, m)
+	}
+	return nil
+}
+
+// overlapping reports whether any two items' paste regions, grown by the one
+// pixel a bilinear tap reaches, intersect.
+func overlapping(items []swapItem, size, w, h int) bool {
+	type rect struct{ x1, y1, x2, y2 int }
+	rs := make([]rect, 0, len(items))
+	for _, it := range items {
+		m := AlignTransform(it.face.Landmarks, ArcFace128, size)
+		x1, y1, x2, y2, ok := PasteRegion(m, size, w, h)
+		if !ok {
+			continue
+		}
+		r := rect{x1 - 1, y1 - 1, x2 + 1, y2 + 1}
+		for _, q := range rs {
+			if r.x1 < q.x2 && q.x1 < r.x2 && r.y1 < q.y2 && q.y1 < r.y2 {
+				return true
+			}
+		}
+		rs = append(rs, r)
+	}
+	return false
+}
+
+// enhanceInto runs opts.Enhancer over faces of frame in place. The faces carry
+// the landmarks detected on the original target frame.
+func (p *Pipeline) enhanceInto(ctx context.Context, frame media.Frame, faces []Face, opts Options, st *Stats) error {
+	if opts.Enhancer == "" || len(faces) == 0 {
+		return nil
+	}
+	e, ok := p.enh[opts.Enhancer]
+	if !ok {
+		return p.checkEnhancer(opts)
+	}
+	blend := opts.EnhancerBlend / 100
+	if blend*255 < 0.5 {
+		return nil // no pixel could change by even half a level
+	}
+	// FaceFusion's enhancer uses the box mask with the configured blur and no padding.
+	mask := p.boxMask(e.Size(), opts.MaskBlur, [4]float64{})
+	for _, f := range faces {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := time.Now()
+		err := e.Enhance(frame, f, mask, blend, opts.EnhancerWeight)
+		st.Enhance += time.Since(t)
+		if err != nil {
+			return err
+		}
+		st.EnhancedFaces++
+	}
+	return nil
+}
+
+// checkEnhancer fails when opts name an enhancer the pipeline was not given.
+func (p *Pipeline) checkEnhancer(opts Options) error {
+	if opts.Enhancer == "" {
+		return nil
+	}
+	if _, ok := p.enh[opts.Enhancer]; !ok {
+		return fmt.Errorf("faceswap: enhancer %q is not configured (have %v)", opts.Enhancer, p.Enhancers())
+	}
+	return nil
+}
+
+// maskKey is what a box mask depends on.
+type maskKey struct {
+	size    int
+	blur    float64
+	padding [4]float64
+}
+
+// boxMask caches masks: they depend only on the options, and a video job asks
+// for the same one every frame.
+func (p *Pipeline) boxMask(size int, blur float64, padding [4]float64) []float32 {
+	k := maskKey{size, blur, padding}
+	if m, ok := p.masks.Load(k); ok {
+		return m.([]float32)
+	}
+	m, _ := p.masks.LoadOrStore(k, BoxMask(size, blur, padding))
+	return m.([]float32)
+}
