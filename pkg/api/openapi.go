@@ -364,7 +364,12 @@ func derivedID(method, path string) string {
 // (the RunPod endpoint adds its own).
 func Document(extra map[string]any) map[string]any {
 	p := paths()
-	for k, v := range extra {
+	// complete edits what it is given: edit a copy, not the caller's path items.
+	var copied map[string]any
+	if b, err := json.Marshal(extra); err == nil {
+		_ = json.Unmarshal(b, &copied)
+	}
+	for k, v := range copied {
 		p[k] = v
 	}
 	complete(p)
@@ -392,10 +397,10 @@ func Document(extra map[string]any) map[string]any {
 
 func codesList() string {
 	s := ""
-	for i, c := range []string{errcode.InvalidRequest, errcode.Unauthorized, errcode.NotFound, errcode.Conflict, errcode.UnsupportedMedia,
+	for i, c := range []string{errcode.InvalidRequest, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.MethodNotAllowed, errcode.Conflict, errcode.UnsupportedMedia,
 		errcode.InputTooLarge, errcode.ImageTooLarge, errcode.EmptyInput, errcode.CorruptInput, errcode.InputNotFound, errcode.URLBlocked,
 		errcode.FetchFailed, errcode.NoFaceInSource, errcode.NoFaceInTarget, errcode.VideoTooLong, errcode.VideoTooManyFrames,
-		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.Unavailable, errcode.Internal} {
+		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.Unavailable, errcode.TimedOut, errcode.Internal} {
 		if i > 0 {
 			s += ", "
 		}

@@ -49,6 +49,27 @@ func TestWriteOpenAPIDocument(t *testing.T) {
 	}
 }
 
+// TestDocumentIsTheSameEachTime: /openapi.json and /docs each build the document from
+// the same path items; building it must not change them.
+func TestDocumentIsTheSameEachTime(t *testing.T) {
+	d := &Deps{Keys: []string{"k"}, Metrics: metrics.New(), Monitor: http.NotFoundHandler()}
+	d.defaults()
+	var routes recorder
+	addRoutes(&routes, d)
+	a, _ := json.Marshal(Document(d.ExtraPaths))
+	b, _ := json.Marshal(Document(d.ExtraPaths))
+	if string(a) != string(b) {
+		t.Fatal("a second Document differs from the first")
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the second document is not valid: %v", err)
+	}
+}
+
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	routes, b := served(t)
 	loader := openapi3.NewLoader()
