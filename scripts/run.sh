@@ -37,7 +37,11 @@ if [ -z "${SWAPD_REDIS_URL:-}" ]; then
 fi
 if [ -z "${SWAPD_S3_ENDPOINT:-}" ]; then
   export MINIO_ROOT_USER="${SWAPD_S3_ACCESS_KEY:-minioadmin}" MINIO_ROOT_PASSWORD="${SWAPD_S3_SECRET_KEY:-minioadmin}"
-  "$SWAPD_MINIO_BIN" server "$PWD/data/minio" --address 127.0.0.1:9000 --console-address 127.0.0.1:9001 >data/minio.log 2>&1 &
+  # MinIO's built-in KMS key (kept next to the data it protects, never in git): with it the
+  # bucket gets SSE-S3 default encryption, so inputs and outputs are encrypted at rest.
+  [ -s data/minio-kms.key ] || (umask 077 && echo "swapd-local:$(head -c 32 /dev/urandom | base64)" > data/minio-kms.key)
+  MINIO_KMS_SECRET_KEY="$(cat data/minio-kms.key)" \
+    "$SWAPD_MINIO_BIN" server "$PWD/data/minio" --address 127.0.0.1:9000 --console-address 127.0.0.1:9001 >data/minio.log 2>&1 &
   pids+=($!)
   export SWAPD_S3_ENDPOINT=127.0.0.1:9000
 fi

@@ -25,7 +25,7 @@ type Common struct {
 	RedisURL       *string
 	MinReplicas    *string
 	ReplicaTimeout *string
-	S3             struct{ Endpoint, AccessKey, SecretKey, Bucket, Region, PublicEndpoint, SSL *string }
+	S3             struct{ Endpoint, AccessKey, SecretKey, Bucket, Region, PublicEndpoint, SSL, RequireEncryption *string }
 	AllowPrivate   *string
 	LogFormat      *string
 	LogLevel       *string
@@ -46,6 +46,7 @@ func DeclareCommon(s *Set) *Common {
 	c.S3.Region = s.String("SWAPD_S3_REGION", "", "S3 region")
 	c.S3.PublicEndpoint = s.String("SWAPD_S3_PUBLIC_ENDPOINT", "", "host:port clients use for presigned URLs, if not the endpoint")
 	c.S3.SSL = s.String("SWAPD_S3_SSL", "false", "use TLS to reach S3")
+	c.S3.RequireEncryption = s.String("SWAPD_REQUIRE_ENCRYPTION", "false", "refuse to start unless the bucket's default encryption (SSE-S3, set at start when missing) is confirmed by the store")
 	c.AllowPrivate = s.String("SWAPD_ALLOW_PRIVATE", "", "hosts or CIDRs that input URLs and webhooks may reach although private (default: none)")
 	c.LogFormat = s.String("SWAPD_LOG_FORMAT", "text", "log format: text or json")
 	c.LogLevel = s.String("SWAPD_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -174,5 +175,12 @@ func (c *Common) Storage() storage.Config {
 		Region:         *c.S3.Region,
 		PublicEndpoint: *c.S3.PublicEndpoint,
 		UseSSL:         *c.S3.SSL == "true" || *c.S3.SSL == "1",
+		// Fails closed: any value but an empty or false one ("0", "false") requires it.
+		RequireEncryption: requireEncryption(*c.S3.RequireEncryption),
 	}
+}
+
+func requireEncryption(v string) bool {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	return strings.TrimSpace(v) != "" && (err != nil || b)
 }

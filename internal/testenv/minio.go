@@ -63,8 +63,19 @@ type MinIOServer struct {
 	p    *proc
 }
 
+// MinIOKMSKey is the built-in KMS key every test MinIO starts with
+// (MINIO_KMS_SECRET_KEY=<name>:<base64 of 32 bytes>), so buckets can have SSE-S3
+// default encryption as production ones do. A fixed test key: never use it elsewhere.
+const MinIOKMSKey = "swapd-test-key:IHNsAkZj66KFZcZVeyR4fCG9RFGB4VcTQSUWz5fmQ0w="
+
 // StartMinIOServer is StartMinIO with control over the process.
-func StartMinIOServer() (*MinIOServer, error) {
+func StartMinIOServer() (*MinIOServer, error) { return startMinIOServer(true) }
+
+// StartMinIOServerWithoutKMS starts a MinIO with no KMS key: it cannot encrypt at
+// rest, and refuses a bucket default encryption (for SWAPD_REQUIRE_ENCRYPTION tests).
+func StartMinIOServerWithoutKMS() (*MinIOServer, error) { return startMinIOServer(false) }
+
+func startMinIOServer(kms bool) (*MinIOServer, error) {
 	bin, err := findBinary("minio", "SWAPD_MINIO_BIN", cacheBin("minio"))
 	if err != nil {
 		return nil, err
@@ -80,6 +91,9 @@ func StartMinIOServer() (*MinIOServer, error) {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=1",
 	}}
+	if kms {
+		m.env = append(m.env, "MINIO_KMS_SECRET_KEY="+MinIOKMSKey)
+	}
 	var lastErr error
 	for range startAttempts {
 		endpoint := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort()))
@@ -122,6 +136,10 @@ func (m *MinIOServer) start(endpoint string) error {
 	m.p = p
 	return nil
 }
+
+// DataDir is the server's data directory (the single drive), for tests that look at
+// what MinIO really wrote to disk. It is removed by Stop.
+func (m *MinIOServer) DataDir() string { return m.dir }
 
 // Kill kills the server, keeping its data: connections are refused until Restart.
 func (m *MinIOServer) Kill() { m.p.stop() }

@@ -152,7 +152,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 func toObject(info minio.ObjectInfo) Object {
-	return Object{Key: info.Key, Size: info.Size, ContentType: info.ContentType, ETag: info.ETag}
+	return Object{Key: info.Key, Size: info.Size, ContentType: info.ContentType, ETag: info.ETag,
+		Encryption: info.Metadata.Get("X-Amz-Server-Side-Encryption")}
 }
 
 // wrapErr adds context and maps "no such key" to ErrNotFound. A missing

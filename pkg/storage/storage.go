@@ -49,6 +49,10 @@ type Config struct {
 	// signed for this host rather than rewritten afterwards; a reverse proxy
 	// in front must pass the Host header through unchanged.
 	PublicEndpoint string
+	// RequireEncryption makes New fail (ErrEncryptionUnsupported) unless the bucket's
+	// default encryption is on, or New can turn SSE-S3 on and read it back. Without
+	// it New still tries, and only warns when the store cannot.
+	RequireEncryption bool
 }
 
 // Object describes a stored object.
@@ -57,6 +61,10 @@ type Object struct {
 	Size        int64
 	ContentType string
 	ETag        string
+	// Encryption is the server-side encryption the store reports for the object
+	// (x-amz-server-side-encryption: SSES3, SSEKMS), "" when it is stored in clear;
+	// set by Stat and Get.
+	Encryption string
 }
 
 // Store is a bucket. It is safe for concurrent use.
@@ -65,6 +73,8 @@ type Store struct {
 	presign *minio.Client // presigning only; points at PublicEndpoint when set
 	bucket  string
 	region  string
+	// encryption is the bucket's default server-side encryption, "" for none.
+	encryption string
 }
 
 // New connects to the endpoint and creates the bucket if it does not exist
@@ -87,6 +97,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{client: client, presign: client, bucket: cfg.Bucket, region: cfg.Region}
 	if err := s.ensureBucket(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.ensureEncryption(ctx, cfg.RequireEncryption); err != nil {
 		return nil, err
 	}
 	if s.region == "" {
