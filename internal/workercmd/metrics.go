@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/swapd/swapd/pkg/metrics"
 )
 
@@ -48,4 +51,27 @@ func serveMetrics(addr string, m *metrics.Metrics, keys []string, ready http.Han
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// workerMetrics is the worker's registry: pkg/metrics' metrics and asynq's queue
+// collector (registerQueueMetrics), so the worker's /metrics carries its queues' figures
+// whether or not an API runs next to it.
+func workerMetrics(rdb redis.UniversalClient) *metrics.Metrics {
+	m := metrics.New()
+	if err := registerQueueMetrics(m, rdb); err != nil {
+		panic(err) // only a second registration fails, and this registry is new
+	}
+	return m
+}
+
+// registerQueueMetrics puts asynq's queue collector (pkg/metrics, as on the API) on the
+// worker's registry: per queue (swap, webhooks) asynq_queue_size (QueueInfo.Size: every
+// task the queue holds), asynq_queue_latency_seconds (QueueInfo.Latency: how long its
+// oldest pending task has waited), asynq_tasks_enqueued_total{state} (pending, active,
+// scheduled, retry, archived, completed), asynq_queue_paused_total and the processed
+// and failed counts. Next to swapd_device_slots_in_use these are what an autoscaler
+// needs (deploy/k8s/worker-scaledobject.yaml). The inspector shares rdb, which the
+// caller closes.
+func registerQueueMetrics(m *metrics.Metrics, rdb redis.UniversalClient) error {
+	return m.RegisterQueueCollector(asynq.NewInspectorFromRedisClient(rdb))
 }

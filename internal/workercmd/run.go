@@ -17,7 +17,6 @@ import (
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
-	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/webhook"
@@ -150,7 +149,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if jobStore.Durability, err = common.Durability(); err != nil { // SWAPD_REDIS_MIN_REPLICAS
 		return err
 	}
-	m := metrics.New()
+	m := workerMetrics(rdb) // swapd's metrics and asynq's per-queue depth and age (metrics.go)
 	for _, d := range devs {
 		m.SlotsConfigured(d.Name, d.Slots)
 	}
