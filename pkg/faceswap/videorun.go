@@ -1,0 +1,313 @@
+package faceswap
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/swapd/swapd/pkg/media"
+)
+
+// videoRun is the state one SwapVideo call shares between its stages. The first
+// error any stage reports is kept and cancels run, which every stage watches, so
+// one failure stops them all instead of leaving some blocked on a channel.
+type videoRun struct {
+	p      *Pipeline
+	opts   Options
+	latent []float32 // the source identity, computed once for every frame
+	detW   int       // the detector canvas
+	detH   int
+	run    context.Context
+	cancel context.CancelFunc
+	pool   *framePool
+	wg     sync.WaitGroup // every goroutine of the run
+
+	errOnce  sync.Once
+	firstErr error
+
+	// Each stage worker keeps its own Stats (appended before the workers start),
+	// summed once they have finished.
+	stageStats []*Stats
+
+	// Owned by feed until wg.Wait returns.
+	readTime   time.Duration
+	framesRead int
+	// Owned by drain until wg.Wait returns.
+	written  VideoStats // Frames, FramesWithFaces, FacesSwapped, Write
+	complete bool
+}
+
+// newVideoRun starts a run bound to ctx; the caller sets pool and must cancel it.
+func (p *Pipeline) newVideoRun(ctx context.Context, opts Options, latent []float32) *videoRun {
+	v := &videoRun{p: p, opts: opts, latent: latent}
+	v.run, v.cancel = context.WithCancel(ctx)
+	v.detW, v.detH = p.det.inputSize(opts.DetectorSize)
+	return v
+}
+
+// fail records err if it is the run's first and cancels the run.
+func (v *videoRun) fail(err error) {
+	v.errOnce.Do(func() {
+		v.firstErr = err
+		v.cancel()
+	})
+}
+
+// send passes f downstream unless the run has ended.
+func (v *videoRun) send(ch chan<- *videoFrame, f *videoFrame) bool {
+	select {
+	case ch <- f:
+		return true
+	case <-v.run.Done():
+		return false
+	}
+}
+
+// recv takes the next frame; ok is false at the end of the stream or of the run.
+func (v *videoRun) recv(ch <-chan *videoFrame) (*videoFrame, bool) {
+	select {
+	case f, ok := <-ch:
+		return f, ok
+	case <-v.run.Done():
+		return nil, false
+	}
+}
+
+// feed is the decode feeder: it reads frames from r into pooled buffers, numbers
+// them and sends them on out, which it closes at the end of the stream. Taking a
+// buffer from the pool blocks while videoInFlight frames are on their way, which
+// is what keeps a fast decoder from filling memory ahead of the models.
+func (v *videoRun) feed(r FrameReader, out chan<- *videoFrame) {
+	defer v.wg.Done()
+	defer close(out)
+	for seq := 0; ; seq++ {
+		f, err := v.pool.get(v.run)
+		if err != nil {
+			v.fail(err)
+			return
+		}
+		t := time.Now()
+		err = r.Next(&f.frame)
+		v.readTime += time.Since(t)
+		if err == io.EOF {
+			return
+		}
+		if err == nil && v.run.Err() == nil {
+			err = checkFrame(f.frame)
+		}
+		if err != nil {
+			if v.run.Err() != nil {
+				err = v.run.Err() // the reader stopped because the run was cancelled
+			}
+			v.fail(fmt.Errorf("faceswap: read frame %d: %w", seq, err))
+			return
+		}
+		f.seq = seq
+		v.framesRead++
+		if !v.send(out, f) {
+			v.fail(v.run.Err())
+			return
+		}
+	}
+}
+
+// stage runs fn, a per-frame worker, on every frame from in with `workers`
+// goroutines and passes the frames on to out, which it closes once they have all
+// finished. Frames may leave out of order when workers > 1; drain restores it.
+func (v *videoRun) stage(workers int, in <-chan *videoFrame, out chan<- *videoFrame, fn func(f *videoFrame, st *Stats) error) {
+	var sw sync.WaitGroup
+	sw.Add(workers)
+	for range workers {
+		st := &Stats{}
+		v.stageStats = append(v.stageStats, st)
+		go func() {
+			defer sw.Done()
+			for {
+				f, ok := v.recv(in)
+				if !ok {
+					return
+				}
+				if err := fn(f, st); err != nil {
+					v.fail(fmt.Errorf("faceswap: frame %d: %w", f.seq, err))
+					return
+				}
+				if !v.send(out, f) {
+					v.fail(v.run.Err())
+					return
+				}
+			}
+		}()
+	}
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		sw.Wait()
+		close(out)
+	}()
+}
+
+// letterbox prepares the detector input of f, reusing the blob f carries from
+// its previous trip through the pipeline.
+func (v *videoRun) letterbox(f *videoFrame, st *Stats) error {
+	t := time.Now()
+	f.det = v.p.det.prepare(f.frame, v.detW, v.detH, f.det.blob)
+	st.Detect += time.Since(t)
+	return nil
+}
+
+// detect runs the detector on f's prepared input and keeps the faces the options
+// select. Target indexes a frame does not have are skipped (lenient selection): a
+// face leaving the picture for a while is no reason to fail the video.
+func (v *videoRun) detect(f *videoFrame, st *Stats) error {
+	t := time.Now()
+	faces, err := v.p.det.infer(f.det, v.opts.DetectorScore)
+	if err == nil {
+		faces, _, err = v.p.selectFaces(f.frame, faces, v.opts, true)
+	}
+	st.Detect += time.Since(t)
+	f.faces = append(f.faces[:0], faces...)
+	return err
+}
+
+// swap swaps the source identity into f's selected faces, in place.
+func (v *videoRun) swap(f *videoFrame, st *Stats) error {
+	if len(f.faces) == 0 {
+		return nil
+	}
+	return v.p.swapInto(v.run, f.frame, oneIdentity(f.faces, v.latent), v.opts, st)
+}
+
+// enhance runs the enhancer, if any, over f's swapped faces, in place.
+func (v *videoRun) enhance(f *videoFrame, st *Stats) error {
+	return v.p.enhanceInto(v.run, f.frame, f.faces, v.opts, st)
+}
+
+// drain is the encoder drain: it writes the frames from in to w in sequence
+// order, holding back those that overtook an earlier one, returns each written
+// buffer to the pool and reports progress. It records whether the stream ended
+// with every frame written and nothing failed.
+func (v *videoRun) drain(w FrameWriter, in <-chan *videoFrame, progress func(done int)) {
+	defer v.wg.Done()
+	pending := map[int]*videoFrame{}
+	next := 0
+	for {
+		f, ok := v.recv(in)
+		if !ok {
+			// The stream ended: complete when every frame read was written
+			// and no stage failed or was cancelled.
+			v.complete = v.run.Err() == nil && len(pending) == 0
+			return
+		}
+		pending[f.seq] = f
+		for {
+			g, ok := pending[next]
+			if !ok {
+				break
+			}
+			if v.run.Err() != nil {
+				return // cancelled or failed elsewhere: write nothing more
+			}
+			delete(pending, next)
+			t := time.Now()
+			err := w.Write(g.frame)
+			v.written.Write += time.Since(t)
+			if err != nil {
+				v.fail(fmt.Errorf("faceswap: write frame %d: %w", next, err))
+				return
+			}
+			if len(g.faces) > 0 {
+				v.written.FramesWithFaces++
+				v.written.FacesSwapped += len(g.faces)
+			}
+			next++
+			v.written.Frames = next
+			v.pool.put(g)
+			if progress != nil {
+				progress(next)
+			}
+		}
+	}
+}
+
+// result sums the stages' statistics once every goroutine has finished and
+// decides the outcome: the first error, else ctx's error or a short-stream error
+// when not every frame read was written, else success.
+func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
+	var sum Stats
+	for _, st := range v.stageStats {
+		sum.add(*st)
+	}
+	vs := VideoStats{
+		Frames:          v.written.Frames,
+		FramesWithFaces: v.written.FramesWithFaces,
+		FacesSwapped:    v.written.FacesSwapped,
+		Detect:          sum.Detect,
+		Swap:            sum.Swap,
+		Paste:           sum.Paste,
+		Enhance:         sum.Enhance,
+		Read:            v.readTime,
+		Write:           v.written.Write,
+	}
+	if v.firstErr != nil {
+		return vs, v.firstErr
+	}
+	if !v.complete || vs.Frames != v.framesRead {
+		if err := ctx.Err(); err != nil {
+			return vs, err
+		}
+		return vs, fmt.Errorf("faceswap: video stopped after %d of %d frames", vs.Frames, v.framesRead)
+	}
+	return vs, nil
+}
+
+// videoFrame is one frame travelling through the stages.
+type videoFrame struct {
+	seq   int
+	frame media.Frame
+	det   detInput // the letterboxed detector input; its blob is reused with the frame
+	faces []Face   // selected target faces, with landmarks from the original frame
+}
+
+// framePool recycles frame buffers and bounds how many exist: get blocks while
+// limit frames are in flight.
+type framePool struct {
+	free  chan *videoFrame
+	mu    sync.Mutex
+	made  int
+	limit int
+}
+
+func newFramePool(limit int) *framePool {
+	return &framePool{free: make(chan *videoFrame, limit), limit: limit}
+}
+
+func (fp *framePool) get(ctx context.Context) (*videoFrame, error) {
+	select {
+	case f := <-fp.free:
+		return f, nil
+	default:
+	}
+	fp.mu.Lock()
+	if fp.made < fp.limit {
+		fp.made++
+		fp.mu.Unlock()
+		return &videoFrame{}, nil
+	}
+	fp.mu.Unlock()
+	select {
+	case f := <-fp.free:
+		return f, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (fp *framePool) put(f *videoFrame) {
+	f.faces = f.faces[:0]
+	select {
+	case fp.free <- f:
+	default: // cannot happen: at most limit frames exist
+	}
+}
