@@ -25,7 +25,7 @@ redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp
 MINIO_ROOT_USER=bench MINIO_ROOT_PASSWORD=bench-secret-key "$SWAPD_MINIO_BIN" server "$tmp/minio" --address "127.0.0.1:$mp" --console-address "127.0.0.1:$cp" >"$tmp/minio.log" 2>&1 & pids+=($!)
 go run ./internal/onnxgen/cmd/onnxgen -out "$tmp/models" >/dev/null
 export SWAPD_REDIS_URL="redis://127.0.0.1:$rp/0" SWAPD_S3_ENDPOINT="127.0.0.1:$mp" SWAPD_S3_ACCESS_KEY=bench SWAPD_S3_SECRET_KEY=bench-secret-key
-export SWAPD_ADDR="127.0.0.1:$ap" SWAPD_API_KEYS=sk_bench SWAPD_ADMIN_KEYS=sk_bench_admin SWAPD_ALLOW_PRIVATE=localhost SWAPD_LOG_LEVEL=warn
+export SWAPD_ADDR="127.0.0.1:$ap" SWAPD_API_KEYS=sk_bench SWAPD_ADMIN_KEYS=sk_bench_admin SWAPD_RATE_LIMIT=0 SWAPD_MAX_IN_FLIGHT=0 SWAPD_ALLOW_PRIVATE=localhost SWAPD_LOG_LEVEL=warn
 export SWAPD_WEBHOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 export SWAPD_MODELS_DIR="$tmp/models" SWAPD_DETECTOR_MODEL="$TD/models/scrfd_500m.onnx" SWAPD_RECOGNIZER_MODEL="$TD/models/arcface_compat_512.onnx"
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$mp/minio/health/live" >/dev/null 2>&1 && break; sleep 0.2; done

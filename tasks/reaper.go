@@ -146,7 +146,7 @@ func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs
 		if job.Status != jobs.Queued {
 			continue // it moved on meanwhile
 		}
-		if err := EnqueueSwap(ctx, r.Queue, job); err != nil {
+		if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return err
 		}
 		r.Log.Warn("queued job had no task; enqueued it", "job", id)
@@ -189,7 +189,7 @@ func (r *Reaper) requeue(ctx context.Context, id string) (bool, error) {
 		}
 		return false, err
 	}
-	if err := EnqueueSwap(ctx, r.Queue, job); err != nil {
+	if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return false, err
 	}
 	r.Log.Warn("job had no task in the queue; requeued", "job", id)

@@ -16,6 +16,7 @@ import (
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/storage"
+	"github.com/swapd/swapd/pkg/usage"
 )
 
 // Devices hands out a device's pipeline together with one of its slots; release gives
@@ -37,6 +38,7 @@ type SwapHandler struct {
 	Memory   *media.Budget    // optional: bounds the decoded pixels jobs hold at once
 	Cache    *EmbeddingCache  // optional
 	Metrics  *metrics.Metrics // optional
+	Usage    *usage.Counter   // optional: video frames count against the key's daily quota
 	Log      *slog.Logger
 
 	// OutageBudget is how long a job retries through transient failures (storage,
@@ -103,6 +105,11 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if err == nil {
 			log.Info("job succeeded", "kind", job.Kind, "stages", stages)
 			h.observe(job, jobs.Succeeded, "", stages)
+			if h.Usage != nil && out != nil {
+				if err := h.Usage.AddFrames(ctx, job.Owner, int64(out.Frames)); err != nil {
+					log.Warn("count usage", "err", err)
+				}
+			}
 			h.notify(ctx, log, job.ID)
 			return nil
 		}

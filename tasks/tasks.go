@@ -9,7 +9,6 @@ package tasks
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -74,14 +73,16 @@ func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 	}, opts...)...), nil
 }
 
-// EnqueueSwap enqueues job's swap task with the job's own task options. A task that
-// exists already (same id) is not an error: enqueueing is idempotent.
+// EnqueueSwap enqueues job's swap task with the job's own task options: the one way
+// into the queue, for the API's submits and retries and for the Reaper. A task that
+// still exists under the job's id is an error matching asynq.ErrTaskIDConflict, which
+// callers that only need the task to exist ignore.
 func EnqueueSwap(ctx context.Context, q *asynq.Client, job *jobs.Job) error {
 	t, err := NewSwapTask(job.ID, JobTaskOptions(job)...)
 	if err != nil {
 		return err
 	}
-	if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if _, err := q.EnqueueContext(ctx, t); err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
 	}
 	return nil

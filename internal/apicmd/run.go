@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/swapd/swapd/internal/config"
 	"github.com/swapd/swapd/pkg/api"
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/netguard"
@@ -34,6 +34,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	addr := s.String("SWAPD_ADDR", "127.0.0.1:8080", "listen address")
 	keys := s.String("SWAPD_API_KEYS", "", "comma-separated tenant API keys (one is generated for a local run if empty)")
 	adminKeys := s.String("SWAPD_ADMIN_KEYS", "", "comma-separated operator keys: the only keys that open /monitoring/ and /metrics (one is generated if empty)")
+	keysFile := s.String("SWAPD_KEYS_FILE", "", "keys with names, roles and limits (YAML or JSON); replaces SWAPD_API_KEYS and SWAPD_ADMIN_KEYS")
+	s.String("SWAPD_RATE_LIMIT", "600", "requests a minute per tenant key from SWAPD_API_KEYS (0: no limit)")
+	s.String("SWAPD_MAX_IN_FLIGHT", "1000", "jobs queued or running at once per tenant key from SWAPD_API_KEYS (0: no limit)")
 	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
 	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
@@ -45,6 +48,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	urlExpiry := common.URLExpiry()
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
 	schedule := common.WebhookSchedule()
+	tenantLimits := apikeys.Limits{RequestsPerMinute: s.Int("SWAPD_RATE_LIMIT"), MaxInFlight: s.Int("SWAPD_MAX_IN_FLIGHT")}
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -53,22 +57,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("SWAPD_ALLOW_PRIVATE: %w", err)
 	}
-	apiKeys := config.List(*keys)
-	if len(apiKeys) == 0 {
-		k := generateKey()
-		apiKeys = []string{k}
-		fmt.Fprintf(stdout, "No SWAPD_API_KEYS set; generated an API key for this run:\n  SWAPD_API_KEY=%s\n", k)
-	}
-	opsKeys := config.List(*adminKeys)
-	if len(opsKeys) == 0 {
-		k := generateKey()
-		opsKeys = []string{k}
-		fmt.Fprintf(stdout, "No SWAPD_ADMIN_KEYS set; generated an operator key for the dashboard and /metrics:\n  SWAPD_ADMIN_KEY=%s\n", k)
-	}
-	for _, k := range opsKeys {
-		if slices.Contains(apiKeys, k) {
-			return errors.New("SWAPD_ADMIN_KEYS: a key is both an admin and a tenant key; give operators their own keys")
-		}
+	keyring, err := loadKeyring(*keysFile, config.List(*keys), config.List(*adminKeys),
+		tenantLimits, stdout)
+	if err != nil {
+		return err
 	}
 
 	redisOpt, rdb, err := common.Redis()
@@ -96,7 +88,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	handler := api.NewServer(api.Deps{
-		Log: log, Keys: apiKeys, AdminKeys: opsKeys, Redis: rdb, Jobs: jobStore, Store: store,
+		Log: log, Keyring: keyring, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
 		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},

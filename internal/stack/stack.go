@@ -71,11 +71,15 @@ func (s *Stack) StartWorker(extra map[string]string) (stop func()) {
 func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 	s := &Stack{Key: "sk_test_stack", Admin: "sk_admin_stack", Secret: webhook.GenerateSecret()}
 	fail := func(err error) (*Stack, error) { s.Stop(); return nil, err }
-	redisAddr, stopRedis, err := testenv.StartRedis()
-	if err != nil {
-		return fail(err)
+	redisURL := overrides["SWAPD_REDIS_URL"] // given (e.g. a Sentinel set's): no redis-server of its own
+	if redisURL == "" {
+		redisAddr, stopRedis, err := testenv.StartRedis()
+		if err != nil {
+			return fail(err)
+		}
+		s.stop = append(s.stop, stopRedis)
+		redisURL = "redis://" + redisAddr + "/0"
 	}
-	s.stop = append(s.stop, stopRedis)
 	minioServer, err := testenv.StartMinIOServer()
 	if err != nil {
 		return fail(err)
@@ -101,7 +105,9 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 		"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
 		"SWAPD_API_KEYS":         s.Key,
 		"SWAPD_ADMIN_KEYS":       s.Admin,
-		"SWAPD_REDIS_URL":        "redis://" + redisAddr + "/0",
+		"SWAPD_RATE_LIMIT":       "0", // tests poll hard; limits are tested on their own
+		"SWAPD_MAX_IN_FLIGHT":    "0",
+		"SWAPD_REDIS_URL":        redisURL,
 		"SWAPD_S3_ENDPOINT":      minio.Endpoint,
 		"SWAPD_S3_ACCESS_KEY":    minio.AccessKey,
 		"SWAPD_S3_SECRET_KEY":    minio.SecretKey,

@@ -19,6 +19,7 @@ import (
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/models"
 	"github.com/swapd/swapd/pkg/netguard"
+	"github.com/swapd/swapd/pkg/usage"
 	"github.com/swapd/swapd/pkg/webhook"
 	"github.com/swapd/swapd/tasks"
 )
@@ -146,7 +147,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	jobStore := jobs.NewStore(rdb, jobTTL)
 	// Records outlive their pending webhooks.
 	jobStore.WebhookHorizon = jobs.WebhookHorizonFor(schedule)
-	if jobStore.Durability, err = common.Durability(); err != nil { // SWAPD_REDIS_MIN_REPLICAS
+	// SWAPD_REDIS_MIN_REPLICAS: writes a 202 or a webhook depends on are confirmed on replicas.
+	if jobStore.Durability, err = common.Durability(); err != nil {
 		return err
 	}
 	m := workerMetrics(rdb) // swapd's metrics and asynq's per-queue depth and age (metrics.go)
@@ -176,6 +178,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Cache:   &tasks.EmbeddingCache{Redis: rdb, Model: modelID(paths.Recognizer)},
 
 		OutageBudget: outageBudget,
+		Usage:        &usage.Counter{Redis: rdb},
 		Memory:       memory,
 	})
 	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: webhook.NewClient(policy), Secret: whSecret, Log: log, Metrics: m})

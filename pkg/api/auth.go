@@ -2,49 +2,50 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"strings"
 
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/errcode"
 )
 
 // requireKey accepts "Authorization: Bearer <key>", and HTTP Basic auth with the key as
 // password so a browser can open the dashboard. Tenant and admin keys are both
-// accepted; the request's context then carries the key's id, the owner of what it
-// creates. Every configured key is compared in constant time, so response timing
-// tells nothing about how close a guess was.
+// accepted (the keyring compares every key in constant time); the request's context
+// then carries the key, whose ID owns what the request creates, and the key's request
+// rate is checked (ratelimit.go).
 func requireKey(d *Deps) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k := presentedKey(r)
-			if validKey(d.AdminKeys, k) || validKey(d.Keys, k) {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerCtxKey{}, KeyID(k))))
+			key, ok := d.Keyring.Lookup(presentedKey(r))
+			if !ok {
+				unauthorized(w, r)
 				return
 			}
-			unauthorized(w, r)
+			if !d.allowRequest(w, r, key, writeError) {
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(withKey(r.Context(), key)))
 		})
 	}
 }
 
-// requireAdmin lets only operator keys (SWAPD_ADMIN_KEYS) through: the dashboard and
-// its API show and change every tenant's tasks and read Redis INFO, and /metrics
-// counts every tenant's jobs. A tenant key is told 403 FORBIDDEN, not 401, so a
-// client learns its key works but lacks the role.
+// requireAdmin lets only operator keys (role admin) through: the dashboard and its API
+// show and change every tenant's tasks and read Redis INFO, and /metrics counts every
+// tenant's jobs. A tenant key is told 403 FORBIDDEN, not 401, so a client learns its
+// key works but lacks the role.
 func requireAdmin(d *Deps) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k := presentedKey(r)
+			key, ok := d.Keyring.Lookup(presentedKey(r))
 			switch {
-			case validKey(d.AdminKeys, k):
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerCtxKey{}, KeyID(k))))
-			case validKey(d.Keys, k):
+			case !ok:
+				unauthorized(w, r)
+			case key.Role != apikeys.Admin:
 				writeJSON(w, http.StatusForbidden, errorBody{errcode.New(errcode.Forbidden,
 					"%s needs an operator (admin) key; tenant keys cannot open it", r.URL.Path)})
 			default:
-				unauthorized(w, r)
+				next.ServeHTTP(w, r.WithContext(withKey(r.Context(), key)))
 			}
 		})
 	}
@@ -71,31 +72,20 @@ func presentedKey(r *http.Request) string {
 	return ""
 }
 
-func validKey(keys []string, got string) bool {
-	if got == "" {
-		return false
-	}
-	match := 0
-	for _, k := range keys {
-		match |= subtle.ConstantTimeCompare([]byte(k), []byte(got))
-	}
-	return match == 1
+type keyCtxKey struct{}
+
+func withKey(ctx context.Context, k apikeys.Key) context.Context {
+	return context.WithValue(ctx, keyCtxKey{}, k)
 }
 
-type ownerCtxKey struct{}
-
-// KeyID is the stable, non-secret id of an API key: the owner recorded on its jobs.
-// Only a hash is stored, so a Redis dump does not leak keys.
-func KeyID(key string) string {
-	sum := sha256.Sum256([]byte("swapd-key:" + key))
-	return hex.EncodeToString(sum[:12])
+// keyOf returns the key that authenticated the request.
+func keyOf(ctx context.Context) apikeys.Key {
+	k, _ := ctx.Value(keyCtxKey{}).(apikeys.Key)
+	return k
 }
 
 // owner returns the id of the key that authenticated the request.
-func owner(r *http.Request) string { return ownerOf(r.Context()) }
+func owner(r *http.Request) string { return keyOf(r.Context()).ID }
 
 // ownerOf is owner for code that has only the request's context.
-func ownerOf(ctx context.Context) string {
-	s, _ := ctx.Value(ownerCtxKey{}).(string)
-	return s
-}
+func ownerOf(ctx context.Context) string { return keyOf(ctx).ID }

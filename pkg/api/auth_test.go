@@ -11,7 +11,7 @@ import (
 
 func TestRequireKey(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := requireKey(&Deps{Keys: []string{"k1", "k2"}, AdminKeys: []string{"a1"}})(ok)
+	h := requireKey(testDeps(&Deps{Keys: []string{"k1", "k2"}, AdminKeys: []string{"a1"}}))(ok)
 	cases := []struct {
 		name, path, auth string
 		want             int
@@ -44,7 +44,7 @@ func TestRequireKey(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/v1/jobs", nil)
 	r.Header.Set("Authorization", "Bearer ")
-	requireKey(&Deps{})(ok).ServeHTTP(w, r)
+	requireKey(testDeps(&Deps{}))(ok).ServeHTTP(w, r)
 	if w.Code != 401 {
 		t.Fatalf("empty key list accepted a request: %d", w.Code)
 	}
@@ -54,7 +54,7 @@ func TestRequireKey(t *testing.T) {
 // key is recognised (403, not 401) but refused.
 func TestRequireAdmin(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := requireAdmin(&Deps{Keys: []string{"t1"}, AdminKeys: []string{"a1", "a2"}})(ok)
+	h := requireAdmin(testDeps(&Deps{Keys: []string{"t1"}, AdminKeys: []string{"a1", "a2"}}))(ok)
 	for _, tc := range []struct {
 		auth string
 		want int
@@ -80,11 +80,14 @@ func TestRequireAdmin(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/metrics", nil)
 	r.Header.Set("Authorization", "Bearer ")
-	requireAdmin(&Deps{Keys: []string{"t1"}})(ok).ServeHTTP(w, r)
+	requireAdmin(testDeps(&Deps{Keys: []string{"t1"}}))(ok).ServeHTTP(w, r)
 	if w.Code != 401 {
 		t.Fatalf("empty admin key list accepted a request: %d", w.Code)
 	}
 }
+
+// testDeps fills in d's defaults (the keyring from its key lists), as NewServer does.
+func testDeps(d *Deps) *Deps { d.defaults(); return d }
 
 func basic(u, p string) string {
 	r := httptest.NewRequest("GET", "/", nil)

@@ -32,6 +32,7 @@ var schemaTypes = map[string]any{
 	"Page":           jobs.Page{},
 	"Error":          errorBody{},
 	"Upload":         uploadResponse{},
+	"Usage":          usageResponse{},
 }
 
 // componentRefs are the types that other schemas reference instead of repeating.
@@ -237,6 +238,8 @@ func paths() map[string]any {
 			jobsOp("streamJobEvents", "A text/event-stream of the job as it changes; the stream closes after the `done` event."))},
 		"/v1/uploads": map[string]any{"post": op("Get a presigned PUT URL for a large input", map[string]any{"201": resp("upload target", ref("Upload")), "401": denied, "503": unavailable},
 			about("createUpload", "Uploads", "PUT the file to url before expires_at, then use {\"key\": key} as an input of a job; the job checks the content."))},
+		"/v1/usage": map[string]any{"get": op("The calling key's limits and use", map[string]any{"200": resp("limits, jobs in flight, and use per UTC day", ref("Usage")), "401": denied, "503": unavailable},
+			jobsOp("getUsage", "The key's limits (0: none), its jobs queued or running, and its jobs, input bytes and video frames on each of the last 7 UTC days, today first."))},
 		"/metrics": map[string]any{"get": op("Prometheus metrics", map[string]any{"200": typed("text exposition format", "text/plain"), "401": denied, "403": forbidden},
 			about("getMetrics", "Operations", "Prometheus text exposition of the API's request, job and queue metrics."))},
 		// The dashboard is a subtree: /monitoring/ is its start page, the rest its pages and
@@ -343,6 +346,19 @@ func complete(p map[string]any) {
 				} else {
 					responses["401"] = errResp
 				}
+			}
+			// Every keyed route counts against the key's request rate (ratelimit.go).
+			if responses != nil && responses["429"] == nil && !strings.HasPrefix(path, "/monitoring") && path != "/metrics" {
+				schema := ref("Error")
+				if rp {
+					schema = runpodErrorSchema
+				}
+				responses["429"] = map[string]any{"description": "RATE_LIMITED: the key's requests per minute are used up, or QUOTA_EXCEEDED (submits): its jobs in flight or daily quota",
+					"headers": map[string]any{
+						"Retry-After":      map[string]any{"schema": map[string]any{"type": "integer"}},
+						"RateLimit-Policy": map[string]any{"schema": map[string]any{"type": "string"}},
+						"RateLimit":        map[string]any{"schema": map[string]any{"type": "string"}}},
+					"content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 			}
 		}
 	}

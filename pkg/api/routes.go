@@ -15,7 +15,8 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d))
 
-	mux.Handle("POST /v1/jobs", auth(handleCreateJob(d)))
+	quota := countJob(d, writeError)
+	mux.Handle("POST /v1/jobs", auth(quota(handleCreateJob(d))))
 	mux.Handle("GET /v1/jobs", auth(handleListJobs(d)))
 	mux.Handle("GET /v1/jobs/{id}/events", auth(handleJobEvents(d)))
 	mux.Handle("GET /v1/jobs/{id}", auth(handleGetJob(d)))
@@ -23,13 +24,15 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("DELETE /v1/jobs/{id}", auth(handleDeleteJob(d)))
 	mux.Handle("GET /v1/jobs/{id}/output", auth(handleJobOutput(d)))
 	mux.Handle("POST /v1/uploads", auth(handleCreateUpload(d)))
+	mux.Handle("GET /v1/usage", auth(handleUsage(d)))
 	mux.Handle("GET /openapi.json", auth(handleOpenAPI(d)))
 	mux.Handle("GET /docs", auth(handleDocs(d)))
 
 	// RunPod's serverless job protocol (runpod.go), with its own auth and error shape.
 	rp := runpodAuth(d)
-	mux.Handle("POST /v2/{endpoint}/run", rp(handleRunPodSubmit(d, false)))
-	mux.Handle("POST /v2/{endpoint}/runsync", rp(handleRunPodSubmit(d, true)))
+	rpQuota := countJob(d, runpodFail(d))
+	mux.Handle("POST /v2/{endpoint}/run", rp(rpQuota(handleRunPodSubmit(d, false))))
+	mux.Handle("POST /v2/{endpoint}/runsync", rp(rpQuota(handleRunPodSubmit(d, true))))
 	mux.Handle("GET /v2/{endpoint}/status/{id}", rp(handleRunPodStatus(d)))
 	mux.Handle("GET /v2/{endpoint}/status-sync/{id}", rp(handleRunPodStatusSync(d)))
 	mux.Handle("GET /v2/{endpoint}/stream/{id}", rp(handleRunPodStream(d)))

@@ -27,8 +27,8 @@ package api
 // /v2 base URL; internal/e2e runs both clients' request sequences.
 
 import (
-	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -63,8 +63,8 @@ func runpodAuth(d *Deps) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k := runpodKey(r)
-			if !validKey(d.Keys, k) {
+			key, ok := d.Keyring.Lookup(runpodKey(r))
+			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="swapd"`)
 				writeRunPodMessage(w, http.StatusUnauthorized, "unauthorized: send your API key as 'Authorization: Bearer <key>'")
 				return
@@ -73,7 +73,10 @@ func runpodAuth(d *Deps) func(http.Handler) http.Handler {
 				writeRunPodMessage(w, http.StatusNotFound, fmt.Sprintf("endpoint %q not found", ep))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerCtxKey{}, KeyID(k))))
+			if !d.allowRequest(w, r, key, runpodFail(d)) {
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(withKey(r.Context(), key)))
 		})
 	}
 }
@@ -98,6 +101,11 @@ type runpodError struct {
 
 func writeRunPodMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, runpodError{Error: msg})
+}
+
+// runpodFail is writeRunPodError in the shape middleware takes.
+func runpodFail(d *Deps) func(http.ResponseWriter, *slog.Logger, error) {
+	return func(w http.ResponseWriter, _ *slog.Logger, err error) { writeRunPodError(w, d, err) }
 }
 
 // writeRunPodError answers with err's message and the HTTP status of its code,
@@ -125,7 +133,7 @@ var runpodRoutes = map[string]string{
 // clients cannot read.)
 func handleRunPodFallback(d *Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !validKey(d.Keys, runpodKey(r)) {
+		if _, ok := d.Keyring.Lookup(runpodKey(r)); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="swapd"`)
 			writeRunPodMessage(w, http.StatusUnauthorized, "unauthorized: send your API key as 'Authorization: Bearer <key>'")
 			return

@@ -133,27 +133,11 @@ func fileInput(f *runpod.File) Input {
 	return Input{Base64: f.Base64}
 }
 
-// runpodEnqueue writes the record and enqueues its task with the record's own task
-// options (execution timeout), like enqueue does for native jobs.
+// runpodEnqueue writes the record and enqueues its task, as enqueue does for native
+// jobs (RunPod requests have no idempotency key).
 func runpodEnqueue(ctx context.Context, d *Deps, job *jobs.Job) error {
-	if err := d.Jobs.Create(ctx, job); err != nil {
-		return err
-	}
-	t, err := tasks.NewSwapTask(job.ID, tasks.JobTaskOptions(job)...)
-	if err == nil {
-		_, err = d.Queue.EnqueueContext(ctx, t)
-	}
-	if err != nil {
-		_, _ = d.Jobs.Delete(context.WithoutCancel(ctx), job)
-		d.Log.Error("enqueue", "job", job.ID, "err", err)
-		return errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
-	}
-	if err := d.Jobs.Confirm(ctx); err != nil { // on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
-		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, "")
-		return err
-	}
-	d.Metrics.JobSubmitted(string(job.Kind))
-	return nil
+	_, err := enqueue(ctx, d, job, "", "")
+	return err
 }
 
 // awaitJob polls the record until the job ends, wait passes or the client goes away,
@@ -354,10 +338,7 @@ func requeue(ctx context.Context, d *Deps, j *jobs.Job) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_ = d.Inspector.DeleteTask(tasks.QueueSwap, j.ID) // absent is fine
-		t, err := tasks.NewSwapTask(j.ID, tasks.JobTaskOptions(j)...)
-		if err == nil {
-			_, err = d.Queue.EnqueueContext(ctx, t)
-		}
+		err := tasks.EnqueueSwap(ctx, d.Queue, j)
 		if err == nil {
 			return nil
 		}

@@ -7,20 +7,26 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/netguard"
 	"github.com/swapd/swapd/pkg/storage"
+	"github.com/swapd/swapd/pkg/usage"
 	"github.com/swapd/swapd/tasks"
 )
 
 // Deps is everything the API needs; cmd/api builds it from configuration.
 type Deps struct {
-	Log       *slog.Logger
+	Log *slog.Logger
+	// Keyring holds the accepted keys with their roles and limits. When nil, it is
+	// built from Keys (tenants, unlimited) and AdminKeys.
+	Keyring   *apikeys.Keyring
 	Keys      []string // tenant API keys: each sees only its own jobs and uploads
 	AdminKeys []string // operator keys: also open the dashboard and /metrics
 	Redis     redis.UniversalClient
@@ -45,9 +51,24 @@ type Deps struct {
 	// RunPodEndpoints are the endpoint ids the RunPod-compatible API serves under
 	// /v2/{endpoint}/ (default DefaultRunPodEndpoint, "swapd").
 	RunPodEndpoints []string
+
+	// Usage counts each key's daily jobs, bytes and frames against its quotas; built
+	// from Redis when nil.
+	Usage *usage.Counter
+
+	limiter *redis_rate.Limiter
 }
 
 func (d *Deps) defaults() {
+	if d.Keyring == nil {
+		d.Keyring, _ = apikeys.FromLists(d.Keys, d.AdminKeys, apikeys.Limits{}) // nil on a clash: nothing is accepted
+	}
+	if d.Redis != nil {
+		d.limiter = redis_rate.NewLimiter(d.Redis)
+		if d.Usage == nil {
+			d.Usage = &usage.Counter{Redis: d.Redis}
+		}
+	}
 	if d.MaxSources <= 0 {
 		d.MaxSources = 8
 	}

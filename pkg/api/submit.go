@@ -348,7 +348,7 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 // job (a concurrent repeat), this job is withdrawn and that id returned. If the
 // enqueue fails the record goes too.
 func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint string) (existing string, err error) {
-	if err := d.Jobs.Create(ctx, job); err != nil {
+	if err := d.Jobs.CreateWithin(ctx, job, keyOf(ctx).Limits.MaxInFlight); err != nil {
 		return "", err
 	}
 	if idem != "" {
@@ -358,11 +358,7 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 			return existing, err
 		}
 	}
-	t, err := tasks.NewSwapTask(job.ID)
-	if err == nil {
-		_, err = d.Queue.EnqueueContext(ctx, t)
-	}
-	if err != nil {
+	if err := tasks.EnqueueSwap(ctx, d.Queue, job); err != nil {
 		_, _ = d.Jobs.Delete(context.WithoutCancel(ctx), job)
 		d.Log.Error("enqueue", "job", job.ID, "err", err)
 		return "", errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
@@ -372,5 +368,6 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 		return "", err
 	}
 	d.Metrics.JobSubmitted(string(job.Kind))
+	countBytes(ctx, d, job)
 	return "", nil
 }

@@ -17,6 +17,8 @@ const (
 	InvalidRequest          = "INVALID_REQUEST"            // malformed JSON, bad option, missing field
 	Unauthorized            = "UNAUTHORIZED"               // missing or wrong API key
 	Forbidden               = "FORBIDDEN"                  // a valid key without the role the route needs (admin)
+	RateLimited             = "RATE_LIMITED"               // the key's requests per minute are used up; see Retry-After
+	QuotaExceeded           = "QUOTA_EXCEEDED"             // the key's jobs in flight or daily quota are used up
 	NotFound                = "NOT_FOUND"                  // no such job or object
 	MethodNotAllowed        = "METHOD_NOT_ALLOWED"         // the path exists, not under this method
 	Conflict                = "CONFLICT"                   // the job is in a state that forbids the action
@@ -76,6 +78,8 @@ func HTTPStatus(code string) int {
 		return http.StatusUnauthorized
 	case Forbidden:
 		return http.StatusForbidden
+	case RateLimited, QuotaExceeded:
+		return http.StatusTooManyRequests
 	case NotFound:
 		return http.StatusNotFound
 	case MethodNotAllowed:

@@ -91,7 +91,11 @@ type spec struct {
 }
 
 // Create stores a new queued job. It fails if the id exists.
-func (s *Store) Create(ctx context.Context, j *Job) error {
+func (s *Store) Create(ctx context.Context, j *Job) error { return s.CreateWithin(ctx, j, 0) }
+
+// CreateWithin is Create unless j's owner already has maxInFlight jobs queued or
+// running (0: no limit): then it is an errcode QUOTA_EXCEEDED error.
+func (s *Store) CreateWithin(ctx context.Context, j *Job, maxInFlight int) error {
 	if j.Kind == "" {
 		j.Kind = KindImage
 	}
@@ -108,6 +112,7 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 		"progress_done", j.Progress.Done,
 		"progress_total", j.Progress.Total,
 		"spec", sp,
+		"owner", j.Owner,
 	}
 	if j.Webhook != nil {
 		fields = append(fields, "webhook_status", "pending")
@@ -117,26 +122,50 @@ func (s *Store) Create(ctx context.Context, j *Job) error {
 		// the store's default.
 		fields = append(fields, "ttl", secs)
 	}
-	ok, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey}, append([]any{j.ID}, fields...)...).Bool()
+	res, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey, liveKey(j.Owner)},
+		append([]any{j.ID, maxInFlight}, fields...)...).Int()
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
-	if !ok {
+	switch res {
+	case 0:
 		return errcode.New(errcode.Conflict, "job %s already exists", j.ID)
+	case -1:
+		return errcode.New(errcode.QuotaExceeded, "this API key has %d jobs queued or running, its limit; submit more as they end", maxInFlight)
 	}
 	return nil
 }
 
-// createScript writes the record, adds it to its owner's index and to the queued set
-// (see watch.go) in one step. The index is a sorted set with every score 0, ordered by
+// createScript writes the record, adds it to its owner's index, to the queued set
+// (see watch.go) and to the owner's live set in one step, unless the owner already has
+// ARGV[2] (> 0) live jobs: the check and the add are one step, so concurrent submits
+// cannot overshoot a limit. The index is a sorted set with every score 0, ordered by
 // member: job ids are UUIDv7, which sort by creation time, so the index lists newest
 // first with ZREVRANGEBYLEX.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+local max = tonumber(ARGV[2])
+if max > 0 and redis.call('ZCARD', KEYS[4]) >= max then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], redis.call('TIME')[1], ARGV[1])
+local now = redis.call('TIME')[1]
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
 return 1`)
+
+// liveKey is the sorted set of owner's jobs that are queued or running (by when they
+// were queued): what max_in_flight counts. The transition and retry scripts derive
+// the same name from the record's owner field.
+func liveKey(owner string) string { return "swapd:owner:" + owner + ":live" }
+
+// InFlight returns how many of owner's jobs are queued or running.
+func (s *Store) InFlight(ctx context.Context, owner string) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, liveKey(owner)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("jobs in flight of %s: %w", owner, err)
+	}
+	return n, nil
+}
 
 func ownerKey(owner string) string { return "swapd:owner:" + owner + ":jobs" }
 
@@ -237,6 +266,10 @@ if tonumber(ARGV[3]) > 0 and redis.call('HGET', KEYS[1], 'webhook_status') == 'p
   redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[5])
 end
 for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+if ARGV[2] == 'succeeded' or ARGV[2] == 'failed' or ARGV[2] == 'canceled' then
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if owner then redis.call('ZREM', 'swapd:owner:' .. owner .. ':live', ARGV[5]) end
+end
 if tonumber(ARGV[3]) > 0 then
   local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
   if not ttl or ttl <= 0 then ttl = tonumber(ARGV[3]) end
@@ -367,6 +400,8 @@ redis.call('HINCRBY', KEYS[1], 'retries', 1)
 if redis.call('HEXISTS', KEYS[1], 'webhook_status') == 1 then redis.call('HSET', KEYS[1], 'webhook_status', 'pending') end
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[1])
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then redis.call('ZADD', 'swapd:owner:' .. owner .. ':live', redis.call('TIME')[1], ARGV[1]) end
 return {1, cur}`)
 
 // CancelQueued cancels the job only while it is queued: a job that has started keeps
@@ -411,6 +446,7 @@ func (s *Store) Delete(ctx context.Context, j *Job) (bool, error) {
 	pipe.ZRem(ctx, runningKey, j.ID)
 	pipe.ZRem(ctx, queuedKey, j.ID)
 	pipe.ZRem(ctx, notifyKey, j.ID)
+	pipe.ZRem(ctx, liveKey(j.Owner), j.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, err
 	}

@@ -1,0 +1,190 @@
+package apicmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swapd/swapd/internal/testenv"
+)
+
+// TestLimitsSharedAcrossAPIs: two API processes (apicmd.Run, as cmd/api runs it) on one
+// Redis, with keys from a SWAPD_KEYS_FILE. A key's request rate, its jobs in flight
+// and its daily job quota are shared: requests spread over both APIs are limited as
+// if they went to one. Refusals are 429 with their codes and the IETF headers.
+func TestLimitsSharedAcrossAPIs(t *testing.T) {
+	redisAddr := testenv.Redis(t)
+	minio := testenv.MinIO(t)
+	keys := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(keys, []byte(`
+defaults: {requests_per_minute: 0}
+keys:
+  - {name: ratey, role: tenant, secret: sk_ratey_key, limits: {requests_per_minute: 10}}
+  - {name: quota, role: tenant, secret: sk_quota_key, limits: {max_in_flight: 3, daily_jobs: 5}}
+  - {name: ops, role: admin, secret: sk_ops_key}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for range 2 {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
+		env := map[string]string{
+			"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
+			"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
+			"SWAPD_S3_BUCKET": "limits", "SWAPD_LOG_LEVEL": "error",
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+		t.Cleanup(func() { cancel(); <-done })
+		urls = append(urls, "http://"+addr)
+		waitUp(t, "http://"+addr+"/healthz")
+	}
+	call := func(i int, key, method, path, body string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, urls[i%2]+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &e)
+		return resp, e.Error.Code
+	}
+
+	// Request rate: 10 a minute, alternating between the two APIs.
+	for i := range 10 {
+		resp, _ := call(i, "sk_ratey_key", "GET", "/v1/jobs", "")
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("RateLimit-Policy"), "q=10") || resp.Header.Get("RateLimit") == "" {
+			t.Fatalf("request %d: %d, RateLimit-Policy %q, RateLimit %q", i, resp.StatusCode, resp.Header.Get("RateLimit-Policy"), resp.Header.Get("RateLimit"))
+		}
+	}
+	for i := range 2 {
+		resp, code := call(i, "sk_ratey_key", "GET", "/v1/jobs", "")
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != 429 || code != "RATE_LIMITED" || wait < 1 {
+			t.Fatalf("11th request on API %d: %d %s, Retry-After %q", i, resp.StatusCode, code, resp.Header.Get("Retry-After"))
+		}
+	}
+	// RunPod clients get the same limit in RunPod's error shape.
+	req, _ := http.NewRequest("GET", urls[0]+"/v2/swapd/health", nil)
+	req.Header.Set("Authorization", "sk_ratey_key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rp struct{ Error string }
+	_ = json.NewDecoder(resp.Body).Decode(&rp)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || rp.Error == "" {
+		t.Fatalf("/v2 over the rate: %d %+v", resp.StatusCode, rp)
+	}
+	// Other keys are not held back by it.
+	if resp, _ := call(0, "sk_quota_key", "GET", "/v1/jobs", ""); resp.StatusCode != 200 {
+		t.Fatalf("another key: %d", resp.StatusCode)
+	}
+
+	// Jobs in flight: 3 (no worker runs, so probes stay queued), across both APIs.
+	var ids []string
+	submit := func(i int) (int, string) {
+		req, _ := http.NewRequest("POST", urls[i%2]+"/v1/jobs", strings.NewReader(`{"kind":"probe"}`))
+		req.Header.Set("Authorization", "Bearer sk_quota_key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			ID    string
+			Error struct{ Code string }
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode == 202 {
+			ids = append(ids, body.ID)
+		}
+		return resp.StatusCode, body.Error.Code
+	}
+	for i := range 3 {
+		if st, code := submit(i); st != 202 {
+			t.Fatalf("submit %d: %d %s", i, st, code)
+		}
+	}
+	if st, code := submit(1); st != 429 || code != "QUOTA_EXCEEDED" {
+		t.Fatalf("4th job in flight: %d %s", st, code)
+	}
+	// Each job that ends frees a place, until the daily quota of 5 jobs is used up.
+	for i := range 2 {
+		if resp, _ := call(i, "sk_quota_key", "POST", "/v1/jobs/"+ids[i]+"/cancel", ""); resp.StatusCode != 200 {
+			t.Fatalf("cancel: %d", resp.StatusCode)
+		}
+		if st, code := submit(i); st != 202 {
+			t.Fatalf("submit after a cancel: %d %s", st, code)
+		}
+	}
+	call(0, "sk_quota_key", "POST", "/v1/jobs/"+ids[2]+"/cancel", "")
+	if st, code := submit(0); st != 429 || code != "QUOTA_EXCEEDED" {
+		t.Fatalf("6th job of the day: %d %s", st, code)
+	}
+
+	// GET /v1/usage says so, on either API; the refused submits are not counted.
+	var u struct {
+		Key      string
+		InFlight int64 `json:"in_flight"`
+		Limits   struct {
+			MaxInFlight int   `json:"max_in_flight"`
+			DailyJobs   int64 `json:"daily_jobs"`
+		}
+		Days []struct {
+			Date string
+			Jobs int64
+		}
+	}
+	req, _ = http.NewRequest("GET", urls[1]+"/v1/usage", nil)
+	req.Header.Set("Authorization", "Bearer sk_quota_key")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&u); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("usage: %d %s", resp.StatusCode, b)
+	}
+	if u.Key != "quota" || u.InFlight != 2 || u.Limits.MaxInFlight != 3 || u.Limits.DailyJobs != 5 ||
+		len(u.Days) != 7 || u.Days[0].Date != time.Now().UTC().Format(time.DateOnly) || u.Days[0].Jobs != 5 {
+		t.Fatalf("usage: %s", b)
+	}
+}
+
+func waitUp(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/swapd/swapd/pkg/errcode"
+	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/usage"
+)
+
+// countJob wraps a submit route with the key's daily quotas (usage.Counter.TakeJob):
+// a key whose daily jobs, bytes or frames are used up is refused with 429
+// QUOTA_EXCEEDED, written by fail in the route's error shape, before anything is
+// read or stored; a submission that is not accepted after all (any answer but a new
+// job) is uncounted. Jobs in flight are limited where the record is created
+// (jobs.Store.CreateWithin).
+func countJob(d *Deps, fail func(http.ResponseWriter, *slog.Logger, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := keyOf(r.Context())
+			if d.Usage == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if err := d.Usage.TakeJob(r.Context(), key); err != nil {
+				fail(w, d.Log, err)
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			if !accepted(rec) {
+				d.Usage.ReturnJob(context.WithoutCancel(r.Context()), key.ID)
+			}
+		})
+	}
+}
+
+// accepted reports whether a submit answer is a new job: 202 without a replay, or a
+// RunPod /runsync that created one (200 with a body; its failures are 4xx/5xx).
+func accepted(rec *statusRecorder) bool {
+	if rec.Header().Get("Idempotent-Replayed") != "" {
+		return false
+	}
+	return rec.status == http.StatusAccepted || rec.status == http.StatusOK
+}
+
+// countBytes adds the bytes a new job stored to its owner's daily use.
+func countBytes(ctx context.Context, d *Deps, job *jobs.Job) {
+	if d.Usage == nil {
+		return
+	}
+	var n int64
+	for _, in := range job.Inputs() {
+		n += in.Size
+	}
+	if err := d.Usage.AddBytes(context.WithoutCancel(ctx), job.Owner, n); err != nil {
+		d.Log.Warn("count usage", "job", job.ID, "err", err)
+	}
+}
+
+// usageResponse is GET /v1/usage: the calling key's limits and what it used.
+type usageResponse struct {
+	Key      string      `json:"key"` // the key's name
+	Role     string      `json:"role"`
+	Limits   limitsView  `json:"limits"`
+	InFlight int64       `json:"in_flight"` // jobs queued or running now
+	Days     []usage.Day `json:"days"`      // today first, then the 6 days before
+}
+
+type limitsView struct {
+	RequestsPerMinute int   `json:"requests_per_minute"`
+	MaxInFlight       int   `json:"max_in_flight"`
+	DailyJobs         int64 `json:"daily_jobs"`
+	DailyFrames       int64 `json:"daily_frames"`
+	DailyBytes        int64 `json:"daily_bytes"`
+}
+
+// handleUsage answers GET /v1/usage. Zero limits mean none.
+func handleUsage(d *Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := keyOf(r.Context())
+		if d.Usage == nil || d.Jobs == nil {
+			writeError(w, d.Log, errcode.New(errcode.Unavailable, "usage is not available without Redis"))
+			return
+		}
+		inFlight, err := d.Jobs.InFlight(r.Context(), key.ID)
+		if err != nil {
+			writeError(w, d.Log, err)
+			return
+		}
+		days, err := d.Usage.Days(r.Context(), key.ID, 7)
+		if err != nil {
+			writeError(w, d.Log, err)
+			return
+		}
+		l := key.Limits
+		writeJSON(w, http.StatusOK, usageResponse{Key: key.Name, Role: string(key.Role), InFlight: inFlight, Days: days,
+			Limits: limitsView{RequestsPerMinute: l.RequestsPerMinute, MaxInFlight: l.MaxInFlight, DailyJobs: l.DailyJobs, DailyFrames: l.DailyFrames, DailyBytes: l.DailyBytes}})
+	})
+}
