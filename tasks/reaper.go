@@ -58,10 +58,18 @@ func (r *Reaper) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	trim := time.NewTicker(time.Hour)
+	defer trim.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-trim.C:
+			// Owners' job indexes keep ids of expired records until listed; drop them
+			// for owners who never list again.
+			if _, err := r.Jobs.TrimIndexes(ctx); err != nil {
+				r.Log.Warn("trim job indexes", "err", err)
+			}
 		case <-t.C:
 			if rep, err := r.Sweep(ctx); err != nil {
 				r.Log.Warn("reaper sweep", "err", err)
