@@ -102,12 +102,26 @@ func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {
 		return nil, errcode.New(errcode.InvalidRequest, "input url %q is not valid", url)
 	}
 	req.Header.Set("User-Agent", "swapd-fetch/1")
-	resp, err := f.Client.Do(req)
+	c := *f.Client // a redirect loop gets its own error, to be told from network trouble
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > netguard.MaxRedirects {
+			return errRedirectLoop
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	resp, err := c.Do(req)
 	if errors.Is(err, netguard.ErrBlocked) {
 		return nil, errcode.New(errcode.URLBlocked, "input url %s resolves to a private or reserved address", url)
 	}
 	if host, ok := hostNotFound(err); ok {
 		return nil, errcode.New(errcode.FetchFailed, "input url %s: host %s does not exist (DNS: no such host)", url, host)
+	}
+	if why := unfetchable(err); why != "" {
+		return nil, errcode.New(errcode.FetchFailed, "input url %s: %s", url, why)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", url, err) // network trouble: transient
@@ -121,6 +135,27 @@ func (f *Fetcher) get(ctx context.Context, url string) (io.ReadCloser, error) {
 		return nil, errcode.New(errcode.FetchFailed, "input url %s answered %d", url, resp.StatusCode)
 	}
 	return resp.Body, nil
+}
+
+// errRedirectLoop stops a fetch after netguard.MaxRedirects redirects.
+var errRedirectLoop = fmt.Errorf("more than %d redirects", netguard.MaxRedirects)
+
+// unfetchable says why err is a failure no retry can fix besides the DNS and the
+// guard's (a redirect loop, a redirect to a scheme swapd does not fetch, an address
+// that cannot be dialled such as port 99999), or "" when it may be transient.
+func unfetchable(err error) string {
+	var ae *net.AddrError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, errRedirectLoop):
+		return errRedirectLoop.Error()
+	case errors.Is(err, netguard.ErrInvalidURL):
+		return "redirected to a URL swapd does not fetch (only http and https are)"
+	case errors.As(err, &ae):
+		return fmt.Sprintf("the address %s is not valid: %s", ae.Addr, ae.Err)
+	}
+	return ""
 }
 
 // transientStatus reports whether a source's answer may change on a retry: a 5xx,

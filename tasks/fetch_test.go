@@ -57,6 +57,22 @@ func TestFetchClassifiesFailures(t *testing.T) {
 	guarded := &Fetcher{Client: netguard.NewClient(netguard.Policy{Allow: []string{"localhost"}}, 5*time.Second)}
 	check("connection refused", guarded, closed, "")
 
+	// Redirects to a scheme swapd does not fetch, redirect loops and addresses that
+	// cannot be dialled fail at once too.
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ftp":
+			http.Redirect(w, r, "ftp://example.com/a.jpg", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		}
+	}))
+	defer redir.Close()
+	byName := strings.Replace(redir.URL, "127.0.0.1", "localhost", 1)
+	check("redirect to ftp", guarded, byName+"/ftp", errcode.FetchFailed)
+	check("redirect loop", guarded, byName+"/loop", errcode.FetchFailed)
+	check("port 99999", guarded, "http://localhost:99999/a.jpg", errcode.FetchFailed)
+
 	// The message names the host that does not exist.
 	if _, err := (&Fetcher{Client: dialFails(nx)}).Fetch(ctx, jobs.Input{URL: "http://swapd-test.invalid/a.jpg"}, 10); err == nil || !strings.Contains(err.Error(), "swapd-test.invalid") {
 		t.Errorf("NXDOMAIN message: %v", err)
