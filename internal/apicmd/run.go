@@ -37,6 +37,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	keysFile := s.String("SWAPD_KEYS_FILE", "", "keys with names, roles and limits (YAML or JSON); replaces SWAPD_API_KEYS and SWAPD_ADMIN_KEYS")
 	s.String("SWAPD_RATE_LIMIT", "600", "requests a minute per tenant key from SWAPD_API_KEYS (0: no limit)")
 	s.String("SWAPD_MAX_IN_FLIGHT", "1000", "jobs queued or running at once per tenant key from SWAPD_API_KEYS (0: no limit)")
+	jwksURL := s.String("SWAPD_JWKS_URL", "", "accept bearer JWTs signed by a key of this JWKS (optional; needs SWAPD_JWT_ISSUER and SWAPD_JWT_AUDIENCE)")
+	jwtIssuer := s.String("SWAPD_JWT_ISSUER", "", "the iss a JWT must carry")
+	jwtAudience := s.String("SWAPD_JWT_AUDIENCE", "", "the aud a JWT must carry")
+	jwtClaim := s.String("SWAPD_JWT_TENANT_CLAIM", "sub", "the JWT claim naming the tenant (its jobs are shared by all its tokens)")
 	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
 	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
@@ -61,6 +65,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		tenantLimits, stdout)
 	if err != nil {
 		return err
+	}
+
+	var jwtVerifier *apikeys.JWTVerifier
+	if *jwksURL != "" {
+		jwtVerifier, err = apikeys.NewJWTVerifier(ctx, apikeys.JWTConfig{URL: *jwksURL, Issuer: *jwtIssuer, Audience: *jwtAudience,
+			TenantClaim: *jwtClaim, Limits: tenantLimits, Client: netguard.NewClient(policy, 10*time.Second)})
+		if err != nil {
+			return fmt.Errorf("SWAPD_JWKS_URL: %w", err)
+		}
 	}
 
 	redisOpt, rdb, err := common.Redis()
@@ -88,7 +101,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	handler := api.NewServer(api.Deps{
-		Log: log, Keyring: keyring, Redis: rdb, Jobs: jobStore, Store: store,
+		Log: log, Keyring: keyring, JWT: jwtVerifier, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
 		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},

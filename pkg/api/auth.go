@@ -17,7 +17,7 @@ import (
 func requireKey(d *Deps) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key, ok := d.Keyring.Lookup(presentedKey(r))
+			key, ok := d.authenticate(r.Context(), presentedKey(r))
 			if !ok {
 				unauthorized(w, r)
 				return
@@ -37,7 +37,7 @@ func requireKey(d *Deps) func(http.Handler) http.Handler {
 func requireAdmin(d *Deps) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key, ok := d.Keyring.Lookup(presentedKey(r))
+			key, ok := d.authenticate(r.Context(), presentedKey(r))
 			switch {
 			case !ok:
 				unauthorized(w, r)
@@ -49,6 +49,22 @@ func requireAdmin(d *Deps) func(http.Handler) http.Handler {
 			}
 		})
 	}
+}
+
+// authenticate returns the key a request presents: one of the keyring's, or, when
+// SWAPD_JWKS_URL is set, the tenant a valid JWT names.
+func (d *Deps) authenticate(ctx context.Context, presented string) (apikeys.Key, bool) {
+	if k, ok := d.Keyring.Lookup(presented); ok {
+		return k, true
+	}
+	if d.JWT != nil && apikeys.LooksLikeJWT(presented) {
+		k, err := d.JWT.Verify(ctx, presented)
+		if err == nil {
+			return k, true
+		}
+		d.Log.Info("bearer token refused", "err", err)
+	}
+	return apikeys.Key{}, false
 }
 
 func unauthorized(w http.ResponseWriter, r *http.Request) {

@@ -63,7 +63,7 @@ func runpodAuth(d *Deps) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key, ok := d.Keyring.Lookup(runpodKey(r))
+			key, ok := d.authenticate(r.Context(), runpodKey(r))
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="swapd"`)
 				writeRunPodMessage(w, http.StatusUnauthorized, "unauthorized: send your API key as 'Authorization: Bearer <key>'")
@@ -133,7 +133,7 @@ var runpodRoutes = map[string]string{
 // clients cannot read.)
 func handleRunPodFallback(d *Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := d.Keyring.Lookup(runpodKey(r)); !ok {
+		if _, ok := d.authenticate(r.Context(), runpodKey(r)); !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="swapd"`)
 			writeRunPodMessage(w, http.StatusUnauthorized, "unauthorized: send your API key as 'Authorization: Bearer <key>'")
 			return

@@ -27,8 +27,9 @@ type Deps struct {
 	// Keyring holds the accepted keys with their roles and limits. When nil, it is
 	// built from Keys (tenants, unlimited) and AdminKeys.
 	Keyring   *apikeys.Keyring
-	Keys      []string // tenant API keys: each sees only its own jobs and uploads
-	AdminKeys []string // operator keys: also open the dashboard and /metrics
+	JWT       *apikeys.JWTVerifier // optional: bearer JWTs from SWAPD_JWKS_URL's issuer
+	Keys      []string             // tenant API keys: each sees only its own jobs and uploads
+	AdminKeys []string             // operator keys: also open the dashboard and /metrics
 	Redis     redis.UniversalClient
 	Jobs      *jobs.Store
 	Store     *storage.Store
