@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swapd/swapd/internal/jobpipe"
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/metrics"
+	"github.com/swapd/swapd/tasks"
 )
 
 // Two CPU "devices" with one slot each: jobs run two at a time, one per device, never
@@ -31,9 +33,11 @@ func TestTwoDevicesOneSlotEach(t *testing.T) {
 	dp := &devicePool{pool: pool, pipelines: pipes, metrics: metrics.New()}
 
 	var running, peak atomic.Int32
-	perDevice := map[*faceswap.Pipeline]*atomic.Int32{}
+	// jobpipe.Pipeline values made from the same pipeline are equal: the map tells
+	// which device's pipeline a job got.
+	perDevice := map[tasks.Pipeline]*atomic.Int32{}
 	for _, p := range pipes {
-		perDevice[p] = new(atomic.Int32)
+		perDevice[jobpipe.New(p)] = new(atomic.Int32)
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < 12; i++ {
@@ -52,11 +56,11 @@ func TestTwoDevicesOneSlotEach(t *testing.T) {
 					break
 				}
 			}
-			if c := perDevice[p.(jobPipeline).p].Add(1); c > 1 {
+			if c := perDevice[p].Add(1); c > 1 {
 				t.Errorf("a device ran %d jobs at once", c)
 			}
 			time.Sleep(20 * time.Millisecond)
-			perDevice[p.(jobPipeline).p].Add(-1)
+			perDevice[p].Add(-1)
 			running.Add(-1)
 			release()
 			release() // a second release must not free a second slot

@@ -3,6 +3,7 @@ package faceswap
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Face selector modes (FaceFusion --face-selector-mode, facts §8).
@@ -33,6 +34,18 @@ const (
 	EnhancerCodeFormer = "codeformer"
 	EnhancerGPEN256    = "gpen_bfr_256"
 	EnhancerGPEN512    = "gpen_bfr_512"
+)
+
+// Selectors, Orders and EnhancerModels are every value FaceSelector, Order and
+// Enhancer accept besides "" (the default). Validate checks against them, and a
+// caller with a vocabulary of its own (pkg/jobs, which the API checks requests
+// with before anything reaches a worker) tests its lists against them, so that a
+// value added on one side only fails a test instead of a job.
+var (
+	Selectors = []string{SelectOne, SelectMany, SelectReference}
+	Orders    = []string{OrderLeftRight, OrderRightLeft, OrderTopBottom, OrderBottomTop,
+		OrderSmallLarge, OrderLargeSmall, OrderBestWorst, OrderWorstBest}
+	EnhancerModels = []string{EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512}
 )
 
 // Defaults, from FaceFusion's CLI defaults (facts §2.1, §4, §6.1, §7, §10).
@@ -78,9 +91,17 @@ type Options struct {
 	// Order ranks faces before selection; default large-small.
 	Order string
 	// Reference is the identity "reference" mode looks for, usually
-	// EmbedFaces(reference frame)[i] or Embed of a reference image. Required in
-	// reference mode, ignored otherwise.
+	// EmbedFaces(reference frame)[i] or Embed of a reference image. Empty, the
+	// reference is a face of the target itself (ReferenceFace). Ignored in the
+	// other modes.
 	Reference Embedding
+	// ReferenceFace picks the reference from the target when Reference is empty:
+	// the target face at this 0-based position after ordering by Order; for a
+	// video, in its first frame, so that every frame looks for the person first
+	// seen there. The pipeline picks it rather than the caller so that the target
+	// (or first frame) is detected and read once. A position beyond the faces found
+	// is a *ReferenceFaceError.
+	ReferenceFace int
 	// ReferenceDistance is the largest FaceFusion face distance, in (0,1], at which
 	// a target face matches Reference; default 0.3. See FaceDistance.
 	ReferenceDistance float64
@@ -143,9 +164,10 @@ func (o Options) WithDefaults() Options {
 // Validate reports the first field with an out-of-range value. Zero values are
 // valid (they select the defaults).
 func (o Options) Validate() error {
-	switch o.FaceSelector {
-	case "", SelectOne, SelectMany:
-	case SelectReference:
+	if o.FaceSelector != "" && !slices.Contains(Selectors, o.FaceSelector) {
+		return fmt.Errorf("faceswap: FaceSelector %q: want %q, %q or %q", o.FaceSelector, SelectOne, SelectMany, SelectReference)
+	}
+	if o.FaceSelector == SelectReference && len(o.Reference) > 0 {
 		if len(o.Reference) != EmbeddingSize {
 			return fmt.Errorf("faceswap: FaceSelector %q needs a Reference embedding of %d values, got %d",
 				SelectReference, EmbeddingSize, len(o.Reference))
@@ -153,13 +175,11 @@ func (o Options) Validate() error {
 		if _, ok := normalize(o.Reference); !ok {
 			return fmt.Errorf("faceswap: Reference embedding is zero or not finite")
 		}
-	default:
-		return fmt.Errorf("faceswap: FaceSelector %q: want %q, %q or %q", o.FaceSelector, SelectOne, SelectMany, SelectReference)
 	}
-	switch o.Order {
-	case "", OrderLeftRight, OrderRightLeft, OrderTopBottom, OrderBottomTop,
-		OrderSmallLarge, OrderLargeSmall, OrderBestWorst, OrderWorstBest:
-	default:
+	if o.ReferenceFace < 0 {
+		return fmt.Errorf("faceswap: ReferenceFace %d: want a 0-based face position", o.ReferenceFace)
+	}
+	if o.Order != "" && !slices.Contains(Orders, o.Order) {
 		return fmt.Errorf("faceswap: Order %q: want one of left-right, right-left, top-bottom, bottom-top, small-large, large-small, best-worst, worst-best", o.Order)
 	}
 	if d := o.ReferenceDistance; math.IsNaN(d) || d < 0 || d > 1 {
@@ -190,9 +210,7 @@ func (o Options) Validate() error {
 				i, [4]string{"top", "right", "bottom", "left"}[i], p)
 		}
 	}
-	switch o.Enhancer {
-	case "", EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512:
-	default:
+	if o.Enhancer != "" && !slices.Contains(EnhancerModels, o.Enhancer) {
 		return fmt.Errorf("faceswap: Enhancer %q: want %q, %q, %q or %q (or empty for none)",
 			o.Enhancer, EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512)
 	}

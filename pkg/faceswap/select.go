@@ -148,8 +148,9 @@ func PairFaces(sources, targets int, sourceIndexes, targetIndexes []int) ([]Pair
 }
 
 // Select applies the options' face selection to faces detected in frame (which
-// the reference mode needs, to embed each face) and returns the chosen faces in
-// swap order. faces is reordered. With TargetIndexes set, faces are numbered left
+// the reference mode needs, to embed each face, and without Reference to take
+// the reference from) and returns the chosen faces in swap order. faces is
+// reordered. With TargetIndexes set, faces are numbered left
 // to right and the listed ones returned; an index beyond them is an error
 // wrapping ErrFaceIndex. An empty result is not an error.
 func (p *Pipeline) Select(frame media.Frame, faces []Face, opts Options) ([]Face, error) {
@@ -191,7 +192,12 @@ func (p *Pipeline) selectFaces(frame media.Frame, faces []Face, opts Options, le
 		if p.rec == nil {
 			return nil, et, errNoRecognizer
 		}
-		ref, _ := normalize(opts.Reference)
+		want, d, err := p.reference(frame, faces, opts)
+		et += d
+		if err != nil {
+			return nil, et, err
+		}
+		ref, _ := normalize(want)
 		embs, d, err := p.embedAll(frame, faces)
 		et += d
 		if err != nil {

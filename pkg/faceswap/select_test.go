@@ -115,6 +115,7 @@ func TestOptionsSelection(t *testing.T) {
 	ref[0] = 1
 	good := []faceswap.Options{
 		{FaceSelector: faceswap.SelectReference, Reference: ref},
+		{FaceSelector: faceswap.SelectReference, ReferenceFace: 2}, // the reference is the target's face 2
 		{FaceSelector: faceswap.SelectReference, Reference: ref, ReferenceDistance: 1},
 		{Order: faceswap.OrderBottomTop},
 		{TargetIndexes: []int{-1}, SourceIndexes: []int{-1}},
@@ -129,7 +130,7 @@ func TestOptionsSelection(t *testing.T) {
 		}
 	}
 	bad := []faceswap.Options{
-		{FaceSelector: faceswap.SelectReference},
+		{FaceSelector: faceswap.SelectReference, ReferenceFace: -1},
 		{FaceSelector: faceswap.SelectReference, Reference: ref[:10]},
 		{FaceSelector: faceswap.SelectReference, Reference: make(faceswap.Embedding, 512)},
 		{FaceSelector: faceswap.SelectReference, Reference: ref, ReferenceDistance: 1.5},
@@ -265,17 +266,7 @@ func TestReferenceSelection(t *testing.T) {
 	}
 	// Looking for face 1 swaps face 1 only: the others are other people, further
 	// than the default distance 0.3.
-	opts := faceswap.Options{FaceSelector: faceswap.SelectReference, Reference: embs[1]}
-	out, st, err := p.Swap(ctx, group, src, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := changedFaces(out, group, faces); !reflect.DeepEqual(got, []bool{false, true, false}) {
-		t.Errorf("reference face 1: changed %v", got)
-	}
-	if st.Embed <= 0 || st.SwappedFaces != 1 {
-		t.Errorf("stats %+v", st)
-	}
+	swapsOnlyFace1(t, p, group, faces, src, faceswap.Options{FaceSelector: faceswap.SelectReference, Reference: embs[1]})
 	// A reference nobody in the picture resembles: nothing selected.
 	grace, _, err := p.Embed(ctx, []media.Frame{loadFrame(t, "grace_hopper.jpg")}, faceswap.Options{})
 	if err != nil {
@@ -352,4 +343,22 @@ func TestSwapIndexedAndAssigned(t *testing.T) {
 	if _, _, err := p.EmbedFaces(ctx, grayFrame(64, 64), faceswap.Options{}); !errors.Is(err, faceswap.ErrNoFaceInSource) {
 		t.Errorf("EmbedFaces on a blank frame: %v", err)
 	}
+}
+
+// swapsOnlyFace1 swaps src into group (whose faces, left to right, are faces) in
+// reference mode and checks that face 1 alone changed, by a swap that embedded
+// faces to find it. It returns the swapped frame.
+func swapsOnlyFace1(t *testing.T, p *faceswap.Pipeline, group media.Frame, faces []faceswap.Face, src faceswap.Embedding, opts faceswap.Options) media.Frame {
+	t.Helper()
+	out, st, err := p.Swap(context.Background(), group, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changedFaces(out, group, faces); !reflect.DeepEqual(got, []bool{false, true, false}) {
+		t.Errorf("reference face 1 (%+v): changed %v", opts, got)
+	}
+	if st.Embed <= 0 || st.SwappedFaces != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	return out
 }

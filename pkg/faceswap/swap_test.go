@@ -240,7 +240,8 @@ func TestOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := []faceswap.Options{
-		{FaceSelector: "reference"},
+		{FaceSelector: "reference", Reference: make(faceswap.Embedding, 3)},
+		{FaceSelector: "nearest"},
 		{DetectorSize: 100},
 		{DetectorSize: 4096},
 		{DetectorScore: 1.5},

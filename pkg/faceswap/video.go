@@ -31,10 +31,11 @@ type FrameWriter interface {
 // stage, summed over frames; the stages overlap, so they add up to more than the
 // wall time. Detect includes face selection (and, in reference mode, embedding the
 // frame's faces); Swap covers crop and swapper inference, Paste mask and blend,
-// Enhance the enhancer's crop, inference and paste.
+// Enhance the enhancer's crop, inference and paste. Embed is embedding the
+// reference face taken from the first frame (reference mode without Reference).
 type VideoStats struct {
-	Frames, FramesWithFaces, FacesSwapped     int
-	Detect, Swap, Enhance, Paste, Read, Write time.Duration
+	Frames, FramesWithFaces, FacesSwapped            int
+	Detect, Embed, Swap, Enhance, Paste, Read, Write time.Duration
 }
 
 // Video pipeline sizing. Each stage hands frames to the next through a channel of
@@ -71,8 +72,9 @@ func (p *Pipeline) videoWorkers() int {
 //
 // Selection works per frame: "one" takes the first face after ordering (the
 // largest by default) in each frame, "many" all, "reference" those within
-// ReferenceDistance of opts.Reference, TargetIndexes the listed faces of each
-// frame counted left to right (indexes a frame does not have are skipped there).
+// ReferenceDistance of opts.Reference (without one, of the first frame's face at
+// opts.ReferenceFace), TargetIndexes the listed faces of each frame counted left
+// to right (indexes a frame does not have are skipped there).
 // The enhancer, if any, works on the faces detected in the original frame.
 //
 // progress, if not nil, is called with the number of frames written so far after
@@ -105,8 +107,15 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	swapped := make(chan *videoFrame, videoQueue)
 	enhanced := make(chan *videoFrame, videoQueue)
 
+	var first *videoFrame
+	if opts.FaceSelector == SelectReference && len(opts.Reference) == 0 && autoIndexes(opts.TargetIndexes) {
+		if first, err = v.referenceFromFirst(r); err != nil {
+			v.fail(err)
+			return v.result(ctx)
+		}
+	}
 	v.wg.Add(1)
-	go v.feed(r, read)
+	go v.feed(r, first, read)
 	// Letterboxing is the CPU half of detection, split off so it overlaps the
 	// model's run on the previous frame: one goroutine suffices.
 	v.stage(1, read, prepared, v.letterbox)

@@ -31,9 +31,11 @@ type videoRun struct {
 	// summed once they have finished.
 	stageStats []*Stats
 
-	// Owned by feed until wg.Wait returns.
+	// Owned by referenceFromFirst, then by feed until wg.Wait returns.
 	readTime   time.Duration
 	framesRead int
+	refDetect  time.Duration // detecting the first frame's faces for the reference
+	refEmbed   time.Duration // embedding the reference face
 	// Owned by drain until wg.Wait returns.
 	written  VideoStats // Frames, FramesWithFaces, FacesSwapped, Write
 	complete bool
@@ -75,14 +77,61 @@ func (v *videoRun) recv(ch <-chan *videoFrame) (*videoFrame, bool) {
 	}
 }
 
+// referenceFromFirst reads the first frame and sets the run's Reference to its face
+// at ReferenceFace after ordering, as Swap does for an image. It returns the frame,
+// which feed then sends first: the frame is read once and travels the pipeline
+// like any other, so no copy of it is kept aside.
+func (v *videoRun) referenceFromFirst(r FrameReader) (*videoFrame, error) {
+	f, err := v.pool.get(v.run)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	err = r.Next(&f.frame)
+	v.readTime += time.Since(t)
+	if err == nil {
+		err = checkFrame(f.frame)
+	}
+	if err != nil {
+		if v.run.Err() != nil {
+			err = v.run.Err()
+		}
+		return nil, fmt.Errorf("faceswap: read frame 0 for the reference face: %w", err)
+	}
+	t = time.Now()
+	faces, err := v.p.det.Detect(f.frame, v.opts.DetectorSize, v.opts.DetectorScore)
+	v.refDetect += time.Since(t)
+	if err != nil {
+		return nil, fmt.Errorf("faceswap: frame 0: %w", err)
+	}
+	ref, d, err := v.p.reference(f.frame, SortFaces(faces, v.opts.Order), v.opts)
+	v.refEmbed += d
+	if err != nil {
+		return nil, err
+	}
+	v.opts.Reference = ref
+	return f, nil
+}
+
 // feed is the decode feeder: it reads frames from r into pooled buffers, numbers
-// them and sends them on out, which it closes at the end of the stream. Taking a
-// buffer from the pool blocks while videoInFlight frames are on their way, which
-// is what keeps a fast decoder from filling memory ahead of the models.
-func (v *videoRun) feed(r FrameReader, out chan<- *videoFrame) {
+// them and sends them on out, which it closes at the end of the stream; first, if
+// not nil, is frame 0, already read. Taking a buffer from the pool blocks while
+// videoInFlight frames are on their way, which is what keeps a fast decoder from
+// filling memory ahead of the models.
+func (v *videoRun) feed(r FrameReader, first *videoFrame, out chan<- *videoFrame) {
 	defer v.wg.Done()
 	defer close(out)
-	for seq := 0; ; seq++ {
+	seq := 0
+	if first != nil {
+		first.seq = 0
+		v.framesRead++
+		if !v.send(out, first) {
+			v.fail(v.run.Err())
+			return
+		}
+		seq++
+	}
+	for ; ; seq++ {
 		f, err := v.pool.get(v.run)
 		if err != nil {
 			v.fail(err)
@@ -243,7 +292,8 @@ func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
 		Frames:          v.written.Frames,
 		FramesWithFaces: v.written.FramesWithFaces,
 		FacesSwapped:    v.written.FacesSwapped,
-		Detect:          sum.Detect,
+		Detect:          sum.Detect + v.refDetect,
+		Embed:           v.refEmbed,
 		Swap:            sum.Swap,
 		Paste:           sum.Paste,
 		Enhance:         sum.Enhance,
