@@ -1,5 +1,6 @@
-// Package media decodes and encodes the images (and later videos) swapd works on,
-// enforcing limits before any expensive work is done.
+// Package media decodes and encodes the images and videos swapd works on,
+// enforcing limits before any expensive work is done: images in process, videos
+// probed with ffprobe and streamed as raw RGB frames through ffmpeg pipes.
 package media
 
 // Frame is a packed RGB24 image: 3 bytes per pixel, rows top to bottom, no padding.
