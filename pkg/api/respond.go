@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,14 +67,18 @@ func dependencyDown(err error) bool {
 	switch {
 	case errors.As(err, &op), errors.As(err, &dns),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), // a connection Redis or Sentinel's switch closed
 		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed),
 		errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return true
 	}
 	// Redis answers these while it cannot serve: loading its data after a restart, a
-	// replica that lost its primary, a primary in a failover, or out of memory.
+	// replica that lost its primary, a primary in a failover (UNBLOCKED: a blocked
+	// command cut off as the node turned replica), or out of memory. go-redis's
+	// Sentinel client says so when no sentinel names a primary.
 	msg := err.Error()
-	for _, p := range []string{"LOADING ", "MASTERDOWN ", "READONLY ", "TRYAGAIN ", "CLUSTERDOWN ", "OOM ", "NOREPLICAS "} {
+	for _, p := range []string{"LOADING ", "MASTERDOWN ", "READONLY ", "TRYAGAIN ", "CLUSTERDOWN ", "OOM ", "NOREPLICAS ", "UNBLOCKED ",
+		"redis: all sentinels specified in configuration are unreachable"} {
 		if strings.Contains(msg, p) {
 			return true
 		}

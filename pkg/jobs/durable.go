@@ -41,8 +41,8 @@ const durabilityKey = "swapd:durability"
 //
 // It returns an errcode UNAVAILABLE error when fewer replicas acknowledge in time (the
 // node lost its replica, or it is an old primary that Sentinel has already replaced and
-// whose writes will be thrown away), and the Redis error when the marker cannot be
-// written (READONLY on a demoted primary, a dropped connection).
+// whose writes will be thrown away), or when the marker cannot be written (READONLY on
+// a demoted primary, a dropped connection; that error is wrapped too).
 func (s *Store) Confirm(ctx context.Context) error {
 	if s.Durability.MinReplicas <= 0 {
 		return nil
@@ -74,7 +74,11 @@ func (s *Store) Confirm(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("confirm writes on %d Redis replica(s): %w", s.Durability.MinReplicas, err)
+		// The marker never reached a primary (READONLY on a demoted one, a connection
+		// Sentinel's switch closed): nothing is confirmed either. The cause stays in
+		// the chain for logs; clients see the code and message only.
+		return fmt.Errorf("%w (%w)", errcode.New(errcode.Unavailable, "Redis could not confirm the write on %d replica(s); nothing was accepted, try again shortly",
+			s.Durability.MinReplicas), err)
 	}
 	if acked < int64(s.Durability.MinReplicas) {
 		return errcode.New(errcode.Unavailable, "Redis could not confirm the write on %d replica(s) within %v (%d did); nothing was accepted, try again shortly",
