@@ -10,7 +10,7 @@ DEPS = eval "$$(scripts/deps.sh)"
 TESTDATA ?= $(SWAPD_TESTDATA)
 export SWAPD_TESTDATA := $(if $(TESTDATA),$(abspath $(TESTDATA)))
 
-.PHONY: all build deps test vet compose-check openapi-lint run bench models clean
+.PHONY: all build deps test vet compose-check openapi-lint ops-check run bench models clean
 
 all: build
 
@@ -32,7 +32,16 @@ compose-check:
 openapi-lint:
 	@scripts/lint-openapi.sh
 
-test: vet compose-check openapi-lint
+# Operator files: the Prometheus alert rules (promtool check rules, and their unit tests
+# in alerts_test.yml), the Kubernetes scrape config, and the Kubernetes manifests decoded
+# strictly into the Kubernetes and KEDA Go types with their cross-references checked
+# (deploy/k8s is a Go module of its own, so those types are no dependency of swapd).
+# The dashboard's PromQL is checked by deploy/grafana's Go tests, part of `go test ./...`.
+ops-check:
+	@$(DEPS) && promtool check rules deploy/prometheus/alerts.yml && promtool test rules deploy/prometheus/alerts_test.yml && promtool check config --syntax-only deploy/prometheus/prometheus-k8s.yml
+	cd deploy/k8s && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+test: vet compose-check openapi-lint ops-check
 	$(DEPS) && testdata="$$(scripts/fixtures.sh)" && export SWAPD_TESTDATA="$$testdata" && $(GO) test -count=1 -timeout 30m ./...
 
 run: build

@@ -27,6 +27,7 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) # headless, for the /docs test (internal/e2e)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus) # promtool (make ops-check) and a server for deploy/grafana's test
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]} with apt-get"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
