@@ -6,7 +6,7 @@
 #
 # What it provides (cached under $SWAPD_CACHE, default ~/.cache/swapd, so CI on the same
 # machine does not rebuild MinIO every run):
-#   redis-server, ffmpeg, docker-compose  Debian packages (apt-get, needs root)
+#   redis-server, redis-sentinel, ffmpeg, docker-compose  Debian packages (apt-get, needs root)
 #   minio                                 go install github.com/minio/minio@$MINIO_VERSION
 #   libonnxruntime.so                     SWAPD_ORT_LIBRARY if set; else the official Microsoft
 #                                         release when SWAPD_ORT_SOURCE=release (CPU) or
@@ -24,6 +24,7 @@ mkdir -p "$CACHE/bin" "$CACHE/ort"
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need_apt+=(redis-sentinel) # the Redis failover tests (internal/e2e)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) # headless, for the /docs test (internal/e2e)
@@ -74,4 +75,5 @@ fi
 echo "export SWAPD_ORT_LIBRARY='$ORT'"
 echo "export SWAPD_MINIO_BIN='$MINIO'"
 echo "export SWAPD_REDIS_BIN='$(command -v redis-server)'"
+echo "export SWAPD_REDIS_SENTINEL_BIN='$(command -v redis-sentinel)'"
 echo "export SWAPD_FFMPEG_BIN='$(command -v ffmpeg)'"
