@@ -52,16 +52,6 @@ type SwapHandler struct {
 	CancelPoll time.Duration
 }
 
-// OutputKey is where a job's result lives. It is derived from the job id alone, so a
-// re-delivered task overwrites its own earlier output instead of adding another.
-func OutputKey(jobID, format string) string {
-	ext := "jpg"
-	if format == "png" {
-		ext = "png"
-	}
-	return "jobs/" + jobID + "/output." + ext
-}
-
 // ProcessTask implements asynq.Handler.
 func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p SwapPayload
@@ -120,7 +110,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if canceled || h.isCanceled(ctx, job.ID) {
 		// The client canceled: leave no output behind, and tell asynq all is done.
-		if err := h.Store.DeletePrefix(ctx, "jobs/"+job.ID+"/output."); err != nil {
+		if err := h.Store.DeletePrefix(ctx, jobs.OutputPrefix(job.ID)); err != nil {
 			log.Warn("remove output of canceled job", "err", err)
 		}
 		log.Info("job canceled while running")
@@ -334,7 +324,7 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 
 	t0 = time.Now()
-	key := OutputKey(job.ID, job.Options.Format())
+	key := jobs.OutputKey(job.ID, job.Options.Format())
 	obj, err := h.Store.Put(ctx, key, &buf, int64(buf.Len()), contentType)
 	st.since("upload", t0)
 	if err != nil {

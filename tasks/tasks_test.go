@@ -46,7 +46,4 @@ func TestTaskConstructors(t *testing.T) {
 	if err != nil || wt.Type() != TypeWebhook {
 		t.Fatal(err)
 	}
-	if OutputKey("j", "png") != "jobs/j/output.png" || OutputKey("j", "jpeg") != "jobs/j/output.jpg" {
-		t.Fatal("output keys")
-	}
 }

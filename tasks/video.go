@@ -109,7 +109,7 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	if err != nil {
 		return nil, st, err
 	}
-	key := "jobs/" + job.ID + "/output.mp4"
+	key := jobs.OutputKey(job.ID, "mp4")
 	obj, err := h.Store.Put(ctx, key, f, fi.Size(), "video/mp4")
 	st.since("upload", t0)
 	if err != nil {

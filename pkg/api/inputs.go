@@ -37,9 +37,6 @@ func ownsUpload(owner, key string) bool {
 	return owner != "" && strings.HasPrefix(key, uploadPrefix(owner)) && !strings.Contains(key, "..")
 }
 
-// inputKey is where the API stores an input it received in the request itself.
-func inputKey(jobID, name string) string { return "jobs/" + jobID + "/" + name }
-
 // errTooLarge is returned by capReader once more than its limit has been read.
 var errTooLarge = errors.New("input exceeds the byte limit")
 
@@ -176,7 +173,7 @@ func resolveInput(ctx context.Context, d *Deps, jobID, name string, in Input) (j
 			b64 = b64[i+len(";base64,"):]
 		}
 		r := base64.NewDecoder(base64.StdEncoding, strings.NewReader(b64))
-		in, err := storeStream(ctx, d, inputKey(jobID, name), r, name == "target")
+		in, err := storeStream(ctx, d, jobs.InputKey(jobID, name), r, name == "target")
 		return in, inputError(name, err)
 	case in.URL != "":
 		if err := netguard.CheckURL(in.URL, d.Policy); err != nil {

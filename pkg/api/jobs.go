@@ -109,7 +109,7 @@ func handleDeleteJob(d *Deps) http.Handler {
 			writeError(w, d.Log, fmt.Errorf("delete inputs of %s: %w", j.ID, err))
 			return
 		}
-		if err := d.Store.DeletePrefix(ctx, "jobs/"+j.ID+"/"); err != nil {
+		if err := d.Store.DeletePrefix(ctx, jobs.ObjectPrefix(j.ID)); err != nil {
 			writeError(w, d.Log, fmt.Errorf("delete objects of %s: %w", j.ID, err))
 			return
 		}

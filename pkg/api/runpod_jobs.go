@@ -120,7 +120,7 @@ func runpodSubmit(ctx context.Context, d *Deps, owner string, body []byte, defau
 		err = runpodEnqueue(ctx, d, job)
 	}
 	if err != nil {
-		_ = d.Store.DeletePrefix(context.WithoutCancel(ctx), "jobs/"+job.ID+"/")
+		_ = d.Store.DeletePrefix(context.WithoutCancel(ctx), jobs.ObjectPrefix(job.ID))
 		return nil, err
 	}
 	return job, nil

@@ -92,7 +92,7 @@ func handleCreateJob(d *Deps) http.Handler {
 		}
 		if err != nil || existing != "" {
 			// Whatever was stored for this job goes; nothing else is touched.
-			_ = d.Store.DeletePrefix(context.WithoutCancel(r.Context()), "jobs/"+job.ID+"/")
+			_ = d.Store.DeletePrefix(context.WithoutCancel(r.Context()), jobs.ObjectPrefix(job.ID))
 		}
 		if existing != "" || errcode.Code(err) == errcode.IdempotencyMismatch {
 			replay(w, r, d, existing, err)
@@ -142,21 +142,6 @@ func unmarshalStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
-}
-
-// Submit validates and stores a Submission as a job of owner and queues it. It is the
-// one way a job enters swapd besides the multipart form.
-func Submit(ctx context.Context, d *Deps, owner string, sub Submission) (*jobs.Job, error) {
-	job := newJob(owner)
-	err := resolve(ctx, d, job, sub)
-	if err == nil {
-		_, err = enqueue(ctx, d, job, "", "")
-	}
-	if err != nil {
-		_ = d.Store.DeletePrefix(context.WithoutCancel(ctx), "jobs/"+job.ID+"/")
-		return nil, err
-	}
-	return job, nil
 }
 
 // resolve checks a submission and stores its inputs under the job.
@@ -296,7 +281,7 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 				return errcode.New(errcode.InvalidRequest, "more than %d sources", d.MaxSources)
 			}
 			name := fmt.Sprintf("source-%d", len(job.Sources))
-			in, err := storeStream(r.Context(), d, inputKey(job.ID, name), body, false)
+			in, err := storeStream(r.Context(), d, jobs.InputKey(job.ID, name), body, false)
 			if err != nil {
 				return inputError(name, err)
 			}
@@ -305,7 +290,7 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 			if (name == "target" && target) || (name == "reference" && job.Reference != nil) {
 				return errcode.New(errcode.InvalidRequest, "more than one %s", name)
 			}
-			in, err := storeStream(r.Context(), d, inputKey(job.ID, name), body, name == "target")
+			in, err := storeStream(r.Context(), d, jobs.InputKey(job.ID, name), body, name == "target")
 			if err != nil {
 				return inputError(name, err)
 			}

@@ -84,7 +84,7 @@ func NewDecoder(ctx context.Context, path string, info VideoInfo) (*Decoder, err
 }
 
 // Next decodes the next frame into dst, reusing dst.Pix when it is large enough (pass
-// the same Frame every time, or one from a FramePool, and decoding allocates nothing).
+// the same Frame every time, or one from a pool, and decoding allocates nothing).
 // It returns io.EOF after the last frame. A video that stops decoding midway is
 // reported as CorruptInput with ffmpeg's reason; a cancelled context as ctx.Err().
 // After an error, every call returns the same error.

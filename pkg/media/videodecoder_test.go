@@ -54,8 +54,7 @@ func TestDecoderNextDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	pool := NewFramePool(320, 240)
-	f := pool.Get()
+	f := NewFrame(320, 240)
 	allocs := testing.AllocsPerRun(20, func() {
 		if err := d.Next(&f); err != nil {
 			t.Fatal(err)
@@ -63,10 +62,6 @@ func TestDecoderNextDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Next allocates %v times per frame", allocs)
-	}
-	pool.Put(f)
-	if g := pool.Get(); g.Width != 320 || len(g.Pix) != 320*240*3 {
-		t.Errorf("pool frame %dx%d with %d bytes", g.Width, g.Height, len(g.Pix))
 	}
 }
 
