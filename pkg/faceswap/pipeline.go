@@ -211,12 +211,9 @@ func (p *Pipeline) Detect(ctx context.Context, frame media.Frame, opts Options) 
 // ErrNoFaceInSource, naming the image, when any source has no face.
 func (p *Pipeline) Embed(ctx context.Context, sources []media.Frame, opts Options) (Embedding, Stats, error) {
 	var st Stats
-	if err := opts.Validate(); err != nil {
+	opts, err := p.checkEmbed(opts)
+	if err != nil {
 		return nil, st, err
-	}
-	opts = opts.WithDefaults()
-	if p.rec == nil {
-		return nil, st, errNoRecognizer
 	}
 	if len(sources) == 0 {
 		return nil, st, errors.New("faceswap: no source images")
@@ -255,12 +252,9 @@ func (p *Pipeline) Embed(ctx context.Context, sources []media.Frame, opts Option
 // fails with ErrNoFaceInSource when the frame has no face.
 func (p *Pipeline) EmbedFaces(ctx context.Context, frame media.Frame, opts Options) ([]Embedding, Stats, error) {
 	var st Stats
-	if err := opts.Validate(); err != nil {
+	opts, err := p.checkEmbed(opts)
+	if err != nil {
 		return nil, st, err
-	}
-	opts = opts.WithDefaults()
-	if p.rec == nil {
-		return nil, st, errNoRecognizer
 	}
 	if err := checkFrame(frame); err != nil {
 		return nil, st, err
@@ -284,6 +278,18 @@ func (p *Pipeline) EmbedFaces(ctx context.Context, frame media.Frame, opts Optio
 	embs, d, err := p.embedAll(frame, faces)
 	st.Embed = d
 	return embs, st, err
+}
+
+// checkEmbed validates what the embedding entry points need and returns opts with
+// their defaults.
+func (p *Pipeline) checkEmbed(opts Options) (Options, error) {
+	if err := opts.Validate(); err != nil {
+		return opts, err
+	}
+	if p.rec == nil {
+		return opts, errNoRecognizer
+	}
+	return opts.WithDefaults(), nil
 }
 
 // EmbedFace returns the normalised embedding of one detected face.
