@@ -180,6 +180,7 @@ func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, id string) {
 		// turn a finished job into a retried one.
 		log.Error("enqueue webhook", "err", err)
 	}
+	h.confirmOutcome(ctx, log, id) // SWAPD_REDIS_MIN_REPLICAS replicas hold the outcome and webhook (durable.go)
 }
 
 func (h *SwapHandler) isCanceled(ctx context.Context, id string) bool {
