@@ -130,9 +130,15 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
-	body, err := h.body(ctx, p)
+	body, delivered, err := h.body(ctx, p)
 	if err != nil {
 		return err
+	}
+	if delivered {
+		// A re-delivered task (its acknowledgement was lost with a Redis primary, or
+		// the reaper enqueued it again): the record says the receiver has it.
+		log.Info("webhook already delivered; not sending it again")
+		return nil
 	}
 	t0 := time.Now()
 	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
@@ -141,6 +147,11 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 		log.Info("webhook delivered", "status", status)
 		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "delivered")
+		// With SWAPD_REDIS_MIN_REPLICAS, the mark survives a failover too, so a task
+		// re-delivered by a new primary is skipped above instead of sent twice.
+		if err := h.Jobs.Confirm(ctx); err != nil {
+			log.Warn("webhook delivered, but its mark is not yet on a replica", "err", err)
+		}
 		return nil
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
@@ -160,18 +171,22 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // body renders this attempt's body from the job record, so presigned URLs are fresh
-// at every retry. A record that is gone (deleted by its owner, or expired during a
+// at every retry, or reports that the record says the webhook was delivered already. A record that is gone (deleted by its owner, or expired during a
 // long retry schedule) leaves the snapshot taken when the event happened.
-func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) ([]byte, error) {
+func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) (body []byte, delivered bool, err error) {
 	if len(p.Body) > 0 {
-		return p.Body, nil
+		return p.Body, false, nil
 	}
 	j, err := h.Jobs.Get(ctx, p.JobID)
 	if e, ok := errcode.As(err); ok && e.Code == errcode.NotFound {
-		return p.Snapshot, nil
+		return p.Snapshot, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load job %s for its webhook: %w", p.JobID, err)
+		return nil, false, fmt.Errorf("load job %s for its webhook: %w", p.JobID, err)
 	}
-	return h.Notifier.Render(ctx, j, p.Type)
+	if j.Webhook != nil && j.Webhook.Status == "delivered" {
+		return nil, true, nil
+	}
+	body, err = h.Notifier.Render(ctx, j, p.Type)
+	return body, false, err
 }
