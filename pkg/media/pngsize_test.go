@@ -36,4 +36,11 @@ func TestInspectPNGDeclaringHugeSize(t *testing.T) {
 	if _, err := media.Inspect(pngHeader(0, 10), lim); errcode.Code(err) != errcode.CorruptInput {
 		t.Errorf("0x10: %v, want CORRUPT_INPUT", err)
 	}
+	// Garbage where IHDR's fields should be (its CRC does not match) is a corrupt
+	// file, however large the garbage reads as a size.
+	bad := pngHeader(60000, 60000)
+	copy(bad[16:29], []byte{0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB})
+	if _, err := media.Inspect(bad, lim); errcode.Code(err) != errcode.CorruptInput {
+		t.Errorf("garbage IHDR: %v, want CORRUPT_INPUT", err)
+	}
 }
