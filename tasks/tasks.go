@@ -1,9 +1,26 @@
 // Package tasks defines swapd's asynq task types: their names, payloads, constructors
-// and handlers, in one place, as asynq's own examples do.
+// and handlers, in one place, as asynq's own examples do, and the background loop that
+// keeps them in step with the job records.
 //
-// There are two types. A swap task runs the face pipeline for one job; a webhook task
-// delivers one job event. They are separate so a failing webhook receiver is retried on
-// its own schedule and never re-runs a GPU job.
+// There are two task types. A swap task runs the face pipeline for one job; a webhook
+// task delivers one job event. They are separate so a failing webhook receiver is
+// retried on its own schedule and never re-runs a GPU job. The files:
+//
+//   - tasks.go: task names, queues, payloads, constructors, EnqueueSwap (the one way
+//     into the queue)
+//   - swap.go: the swap handler's lifecycle (start, run, record the outcome, retry or
+//     fail); attempt.go: what an attempt does for any kind (fetch inputs, take a device
+//     slot, embed the sources, progress); image.go and video.go: the image and video
+//     attempts; cancel.go: noticing a client's cancel while running
+//   - pipeline.go: the face pipeline as a job sees it (internal/jobpipe adapts
+//     pkg/faceswap to it); embcache.go: source embeddings cached by content hash
+//   - fetch.go and slowsource.go: reading inputs from storage or URLs, cutting off
+//     sources that trickle
+//   - outage.go and retry.go: retrying by elapsed time through outages, retry delays
+//   - durable.go: confirming outcomes on Redis replicas (SWAPD_REDIS_MIN_REPLICAS)
+//   - webhook.go: the Notifier (a job's terminal event becomes a webhook task) and the
+//     webhook handler (renders the body at each attempt, signs, delivers)
+//   - reaper.go: the Reaper, which repairs jobs whose task or webhook went missing
 package tasks
 
 import (

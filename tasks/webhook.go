@@ -30,17 +30,6 @@ type Notifier struct {
 	MaxRetry  int           // len(webhook schedule)
 }
 
-// Present fills in the fields a client sees but swapd does not store: the presigned
-// output URL. GET /v1/jobs/{id} and webhook bodies show a job the same way.
-func Present(ctx context.Context, store *storage.Store, j *jobs.Job, expiry time.Duration) *jobs.Job {
-	if store != nil && j.Output != nil && j.Output.Key != "" {
-		if u, err := store.PresignGet(ctx, j.Output.Key, expiry, ""); err == nil {
-			j.Output.URL = u
-		}
-	}
-	return j
-}
-
 // EventType names the event for a terminal status.
 func EventType(s jobs.Status) string {
 	switch s {
@@ -105,7 +94,9 @@ func (n *Notifier) Render(ctx context.Context, j *jobs.Job, typ string) ([]byte,
 		}
 		return json.Marshal(runpod.Render(ctx, objs, j, n.URLExpiry))
 	}
-	Present(ctx, n.Store, j, n.URLExpiry)
+	if n.Store != nil {
+		jobs.Present(ctx, n.Store, j, n.URLExpiry)
+	}
 	data, err := json.Marshal(j)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/swapd/swapd/pkg/jobs"
-	"github.com/swapd/swapd/tasks"
 )
 
 // eventPoll is how often the events stream re-reads the job record. The worker writes
@@ -39,7 +38,7 @@ func handleJobEvents(d *Deps) http.Handler {
 			if state != last {
 				last = state
 				seq++
-				b, _ := json.Marshal(tasks.Present(r.Context(), d.Store, j, d.URLExpiry))
+				b, _ := json.Marshal(jobs.Present(r.Context(), d.Store, j, d.URLExpiry))
 				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, eventName(j.Status), b)
 				_ = rc.Flush()
 				heartbeat = time.Now()

@@ -37,7 +37,7 @@ func loadJob(w http.ResponseWriter, r *http.Request, d *Deps) *jobs.Job {
 func handleGetJob(d *Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if j := loadJob(w, r, d); j != nil {
-			writeJSON(w, http.StatusOK, tasks.Present(r.Context(), d.Store, j, d.URLExpiry))
+			writeJSON(w, http.StatusOK, jobs.Present(r.Context(), d.Store, j, d.URLExpiry))
 		}
 	})
 }
@@ -53,7 +53,7 @@ func handleCancelJob(d *Deps) http.Handler {
 			return
 		}
 		if j = loadJob(w, r, d); j != nil {
-			writeJSON(w, http.StatusOK, tasks.Present(r.Context(), d.Store, j, d.URLExpiry))
+			writeJSON(w, http.StatusOK, jobs.Present(r.Context(), d.Store, j, d.URLExpiry))
 		}
 	})
 }
@@ -178,7 +178,7 @@ func handleListJobs(d *Deps) http.Handler {
 			page.Jobs = []*jobs.Job{}
 		}
 		for _, j := range page.Jobs {
-			tasks.Present(r.Context(), d.Store, j, d.URLExpiry)
+			jobs.Present(r.Context(), d.Store, j, d.URLExpiry)
 		}
 		writeJSON(w, http.StatusOK, page)
 	})
