@@ -12,6 +12,7 @@ import (
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/runpod"
 )
 
 // The OpenAPI document is built from the Go types the handlers encode and decode, so
@@ -376,16 +377,11 @@ func derivedID(method, path string) string {
 	return id
 }
 
-// Document returns the OpenAPI 3.1 description of the API, with extra paths merged in
-// (the RunPod endpoint adds its own).
-func Document(extra map[string]any) map[string]any {
-	p := paths()
-	// complete edits what it is given: edit a copy, not the caller's path items.
-	var copied map[string]any
-	if b, err := json.Marshal(extra); err == nil {
-		_ = json.Unmarshal(b, &copied)
-	}
-	for k, v := range copied {
+// Document returns the OpenAPI 3.1 description of the API: the native routes and the
+// RunPod-compatible /v2 routes.
+func Document() map[string]any {
+	p := paths() // built afresh on every call: complete edits it
+	for k, v := range runpodPaths() {
 		p[k] = v
 	}
 	complete(p)
@@ -430,7 +426,7 @@ func documentJSON(d *Deps) func() []byte {
 	var once sync.Once
 	var doc []byte
 	return func() []byte {
-		once.Do(func() { doc, _ = json.MarshalIndent(Document(d.ExtraPaths), "", "  ") })
+		once.Do(func() { doc, _ = json.MarshalIndent(Document(), "", "  ") })
 		return doc
 	}
 }
@@ -441,4 +437,56 @@ func handleOpenAPI(d *Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc())
 	})
+}
+
+// runpodPaths are the OpenAPI path items of the RunPod-compatible /v2 routes
+// (runpod.go), in RunPod's error shape.
+func runpodPaths() map[string]any {
+	out := map[string]any{}
+	str := map[string]any{"type": "string"}
+	endpoint := map[string]any{"name": "endpoint", "in": "path", "required": true, "schema": str,
+		"description": "an endpoint id from SWAPD_RUNPOD_ENDPOINTS (default " + DefaultRunPodEndpoint + ")"}
+	id := map[string]any{"name": "id", "in": "path", "required": true, "schema": str}
+	params := func(ps ...any) map[string]any { return map[string]any{"parameters": ps} }
+	schema := func(v any) map[string]any {
+		return map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": schemaOf(v)}}}
+	}
+	respond := func(desc string, v any) map[string]any {
+		r := schema(v)
+		r["description"] = desc
+		return r
+	}
+	rpErr := respond("RunPod error shape: {\"error\": \"<message>\"}", runpodError{})
+	status := respond("the job as RunPod shows it; output by input schema (see pkg/runpod.Render), error \"<CODE>: <message>\"", runpod.Result{})
+	request := map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+		"type": "object", "required": []string{"input"}, "properties": map[string]any{
+			"input": map[string]any{"type": "object", "description": "files schema {process_type, source_file, target_file, options{mouth_mask, use_face_enhancer}} " +
+				"or runpod-worker-inswapper schema {source_image, target_image, source_indexes, target_indexes, face_restore, codeformer_fidelity, output_format, …}"},
+			"webhook":   map[string]any{"type": "string", "description": "receives the /status body when the job ends (signed, retried)"},
+			"webhookV2": map[string]any{"type": "string", "description": "used as webhook when webhook is not set (runpod-sdk sends it)"},
+			"policy": map[string]any{"type": "object", "properties": map[string]any{
+				"executionTimeout": map[string]any{"type": "integer", "description": "ms, 5000–604800000, per attempt; default 600000"},
+				"ttl":              map[string]any{"type": "integer", "description": "ms the record is kept after the job ends, 10000–604800000; default 30 min (/run), 1 min (/runsync)"},
+				"lowPriority":      map[string]any{"type": "boolean", "description": "recorded only"},
+			}},
+			"s3Config": map[string]any{"type": "object", "description": "accepted and ignored: outputs stay in swapd's bucket"},
+		}}}}}
+	submit := func(summary string, limit string, extra ...any) map[string]any {
+		return op(summary, map[string]any{"200": status, "400": rpErr, "401": rpErr, "404": rpErr, "413": respond("payload too large (limit "+limit+")", runpodError{}), "503": rpErr},
+			params(append([]any{endpoint}, extra...)...), map[string]any{"requestBody": request})
+	}
+	wait := map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1000, "maximum": 300000}, "description": "ms to wait, default 90000"}
+	ttl := map[string]any{"name": "ttl", "in": "query", "schema": map[string]any{"type": "integer"}, "description": "accepted and ignored"}
+	out["/v2/{endpoint}/run"] = map[string]any{"post": submit("RunPod: queue a job (answers {id, status: IN_QUEUE})", "10 MB")}
+	out["/v2/{endpoint}/runsync"] = map[string]any{"post": submit("RunPod: queue a job and wait for it", "20 MB", wait)}
+	out["/v2/{endpoint}/status/{id}"] = map[string]any{"get": op("RunPod: a job's status and output", map[string]any{"200": status, "404": rpErr}, params(endpoint, id, ttl))}
+	out["/v2/{endpoint}/status-sync/{id}"] = map[string]any{"get": op("RunPod: wait (like /runsync) until the job ends or wait passes, then its status", map[string]any{"200": status, "400": rpErr, "404": rpErr}, params(endpoint, id, wait))}
+	out["/v2/{endpoint}/stream/{id}"] = map[string]any{"get": op("RunPod: a job's progress as stream chunks, each handed out once (waits up to 3 s for news)", map[string]any{"200": respond("status and the progress chunks not handed out before", runpod.StreamResult{}), "404": rpErr}, params(endpoint, id))}
+	out["/v2/{endpoint}/cancel/{id}"] = map[string]any{"post": op("RunPod: cancel a queued or running job", map[string]any{"200": respond("id, status and times", runpod.CancelResult{}), "404": rpErr}, params(endpoint, id))}
+	out["/v2/{endpoint}/retry/{id}"] = map[string]any{"post": op("RunPod: run a FAILED or TIMED_OUT job again under the same id", map[string]any{"200": respond("id and IN_QUEUE", runpodIDStatus{}), "400": rpErr, "404": rpErr}, params(endpoint, id))}
+	out["/v2/{endpoint}/purge-queue"] = map[string]any{"post": op("RunPod: cancel the caller's queued jobs", map[string]any{"200": respond("how many were removed", runpodPurgeResult{})}, params(endpoint))}
+	out["/v2/"] = map[string]any{"get": op("RunPod: any other path or method under /v2/ answers in RunPod's error shape (401, 404, or 405 for a route's path with another method)",
+		map[string]any{"401": rpErr, "404": rpErr, "405": rpErr}, params())}
+	out["/v2/{endpoint}/health"] = map[string]any{"get": op("RunPod: queue and worker counts (service-wide, from asynq)", map[string]any{"200": respond("counts", runpod.Health{}), "503": rpErr}, params(endpoint))}
+	return out
 }

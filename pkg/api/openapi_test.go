@@ -29,7 +29,7 @@ func served(t *testing.T) (recorder, []byte) {
 	d.defaults()
 	var routes recorder
 	addRoutes(&routes, d)
-	b, err := json.MarshalIndent(Document(d.ExtraPaths), "", "  ")
+	b, err := json.MarshalIndent(Document(), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func TestDocumentIsTheSameEachTime(t *testing.T) {
 	d.defaults()
 	var routes recorder
 	addRoutes(&routes, d)
-	a, _ := json.Marshal(Document(d.ExtraPaths))
-	b, _ := json.Marshal(Document(d.ExtraPaths))
+	a, _ := json.Marshal(Document())
+	b, _ := json.Marshal(Document())
 	if string(a) != string(b) {
 		t.Fatal("a second Document differs from the first")
 	}

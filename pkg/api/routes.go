@@ -31,8 +31,8 @@ func addRoutes(mux router, d *Deps) {
 	// RunPod's serverless job protocol (runpod.go), with its own auth and error shape.
 	rp := runpodAuth(d)
 	rpQuota := countJob(d, runpodFail(d))
-	mux.Handle("POST /v2/{endpoint}/run", rp(rpQuota(handleRunPodSubmit(d, false))))
-	mux.Handle("POST /v2/{endpoint}/runsync", rp(rpQuota(handleRunPodSubmit(d, true))))
+	mux.Handle("POST /v2/{endpoint}/run", rp(rpQuota(handleRunPodRun(d))))
+	mux.Handle("POST /v2/{endpoint}/runsync", rp(rpQuota(handleRunPodRunSync(d))))
 	mux.Handle("GET /v2/{endpoint}/status/{id}", rp(handleRunPodStatus(d)))
 	mux.Handle("GET /v2/{endpoint}/status-sync/{id}", rp(handleRunPodStatusSync(d)))
 	mux.Handle("GET /v2/{endpoint}/stream/{id}", rp(handleRunPodStream(d)))
@@ -41,7 +41,6 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("POST /v2/{endpoint}/purge-queue", rp(handleRunPodPurge(d)))
 	mux.Handle("GET /v2/{endpoint}/health", rp(handleRunPodHealth(d)))
 	mux.Handle("/v2/", handleRunPodFallback(d))
-	d.ExtraPaths = withRunPodPaths(d.ExtraPaths)
 
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", admin(d.Metrics.Handler()))

@@ -35,39 +35,26 @@ func runpodWait(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
 	return min(max(time.Duration(ms)*time.Millisecond, runsyncMinWait), runsyncMaxWait), true
 }
 
-// handleRunPodSubmit serves /run (sync false) and /runsync.
-func handleRunPodSubmit(d *Deps, sync bool) http.Handler {
-	limit, route, ttl := int64(runpod.MaxRunBody), "/run", runpod.RunTTL
-	if sync {
-		limit, route, ttl = runpod.MaxRunSyncBody, "/runsync", runpod.RunSyncTTL
-	}
+// handleRunPodRun serves POST /run: queue the job, answer {id, status: IN_QUEUE}.
+func handleRunPodRun(d *Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wait := runsyncDefaultWait
-		if sync {
-			var ok bool
-			if wait, ok = runpodWait(w, r); !ok {
-				return
-			}
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeRunPodMessage(w, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("payload too large: the %s request body is over the limit of %d MB", route, limit>>20))
-				return
-			}
-			writeRunPodMessage(w, http.StatusBadRequest, "the request body cannot be read")
-			return
-		}
-		job, err := runpodSubmit(r.Context(), d, owner(r), body, ttl)
-		if err != nil {
-			writeRunPodError(w, d, err)
-			return
-		}
-		d.Log.Info("job queued", "job", job.ID, "kind", job.Kind, "via", job.Via)
-		if !sync {
+		job, ok := runpodAccept(w, r, d, "/run", runpod.MaxRunBody, runpod.RunTTL)
+		if ok {
 			writeJSON(w, http.StatusOK, runpod.Result{ID: job.ID, Status: runpod.InQueue})
+		}
+	})
+}
+
+// handleRunPodRunSync serves POST /runsync: queue the job, wait up to ?wait= ms for it
+// to end, and answer its status as it then is.
+func handleRunPodRunSync(d *Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wait, ok := runpodWait(w, r)
+		if !ok {
+			return
+		}
+		job, ok := runpodAccept(w, r, d, "/runsync", runpod.MaxRunSyncBody, runpod.RunSyncTTL)
+		if !ok {
 			return
 		}
 		j, err := awaitJob(r.Context(), d, job.ID, wait)
@@ -77,6 +64,29 @@ func handleRunPodSubmit(d *Deps, sync bool) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, runpod.Render(r.Context(), d.objects(), j, d.URLExpiry))
 	})
+}
+
+// runpodAccept reads a submit body of at most limit bytes and queues its job; on
+// failure it has answered, in RunPod's shape.
+func runpodAccept(w http.ResponseWriter, r *http.Request, d *Deps, route string, limit int64, ttl time.Duration) (*jobs.Job, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeRunPodMessage(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("payload too large: the %s request body is over the limit of %d MB", route, limit>>20))
+			return nil, false
+		}
+		writeRunPodMessage(w, http.StatusBadRequest, "the request body cannot be read")
+		return nil, false
+	}
+	job, err := runpodSubmit(r.Context(), d, owner(r), body, ttl)
+	if err != nil {
+		writeRunPodError(w, d, err)
+		return nil, false
+	}
+	d.Log.Info("job queued", "job", job.ID, "kind", job.Kind, "via", job.Via)
+	return job, true
 }
 
 // runpodSubmit turns a RunPod request into a swapd job of owner and queues it. The

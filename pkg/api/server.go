@@ -38,10 +38,8 @@ type Deps struct {
 	Notifier  *tasks.Notifier
 	Monitor   http.Handler     // the asynq dashboard, mounted at /monitoring/
 	Metrics   *metrics.Metrics // optional; served at /metrics
-	// ExtraPaths are OpenAPI path items for routes added outside this file's table.
-	ExtraPaths map[string]any
-	Policy     netguard.Policy
-	Limits     media.Limits
+	Policy    netguard.Policy
+	Limits    media.Limits
 	// VideoLimits.MaxBytes caps video uploads here; the rest is checked by the worker
 	// after probing.
 	VideoLimits media.VideoLimits

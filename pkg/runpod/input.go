@@ -20,8 +20,8 @@ type File struct {
 	Base64 string
 }
 
-// Job is a parsed RunPod input: what to submit to swapd.
-type Job struct {
+// Input is a parsed RunPod input: what to submit to swapd.
+type Input struct {
 	Via     string // ViaFiles or ViaInswapper
 	Kind    jobs.Kind
 	Source  *File // nil for a probe
@@ -34,7 +34,7 @@ type Job struct {
 // source_file or target_file is the files schema. Unknown fields are ignored, as
 // RunPod workers ignore them; a field of the wrong type or a value out of range is an
 // INVALID_REQUEST error whose message names the field.
-func ParseInput(raw json.RawMessage) (*Job, error) {
+func ParseInput(raw json.RawMessage) (*Input, error) {
 	raw = bytes.TrimSpace(raw)
 	var fields map[string]json.RawMessage
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &fields) != nil {
@@ -101,7 +101,7 @@ func (f fieldSet) getAll(dsts map[string]any) error {
 //	 "options": {"mouth_mask": bool, "use_face_enhancer": bool}}
 //
 // mouth_mask maps to MouthMask, use_face_enhancer to Enhancer "gfpgan_1.4".
-func parseFiles(f fieldSet) (*Job, error) {
+func parseFiles(f fieldSet) (*Input, error) {
 	var processType, source, target *string
 	var opts *struct {
 		MouthMask       *flexBool `json:"mouth_mask"`
@@ -125,7 +125,7 @@ func parseFiles(f fieldSet) (*Job, error) {
 			}
 		}
 	}
-	j := &Job{Via: ViaFiles}
+	j := &Input{Via: ViaFiles}
 	pt := "single_image" // lenient: files without a process_type are an image swap
 	if processType != nil {
 		pt = strings.ToLower(strings.TrimSpace(*processType))
@@ -185,7 +185,7 @@ func errMessage(err error) string {
 // face_upsample and upscale (Real-ESRGAN) are type-checked and otherwise ignored: the
 // output has the target's size. Other fields (min_face_size, face_swapper_model, …)
 // are ignored.
-func parseInswapper(f fieldSet) (*Job, error) {
+func parseInswapper(f fieldSet) (*Input, error) {
 	var (
 		source, target, outputFormat, selectorMode, selectorOrder *string
 		sourceIdx, targetIdx                                      *indexList
@@ -204,7 +204,7 @@ func parseInswapper(f fieldSet) (*Job, error) {
 	}); err != nil {
 		return nil, err
 	}
-	j := &Job{Via: ViaInswapper, Kind: jobs.KindImage}
+	j := &Input{Via: ViaInswapper, Kind: jobs.KindImage}
 	var err error
 	if j.Source, err = parseFile("input.source_image", source); err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func TestDecodeRequest(t *testing.T) {
 	}
 }
 
-func parse(t *testing.T, input string) *Job {
+func parse(t *testing.T, input string) *Input {
 	t.Helper()
 	j, err := ParseInput(json.RawMessage(input))
 	if err != nil {
@@ -77,7 +77,7 @@ func parse(t *testing.T, input string) *Job {
 func TestFilesSchema(t *testing.T) {
 	j := parse(t, `{"process_type": "single_image", "source_file": "https://example.com/s.jpg",
 		"target_file": "data:image/png;base64,iVBORw0KGgo=", "options": {"mouth_mask": true, "use_face_enhancer": "true", "other": 1}, "extra": [1]}`)
-	want := &Job{Via: ViaFiles, Kind: jobs.KindImage, Source: &File{URL: "https://example.com/s.jpg"},
+	want := &Input{Via: ViaFiles, Kind: jobs.KindImage, Source: &File{URL: "https://example.com/s.jpg"},
 		Target: &File{Base64: "data:image/png;base64,iVBORw0KGgo="}, Options: jobs.Options{MouthMask: true, Enhancer: "gfpgan_1.4"}}
 	if !reflect.DeepEqual(j, want) {
 		t.Fatalf("got %+v\nwant %+v", j, want)
@@ -118,7 +118,7 @@ func TestInswapperSchema(t *testing.T) {
 		"face_mask_blur": "0.5", "face_mask_padding": "1,2,3,4", "face_selector_mode": "many",
 		"face_selector_order": "left-right", "min_face_size": 10, "face_swapper_model": "inswapper_128"}`)
 	fid, blur := 0.7, 0.5
-	want := &Job{Via: ViaInswapper, Kind: jobs.KindImage, Source: &File{Base64: "iVBORw0KGgo="}, Target: &File{Base64: "/9j/4AAQ"},
+	want := &Input{Via: ViaInswapper, Kind: jobs.KindImage, Source: &File{Base64: "iVBORw0KGgo="}, Target: &File{Base64: "/9j/4AAQ"},
 		Options: jobs.Options{SourceIndexes: []int{0, 1}, TargetIndexes: []int{2, 0}, Enhancer: "codeformer", CodeFormerWeight: &fid,
 			OutputFormat: "png", MaskBlur: &blur, MaskPadding: []float64{1, 2, 3, 4}, FaceSelector: "many", FaceOrder: "left-right"}}
 	if !reflect.DeepEqual(j, want) {
