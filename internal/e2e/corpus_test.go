@@ -40,12 +40,6 @@ type corpusReq struct {
 	key         string // API key; the stack's when empty
 	status      int
 	code        string // native: error.code; RunPod (/v2): a substring of "error"
-	// defect, when set, names a defect this case found whose fix lies outside the
-	// files of the change that added it. Until it is fixed the case accepts the wanted
-	// answer or today's status (today; "undocumented" answers included) and logs the
-	// latter; any other answer fails.
-	defect string
-	today  int
 }
 
 func (c corpusReq) do(t *testing.T) (int, []byte) {
@@ -291,13 +285,6 @@ func waitEnd(t *testing.T, id string, d time.Duration) *jobs.Job {
 	}
 }
 
-// keyDefect: upload keys under the caller's own prefix that cannot name an object (over
-// 1024 bytes, "//", NUL, ".") reach object storage, whose refusal checkUploaded
-// (pkg/api/inputs.go) passes up as a 500. Fix: accept only what POST /v1/uploads hands
-// out, uploadPrefix(owner) + a UUID (uuid.Parse), answering INPUT_NOT_FOUND otherwise;
-// or map storage's invalid-object-name errors to INPUT_NOT_FOUND there.
-const keyDefect = "an upload key storage cannot store is a 500, not INPUT_NOT_FOUND (see keyDefect)"
-
 // jobCase is a corpus entry the API accepts (its header is fine) and the worker must
 // end with the given status and code.
 type jobCase struct {
@@ -307,7 +294,6 @@ type jobCase struct {
 	code           string // for a failure
 	targetURL      string // instead of target: a URL input the worker fetches
 	opts           map[string]any
-	defect         string // as corpusReq's: today the job is retried as if the failure were transient
 }
 
 func TestCorpus(t *testing.T) {
@@ -374,6 +360,7 @@ func TestCorpus(t *testing.T) {
 		inv("json: target_indexes as a string", withOpts(small, face, map[string]any{"target_indexes": "0,1"})),
 		inv("json: unknown top-level field", job(map[string]any{"colour": "blue"})),
 		inv("json: unknown option", withOpts(small, face, map[string]any{"turbo": true})),
+		inv("options: target_indexes names a face twice", withOpts(small, face, map[string]any{"target_indexes": []int{0, 0}})),
 		inv("json: unknown field in an input", job(map[string]any{"target": map[string]string{"base64": b64(face), "name": "x.jpg"}})),
 		inv("json: huge number", []byte(`{"source": {"base64": "`+b64(small)+`"}, "target": {"base64": "`+b64(face)+`"}, "options": {"detector_size": 1e400}}`)),
 		inv("json: integer overflow", []byte(`{"source": {"base64": "`+b64(small)+`"}, "target": {"base64": "`+b64(face)+`"}, "options": {"jpeg_quality": 99999999999999999999}}`)),
@@ -388,8 +375,7 @@ func TestCorpus(t *testing.T) {
 		inv("json: input with none", job(map[string]any{"target": map[string]string{}})),
 		inv("json: webhook ftp", job(map[string]any{"webhook": map[string]string{"url": "ftp://example.com/hook"}})),
 		inv("json: webhook as a string", job(map[string]any{"webhook": "https://example.com/hook"})),
-		{name: "json: trailing garbage", body: append(job(nil), []byte(`{"kind": "probe"}`)...), status: 400, code: "INVALID_REQUEST", today: 202,
-			defect: "pkg/api/submit.go unmarshalStrict decodes the first JSON value and ignores what follows it (json.Decoder.Decode); it should refuse a body with more after the value (check dec.More() or that a second Decode returns io.EOF), as json.Unmarshal does on /v2"},
+		{name: "json: trailing garbage", body: append(job(nil), []byte(`{"kind": "probe"}`)...), status: 400, code: "INVALID_REQUEST"},
 		inv("json: byte order mark", append([]byte("\xEF\xBB\xBF"), job(nil)...)),
 		inv("json: reference truncated base64", job(map[string]any{"reference": map[string]string{"base64": "QUJ"}})),
 		inv("json: webhook url with a newline", job(map[string]any{"webhook": map[string]string{"url": "https://example.com/\nhook"}})),
@@ -468,11 +454,11 @@ func TestCorpus(t *testing.T) {
 		inv("key: traversal out of uploads", job(map[string]any{"target": map[string]string{"key": "uploads/../jobs/x/output.jpg"}})),
 		inv("key: a job's output", job(map[string]any{"target": map[string]string{"key": "jobs/0190c0de-0000-7000-8000-000000000000/output.jpg"}})),
 		inv("key: absolute path", job(map[string]any{"target": map[string]string{"key": "/etc/passwd"}})),
-		{name: "key: own prefix, 2000 characters", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + strings.Repeat("a", 2000)}}), status: 400, code: "INPUT_NOT_FOUND", defect: keyDefect, today: 500},
-		{name: "key: own prefix, double slash", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "a//b"}}), status: 400, code: "INPUT_NOT_FOUND", defect: keyDefect, today: 500},
-		{name: "key: own prefix, NUL", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "a\x00b"}}), status: 400, code: "INPUT_NOT_FOUND", defect: keyDefect, today: 500},
+		{name: "key: own prefix, 2000 characters", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + strings.Repeat("a", 2000)}}), status: 400, code: "INPUT_NOT_FOUND"},
+		{name: "key: own prefix, double slash", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "a//b"}}), status: 400, code: "INPUT_NOT_FOUND"},
+		{name: "key: own prefix, NUL", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "a\x00b"}}), status: 400, code: "INPUT_NOT_FOUND"},
 		{name: "key: own prefix, backslash", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "a\\b"}}), status: 400, code: "INPUT_NOT_FOUND"},
-		{name: "key: own prefix, dot", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "."}}), status: 400, code: "INPUT_NOT_FOUND", defect: keyDefect, today: 500},
+		{name: "key: own prefix, dot", body: job(map[string]any{"target": map[string]string{"key": ownPrefix + "."}}), status: 400, code: "INPUT_NOT_FOUND"},
 		{name: "key: own prefix, invalid UTF-8", body: []byte(`{"source": {"base64": "` + b64(small) + `"}, "target": {"key": "` + ownPrefix + "\xff\xfe" + `"}}`), status: 400, code: "INPUT_NOT_FOUND"},
 		{name: "key: own prefix, empty name", body: job(map[string]any{"target": map[string]string{"key": ownPrefix}}), status: 400, code: "INPUT_NOT_FOUND"},
 
@@ -499,8 +485,7 @@ func TestCorpus(t *testing.T) {
 		rp("upscale half", `{"input": {"source_image": "`+b64(small)+`", "target_image": "`+b64(face)+`", "upscale": 0.5}}`, "upscale"),
 		rp("executionTimeout negative", `{"input": {"process_type": "probe"}, "policy": {"executionTimeout": -5}}`, "executionTimeout"),
 		rp("executionTimeout a string", `{"input": {"process_type": "probe"}, "policy": {"executionTimeout": "soon"}}`, "executionTimeout"),
-		{name: "runpod: text as target", path: rpBase + "/run", body: []byte(`{"input": {"source_image": "` + b64(small) + `", "target_image": "` + b64([]byte("not an image at all")) + `"}}`), status: 415, code: "JPEG",
-			today: 415, defect: "pkg/api/openapi.go lists no 413/415/422 for POST /v2/{endpoint}/run and /runsync, which answer them for inputs refused by content (UNSUPPORTED_MEDIA, IMAGE_TOO_LARGE, CORRUPT_INPUT)"},
+		{name: "runpod: text as target", path: rpBase + "/run", body: []byte(`{"input": {"source_image": "` + b64(small) + `", "target_image": "` + b64([]byte("not an image at all")) + `"}}`), status: 415, code: "JPEG"},
 
 		// Hostile files refused at submit, from the header alone.
 		{name: "file: PNG bomb 60000x60000", body: job(map[string]any{"target": in(pngBomb(60000, 60000))}), status: 413, code: "IMAGE_TOO_LARGE"},
@@ -522,10 +507,6 @@ func TestCorpus(t *testing.T) {
 	for _, c := range cases {
 		status, body := c.do(t)
 		wrong := status == http.StatusInternalServerError || bytes.HasPrefix(body, []byte(undocumented))
-		if c.defect != "" && status == c.today && (wrong || status != c.status) {
-			t.Logf("KNOWN DEFECT %s: %d (want %d %s): %s", c.name, status, c.status, c.code, c.defect)
-			continue
-		}
 		if wrong {
 			t.Errorf("%s: %d %s", c.name, status, body)
 			continue
@@ -590,26 +571,26 @@ func TestCorpus(t *testing.T) {
 	mp4Head = whole[:64] // ftyp and the start of the next box: sniffed as MP4, unreadable
 
 	accepted := []jobCase{
-		{"truncated JPEG target", small, face[:len(face)*6/10], jobs.Failed, "CORRUPT_INPUT", "", nil, ""},
-		{"truncated PNG target", small, facePNG[:len(facePNG)*6/10], jobs.Failed, "CORRUPT_INPUT", "", nil, ""},
-		{"truncated JPEG source", face[:len(face)/2], face, jobs.Failed, "CORRUPT_INPUT", "", nil, ""},
-		{"PNG bomb within the pixel limit, no pixel data", small, pngBomb(1500, 1500), jobs.Failed, "CORRUPT_INPUT", "", nil, ""},
-		{"1x1 target", small, encPNG(t, image.NewRGBA(image.Rect(0, 0, 1, 1))), jobs.Failed, "NO_FACE_IN_TARGET", "", nil, ""},
-		{"1x1 source", encPNG(t, image.NewGray(image.Rect(0, 0, 1, 1))), face, jobs.Failed, "NO_FACE_IN_SOURCE", "", nil, ""},
-		{"3000x8 target", small, grayPNG(t, 3000, 8), jobs.Failed, "NO_FACE_IN_TARGET", "", nil, ""},
-		{"8x3000 target", small, grayPNG(t, 8, 3000), jobs.Failed, "NO_FACE_IN_TARGET", "", nil, ""},
-		{"MP4 header only", small, mp4Head, jobs.Failed, "UNSUPPORTED_MEDIA", "", nil, ""}, // ffprobe reads it: no video stream
-		{"PNG + HTML polyglot", small, append(encPNG(t, upright), []byte("<html><script>alert(1)</script></html>")...), jobs.Succeeded, "", "", nil, ""},
-		{"JPEG + ZIP polyglot", small, append(append([]byte{}, face...), []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00zipzipzip")...), jobs.Succeeded, "", "", nil, ""},
-		{"CMYK JPEG", small, cmykJPEG(upright, 3), jobs.Succeeded, "", "", nil, ""}, // 1536x1800: under the test's 3 M pixels
-		{"16-bit PNG", small, encPNG(t, convert(upright, image.NewRGBA64(upright.Bounds()))), jobs.Succeeded, "", "", nil, ""},
-		{"grey JPEG", small, encJPEG(t, convert(upright, image.NewGray(upright.Bounds()))), jobs.Succeeded, "", "", nil, ""},
-		{"16-bit grey PNG", small, encPNG(t, convert(upright, image.NewGray16(upright.Bounds()))), jobs.Succeeded, "", "", nil, ""},
-		{"PNG with alpha", small, encPNG(t, alpha), jobs.Succeeded, "", "", nil, ""},
-		{"paletted PNG", small, encPNG(t, paletted), jobs.Succeeded, "", "", nil, ""},
-		{"WebP", webpBytes, face, jobs.Succeeded, "", "", nil, ""},
-		{"EXIF orientation 6", small, exif6, jobs.Succeeded, "", "", nil, ""},
-		{"EXIF orientation 9 (invalid)", small, badEXIF, jobs.Succeeded, "", "", nil, ""},
+		{"truncated JPEG target", small, face[:len(face)*6/10], jobs.Failed, "CORRUPT_INPUT", "", nil},
+		{"truncated PNG target", small, facePNG[:len(facePNG)*6/10], jobs.Failed, "CORRUPT_INPUT", "", nil},
+		{"truncated JPEG source", face[:len(face)/2], face, jobs.Failed, "CORRUPT_INPUT", "", nil},
+		{"PNG bomb within the pixel limit, no pixel data", small, pngBomb(1500, 1500), jobs.Failed, "CORRUPT_INPUT", "", nil},
+		{"1x1 target", small, encPNG(t, image.NewRGBA(image.Rect(0, 0, 1, 1))), jobs.Failed, "NO_FACE_IN_TARGET", "", nil},
+		{"1x1 source", encPNG(t, image.NewGray(image.Rect(0, 0, 1, 1))), face, jobs.Failed, "NO_FACE_IN_SOURCE", "", nil},
+		{"3000x8 target", small, grayPNG(t, 3000, 8), jobs.Failed, "NO_FACE_IN_TARGET", "", nil},
+		{"8x3000 target", small, grayPNG(t, 8, 3000), jobs.Failed, "NO_FACE_IN_TARGET", "", nil},
+		{"MP4 header only", small, mp4Head, jobs.Failed, "UNSUPPORTED_MEDIA", "", nil}, // ffprobe reads it: no video stream
+		{"PNG + HTML polyglot", small, append(encPNG(t, upright), []byte("<html><script>alert(1)</script></html>")...), jobs.Succeeded, "", "", nil},
+		{"JPEG + ZIP polyglot", small, append(append([]byte{}, face...), []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00zipzipzip")...), jobs.Succeeded, "", "", nil},
+		{"CMYK JPEG", small, cmykJPEG(upright, 3), jobs.Succeeded, "", "", nil}, // 1536x1800: under the test's 3 M pixels
+		{"16-bit PNG", small, encPNG(t, convert(upright, image.NewRGBA64(upright.Bounds()))), jobs.Succeeded, "", "", nil},
+		{"grey JPEG", small, encJPEG(t, convert(upright, image.NewGray(upright.Bounds()))), jobs.Succeeded, "", "", nil},
+		{"16-bit grey PNG", small, encPNG(t, convert(upright, image.NewGray16(upright.Bounds()))), jobs.Succeeded, "", "", nil},
+		{"PNG with alpha", small, encPNG(t, alpha), jobs.Succeeded, "", "", nil},
+		{"paletted PNG", small, encPNG(t, paletted), jobs.Succeeded, "", "", nil},
+		{"WebP", webpBytes, face, jobs.Succeeded, "", "", nil},
+		{"EXIF orientation 6", small, exif6, jobs.Succeeded, "", "", nil},
+		{"EXIF orientation 9 (invalid)", small, badEXIF, jobs.Succeeded, "", "", nil},
 	}
 	// URL targets the worker fetches: answers that no retry can change.
 	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -638,8 +619,6 @@ func TestCorpus(t *testing.T) {
 		{name: "reference_face_position beyond the faces", target: face, opts: map[string]any{"face_selector": "reference", "reference_face_position": 7}, status: jobs.Failed, code: "NO_FACE_IN_TARGET"},
 		{name: "target_indexes beyond the faces", target: face, opts: map[string]any{"target_indexes": []int{0, 3}}, status: jobs.Failed, code: "NO_FACE_IN_TARGET"},
 		{name: "source_indexes beyond the faces", target: face, opts: map[string]any{"source_indexes": []int{2}, "target_indexes": []int{0}}, status: jobs.Failed, code: "NO_FACE_IN_SOURCE"},
-		{name: "target_indexes twice the same face", target: face, opts: map[string]any{"target_indexes": []int{0, 0}}, status: jobs.Failed, code: "INVALID_REQUEST",
-			defect: "jobs.Options.Validate (pkg/jobs/options.go) lets a repeated target index through; faceswap.Options.Validate refuses it inside SwapIndexed with an uncoded error, which the worker retries as transient until the outage budget ends. Fix: refuse repeated target_indexes at submit, and have the job adapter's check validate the full pipeline options (faceswapOptions, not only embedOptions) so anything the pipeline rejects is INVALID_REQUEST at once"},
 		{name: "enhancer the worker lacks", target: face, opts: map[string]any{"enhancer": "gpen_bfr_512"}, status: jobs.Failed, code: "INVALID_REQUEST"},
 		{name: "video options on an image", target: face, opts: map[string]any{"video_encoder": "libx265", "video_quality": 0}, status: jobs.Succeeded},
 	} {
@@ -660,16 +639,7 @@ func TestCorpus(t *testing.T) {
 	}
 	good = append(good, submitJSON(t, facePNG, face, nil), submitJSON(t, small, exif6, map[string]any{"output_format": "png"}))
 	for i, c := range accepted {
-		wait := time.Minute
-		if c.defect != "" {
-			wait = 5 * time.Second
-		}
-		j := waitEnd(t, ids[i], wait)
-		if c.defect != "" && !j.Status.Terminal() {
-			t.Logf("KNOWN DEFECT %s: still %s after %d attempts (want %s %s): %s", c.name, j.Status, j.Attempts, c.status, c.code, c.defect)
-			st.do(t, http.MethodPost, "/v1/jobs/"+ids[i]+"/cancel", "", nil, nil) // stop its retries
-			continue
-		}
+		j := waitEnd(t, ids[i], time.Minute)
 		switch {
 		case !j.Status.Terminal():
 			t.Errorf("%s: job still %s after %d attempts (last error %+v), want %s %s", c.name, j.Status, j.Attempts, j.Error, c.status, c.code)

@@ -39,8 +39,13 @@ func (j Pipeline) check(o jobs.Options) error {
 	if o.Enhancer != "" && !slices.Contains(j.p.Enhancers(), o.Enhancer) {
 		return errcode.New(errcode.InvalidRequest, "enhancer %q is not installed on this worker (installed: %v)", o.Enhancer, j.p.Enhancers())
 	}
-	if err := embedOptions(o).Validate(); err != nil {
-		return errcode.New(errcode.InvalidRequest, "%v", err)
+	// The full pipeline options, not only the embedding's: anything the pipeline
+	// would refuse mid-job (and the worker would take for a transient failure) is
+	// refused now.
+	for _, v := range []interface{ Validate() error }{embedOptions(o), faceswapOptions(o)} {
+		if err := v.Validate(); err != nil {
+			return errcode.New(errcode.InvalidRequest, "%v", err)
+		}
 	}
 	return nil
 }

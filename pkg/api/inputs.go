@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/media"
@@ -32,9 +34,16 @@ const UploadPrefix = "uploads/"
 // uploadPrefix is where owner's uploads land.
 func uploadPrefix(owner string) string { return UploadPrefix + owner + "/" }
 
-// ownsUpload reports whether key is one of owner's uploads.
+// ownsUpload reports whether key is one of owner's uploads: its prefix and exactly the
+// UUID POST /v1/uploads appended, so no other key (too long, with slashes or NULs,
+// which storage would refuse with an error of its own) is ever looked up.
 func ownsUpload(owner, key string) bool {
-	return owner != "" && strings.HasPrefix(key, uploadPrefix(owner)) && !strings.Contains(key, "..")
+	rest, ok := strings.CutPrefix(key, uploadPrefix(owner))
+	if owner == "" || !ok {
+		return false
+	}
+	id, err := uuid.Parse(rest)
+	return err == nil && id.String() == rest
 }
 
 // errTooLarge is returned by capReader once more than its limit has been read.

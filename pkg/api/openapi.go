@@ -472,7 +472,10 @@ func runpodPaths() map[string]any {
 			"s3Config": map[string]any{"type": "object", "description": "accepted and ignored: outputs stay in swapd's bucket"},
 		}}}}}
 	submit := func(summary string, limit string, extra ...any) map[string]any {
-		return op(summary, map[string]any{"200": status, "400": rpErr, "401": rpErr, "404": rpErr, "413": respond("payload too large (limit "+limit+")", runpodError{}), "503": rpErr},
+		return op(summary, map[string]any{"200": status, "400": rpErr, "401": rpErr, "404": rpErr,
+			"413": respond("payload too large (limit "+limit+"), or an input over the byte or pixel limits (INPUT_TOO_LARGE, IMAGE_TOO_LARGE)", runpodError{}),
+			"415": respond("an input that is not a supported image or video, by content (UNSUPPORTED_MEDIA)", runpodError{}),
+			"422": respond("an input whose header does not decode (CORRUPT_INPUT)", runpodError{}), "503": rpErr},
 			params(append([]any{endpoint}, extra...)...), map[string]any{"requestBody": request})
 	}
 	wait := map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1000, "maximum": 300000}, "description": "ms to wait, default 90000"}

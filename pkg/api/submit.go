@@ -141,7 +141,13 @@ func decodeStrict(body []byte, v any) error {
 func unmarshalStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("there is more after the JSON value; send one value")
+	}
+	return nil
 }
 
 // resolve checks a submission and stores its inputs under the job.

@@ -78,6 +78,13 @@ func (o Options) Validate() error {
 			}
 		}
 	}
+	seen := map[int]bool{}
+	for _, i := range o.TargetIndexes {
+		if seen[i] {
+			return bad("options.target_indexes names face %d twice; each target face is swapped once", i)
+		}
+		seen[i] = true
+	}
 	if len(o.SourceIndexes) > 0 && len(o.TargetIndexes) > 0 && len(o.SourceIndexes) != len(o.TargetIndexes) && !(len(o.SourceIndexes) == 1) {
 		return bad("options.source_indexes and target_indexes need the same length (or one source index)")
 	}
