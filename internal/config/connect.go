@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,9 @@ func ConnectStorage(ctx context.Context, cfg storage.Config) (*storage.Store, er
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := storage.New(ctx, cfg)
+		if errors.Is(err, storage.ErrEncryptionUnsupported) {
+			return nil, fmt.Errorf("object storage %s: %w", cfg.Endpoint, err) // waiting will not change it
+		}
 		if err == nil || time.Now().After(deadline) {
 			if err != nil {
 				return nil, fmt.Errorf("object storage %s: %w", cfg.Endpoint, err)
