@@ -15,7 +15,8 @@ func (h *SwapHandler) isCanceled(ctx context.Context, id string) bool {
 
 // watchCancel returns a context that is canceled when the job's record stops being
 // running (a client canceled or deleted it). stop ends the watch and reports whether
-// it fired.
+// it fired. The watch starts only once the job has run for one poll interval, so a job
+// that ends in one step (a probe) costs a timer, neither a goroutine nor a Redis call.
 func (h *SwapHandler) watchCancel(ctx context.Context, id string) (context.Context, func() bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	every := h.CancelPoll
@@ -24,26 +25,31 @@ func (h *SwapHandler) watchCancel(ctx context.Context, id string) (context.Conte
 	}
 	fired := make(chan struct{})
 	done := make(chan struct{})
-	go func() {
+	poll := func() {
 		defer close(done)
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
+			if st, err := h.Jobs.Status(ctx, id); err == nil && st != jobs.Running || errcode.Code(err) == errcode.NotFound {
+				if ctx.Err() == nil {
+					close(fired)
+					cancel()
+				}
+				return
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				st, err := h.Jobs.Status(ctx, id)
-				if err == nil && st != jobs.Running || errcode.Code(err) == errcode.NotFound {
-					close(fired)
-					cancel()
-					return
-				}
 			}
 		}
-	}()
+	}
+	timer := time.AfterFunc(every, poll)
 	return ctx, func() bool {
 		cancel()
+		if timer.Stop() {
+			return false // never started
+		}
 		<-done
 		select {
 		case <-fired:

@@ -126,6 +126,10 @@ type WebhookPayload struct {
 	Type     string          `json:"type,omitempty"`
 	URL      string          `json:"url"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	// Direct: the worker that ended the job made the first attempt itself
+	// (DirectDelivery); this task is the schedule's second attempt on, so its
+	// retries wait the schedule's delays from the second one (WebhookRetryDelay).
+	Direct bool `json:"direct,omitempty"`
 	// Body is what payloads of earlier versions carried (rendered once, URLs
 	// included); still delivered as it is if such a task is in the queue.
 	Body json.RawMessage `json:"body,omitempty"`

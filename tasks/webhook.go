@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -28,6 +29,10 @@ type Notifier struct {
 	Store     *storage.Store
 	URLExpiry time.Duration // lifetime of the presigned output URL in the event
 	MaxRetry  int           // len(webhook schedule)
+
+	// Direct, when set (the worker), makes the first delivery attempt straight from
+	// the process that ended the job instead of through the queue: see DirectDelivery.
+	Direct *DirectDelivery
 }
 
 // EventType names the event for a terminal status.
@@ -54,6 +59,12 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 		return err
 	}
 	typ := EventType(j.Status)
+	if typ != "" {
+		// An item of a batch: the last item to end enqueues batch.completed (batchhook.go).
+		if err := n.notifyBatch(ctx, id); err != nil {
+			return err
+		}
+	}
 	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" || j.Webhook.Status == "delivered" || j.Webhook.Status == "failed" {
 		if typ == "" {
 			return nil // not ended (a retried job): nothing to send yet
@@ -71,6 +82,9 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", id, j.Retries), typ)
 	}
 	p := WebhookPayload{JobID: id, EventID: eventID, Type: typ, URL: j.Webhook.URL, Snapshot: snapshot}
+	if d := n.Direct; d != nil && len(d.Schedule) > 0 {
+		return n.notifyDirect(ctx, d, p, j)
+	}
 	t, err := NewWebhookTask(p, n.MaxRetry)
 	if err != nil {
 		return err
@@ -79,6 +93,139 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 		return fmt.Errorf("enqueue webhook for job %s: %w", id, err)
 	}
 	return n.Jobs.Notified(ctx, id)
+}
+
+// notifyDirect enqueues the webhook task as the schedule's second attempt, due after
+// the schedule's first delay, marks the job notified, and only then starts the first
+// attempt from this process. The scheduled task is what survives: if this process
+// dies, or the attempt fails, the task carries on with the schedule under the same
+// webhook-id. A second Notify of the same event (the reaper, a replica confirmation)
+// finds the task already there and starts no second direct attempt.
+func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p WebhookPayload, j *jobs.Job) error {
+	p.Direct = true
+	t, err := NewWebhookTask(p, len(d.Schedule)-1)
+	if err != nil {
+		return err
+	}
+	enqueued := time.Now()
+	_, err = n.Client.EnqueueContext(ctx, t, asynq.ProcessIn(d.Schedule[0]))
+	fresh := err == nil
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook for job %s: %w", p.JobID, err)
+	}
+	if err := n.Jobs.Notified(ctx, p.JobID); err != nil {
+		return err
+	}
+	if fresh {
+		d.start(n, p, j, enqueued)
+	}
+	return nil
+}
+
+// DirectDelivery makes a webhook's first attempt from the worker that ended the job,
+// in a goroutine (never in the swap task's slot), at most Concurrency at once, so a
+// job's webhook does not wait for a worker to poll the queue for a second task.
+//
+// Exactly once per webhook-id: the task for the later attempts is already scheduled
+// (Notify) and becomes due only after the schedule's first delay; the direct attempt
+// must be over, its result recorded, well before then: it waits for a delivery slot
+// and talks to the receiver only until half that delay has passed since the enqueue.
+// On success it marks the job's webhook delivered (the task, were it to run anyway,
+// sees the mark and sends nothing) and deletes the task; on failure it leaves the
+// task to the schedule, except that a receiver the SSRF guard refuses has its task
+// run at once (which fails it for good, as any refused attempt does).
+type DirectDelivery struct {
+	Handler   *WebhookHandler  // renders, signs, delivers; its Jobs, Client, Secret, Log, Metrics
+	Inspector *asynq.Inspector // deletes (or runs) the scheduled task
+	Schedule  []time.Duration  // the webhook schedule; Schedule[0] is the scheduled task's delay
+
+	slots chan struct{}
+	wg    sync.WaitGroup
+}
+
+// NewDirectDelivery returns a DirectDelivery making up to concurrency attempts at once.
+func NewDirectDelivery(h *WebhookHandler, in *asynq.Inspector, schedule []time.Duration, concurrency int) *DirectDelivery {
+	return &DirectDelivery{Handler: h, Inspector: in, Schedule: schedule, slots: make(chan struct{}, max(concurrency, 1))}
+}
+
+// Wait waits for the direct attempts in flight (at shutdown; each ends by its deadline).
+func (d *DirectDelivery) Wait() { d.wg.Wait() }
+
+func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job, enqueued time.Time) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.attempt(n, p, j, enqueued.Add(d.Schedule[0]/2))
+	}()
+}
+
+// attempt makes the direct attempt for p, rendering its body from j (the record Notify
+// read, which ended and whose webhook was not sent); the receiver must have answered
+// by deadline.
+func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, deadline time.Time) {
+	h := d.Handler
+	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	select {
+	case d.slots <- struct{}{}:
+		defer func() { <-d.slots }()
+	case <-ctx.Done():
+		log.Debug("no slot for the direct webhook attempt in time; the scheduled task makes it")
+		return
+	}
+	body, err := n.Render(ctx, j, p.Type)
+	if err != nil {
+		return // the scheduled task renders it again
+	}
+	t0 := time.Now()
+	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
+	took := time.Since(t0)
+	// Recording the outcome must not be cut short by the attempt's deadline.
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	if err != nil {
+		h.Metrics.WebhookAttempt(metrics.WebhookFailedRetrying, took)
+		log.Warn("webhook attempt failed", "attempt", 1, "direct", true, "err", err)
+		if errors.Is(err, netguard.ErrBlocked) {
+			// Refused at dial time on every attempt: let the task fail it for good now.
+			if err := d.Inspector.RunTask(QueueWebhooks, p.EventID); err != nil {
+				log.Debug("run the webhook task now", "err", err)
+			}
+		}
+		return
+	}
+	h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
+	log.Debug("webhook delivered", "status", status, "direct", true)
+	if err := h.Jobs.SetWebhookStatus(rctx, p.JobID, "delivered"); err != nil {
+		log.Warn("webhook delivered, but not marked so; the scheduled task may send it again", "err", err)
+		return
+	}
+	if err := h.Jobs.Confirm(rctx); err != nil {
+		log.Warn("webhook delivered, but its mark is not yet on a replica", "err", err)
+	}
+	if err := d.Inspector.DeleteTask(QueueWebhooks, p.EventID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		// It will run, find the mark and send nothing.
+		log.Debug("delete the delivered webhook's scheduled task", "err", err)
+	}
+}
+
+// WebhookRetryDelay is RetryDelay(schedule) for the webhook server, where a task whose
+// first attempt was made directly (WebhookPayload.Direct) is one step further along
+// the schedule: its n-th retry waits the schedule's (n+1)-th delay.
+func WebhookRetryDelay(schedule []time.Duration) asynq.RetryDelayFunc {
+	base := RetryDelay(schedule)
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		if t.Type() == TypeWebhook {
+			var p struct {
+				Direct bool `json:"direct"`
+			}
+			if json.Unmarshal(t.Payload(), &p) == nil && p.Direct {
+				n++
+			}
+		}
+		return base(n, err, t)
+	}
 }
 
 // Render builds the webhook body for job j's terminal event of type typ, by the

@@ -58,7 +58,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
-	s.String("SWAPD_POLL_INTERVAL", "250ms", "how often an idle worker looks for new, scheduled and retried tasks")
+	s.String("SWAPD_POLL_INTERVAL", "10ms", "how often an idle worker looks for new tasks (asynq has no blocking dequeue)")
+	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue (default: SWAPD_POLL_INTERVAL, at least 100ms)")
+	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
 	s.String("SWAPD_REAPER_INTERVAL", "1m", "how often the reaper sweeps")
 	s.String("SWAPD_WORKER_MEMORY", fmt.Sprint(media.DefaultMemoryBudget), "bytes of decoded images the jobs may hold at once: a job waits for its share, one that could never fit fails IMAGE_TOO_LARGE (0: no limit)")
@@ -80,6 +82,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
+	scheduledPoll := max(poll, 100*time.Millisecond)
+	if s.Get("SWAPD_SCHEDULED_POLL_INTERVAL") != "" {
+		scheduledPoll = s.Duration("SWAPD_SCHEDULED_POLL_INTERVAL")
+	}
+	direct := s.Bool("SWAPD_WEBHOOK_DIRECT")
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
 	memory := media.NewBudget(s.Int64("SWAPD_WORKER_MEMORY"))
 	reaperGrace, reaperEvery := s.Duration("SWAPD_REAPER_GRACE"), s.Duration("SWAPD_REAPER_INTERVAL")
@@ -181,7 +188,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Usage:        &usage.Counter{Redis: rdb},
 		Memory:       memory,
 	})
-	mux.Handle(tasks.TypeWebhook, &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: webhook.NewClient(policy), Secret: whSecret, Log: log, Metrics: m})
+	webhooks := &tasks.WebhookHandler{Jobs: jobStore, Notifier: notifier, Client: webhook.NewClient(policy), Secret: whSecret, Log: log, Metrics: m}
+	mux.Handle(tasks.TypeWebhook, webhooks)
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	if direct && len(schedule) > 0 {
+		// The first attempt goes straight from the worker that ended the job; the
+		// task, scheduled for the first retry, makes the others (tasks.DirectDelivery).
+		notifier.Direct = tasks.NewDirectDelivery(webhooks, inspector, schedule, webhookConcurrency)
+		defer notifier.Direct.Wait()
+	}
 
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:              concurrency,
@@ -189,7 +204,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ShutdownTimeout:          shutdownTimeout,
 		RetryDelayFunc:           tasks.RetryDelay(schedule),
 		IsFailure:                tasks.IsFailure,
-		DelayedTaskCheckInterval: poll,
+		DelayedTaskCheckInterval: scheduledPoll,
 		TaskCheckInterval:        poll,
 		Logger:                   asynqLogger{log},
 	})
@@ -199,8 +214,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Concurrency:              max(webhookConcurrency, 1),
 		Queues:                   tasks.WebhookQueues,
 		ShutdownTimeout:          webhook.DefaultTimeout + time.Second,
-		RetryDelayFunc:           tasks.RetryDelay(schedule),
-		DelayedTaskCheckInterval: poll,
+		RetryDelayFunc:           tasks.WebhookRetryDelay(schedule),
+		DelayedTaskCheckInterval: scheduledPoll,
 		TaskCheckInterval:        poll,
 		Logger:                   asynqLogger{log},
 	})
@@ -215,7 +230,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
-	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: asynq.NewInspectorFromRedisClient(rdb), Queue: queue, Notifier: notifier, Log: log, Grace: reaperGrace, Every: reaperEvery}
+	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
 		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)
