@@ -34,6 +34,10 @@ var schemaTypes = map[string]any{
 	"Error":          errorBody{},
 	"Upload":         uploadResponse{},
 	"Usage":          usageResponse{},
+
+	"BatchSubmission": BatchSubmission{},
+	"BatchCreated":    batchCreated{},
+	"Batch":           batchView{},
 }
 
 // componentRefs are the types that other schemas reference instead of repeating.
@@ -51,7 +55,7 @@ var enumTypes = map[reflect.Type][]any{
 
 // strictTypes are decoded with unknown fields refused (decodeStrict), so their schemas
 // say additionalProperties: false.
-var strictTypes = map[string]bool{"Submission": true, "Input": true, "Options": true}
+var strictTypes = map[string]bool{"Submission": true, "Input": true, "Options": true, "BatchSubmission": true}
 
 // schemaOf reflects v's type into a schema; component types inside it become $refs.
 func schemaOf(v any) *jsonschema.Schema {
@@ -93,6 +97,18 @@ func componentSchemas() map[string]any {
 				}})
 			if k, ok := s.Properties.Get("kind"); ok {
 				k.Description = "image or video (taken from the target's content), or probe: a job without inputs that travels the whole path without inference"
+			}
+		case "BatchSubmission":
+			s.Required = without(s.Required, "options")
+			s.Properties.Set("source", &jsonschema.Schema{
+				Description: "the identity: one input, or a list of inputs whose identities are averaged; stored once for every item",
+				OneOf: []*jsonschema.Schema{
+					{Ref: "#/components/schemas/Input"},
+					{Type: "array", Items: &jsonschema.Schema{Ref: "#/components/schemas/Input"}},
+				}})
+			if t, ok := s.Properties.Get("targets"); ok {
+				t.MinItems = ptr(uint64(1))
+				t.Description = "one item (an ordinary job) per target, at most SWAPD_MAX_BATCH (1,000 by default)"
 			}
 		case "Input":
 			// Exactly one of key, url, base64 (all omitempty strings).
@@ -170,6 +186,7 @@ var idParam = map[string]any{"parameters": []any{map[string]any{"name": "id", "i
 // tags are the groups operations are filed under.
 var tags = []any{
 	map[string]any{"name": "Jobs", "description": "Submit face swaps, follow them, fetch and delete their outputs"},
+	map[string]any{"name": "Batches", "description": "One identity swapped into many targets; each target is a job of its own"},
 	map[string]any{"name": "Uploads", "description": "Presigned uploads for inputs too large to send inline"},
 	map[string]any{"name": "Health", "description": "Liveness and readiness probes (no key needed)"},
 	map[string]any{"name": "Operations", "description": "Metrics and the queue dashboard (operator keys)"},
@@ -382,6 +399,9 @@ func derivedID(method, path string) string {
 func Document() map[string]any {
 	p := paths() // built afresh on every call: complete edits it
 	for k, v := range runpodPaths() {
+		p[k] = v
+	}
+	for k, v := range batchPaths() { // batches.go
 		p[k] = v
 	}
 	complete(p)

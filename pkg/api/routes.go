@@ -23,6 +23,11 @@ func addRoutes(mux router, d *Deps) {
 	mux.Handle("POST /v1/jobs/{id}/cancel", auth(handleCancelJob(d)))
 	mux.Handle("DELETE /v1/jobs/{id}", auth(handleDeleteJob(d)))
 	mux.Handle("GET /v1/jobs/{id}/output", auth(handleJobOutput(d)))
+	// Batches (batches.go): every item counts against the daily quotas there, all or none.
+	mux.Handle("POST /v1/batches", auth(handleCreateBatch(d)))
+	mux.Handle("GET /v1/batches/{id}", auth(handleGetBatch(d)))
+	mux.Handle("POST /v1/batches/{id}/cancel", auth(handleCancelBatch(d)))
+	mux.Handle("DELETE /v1/batches/{id}", auth(handleDeleteBatch(d)))
 	mux.Handle("POST /v1/uploads", auth(handleCreateUpload(d)))
 	mux.Handle("GET /v1/usage", auth(handleUsage(d)))
 	mux.Handle("GET /openapi.json", auth(handleOpenAPI(d)))

@@ -96,6 +96,11 @@ func (s *Store) Create(ctx context.Context, j *Job) error { return s.CreateWithi
 // CreateWithin is Create unless j's owner already has maxInFlight jobs queued or
 // running (0: no limit): then it is an errcode QUOTA_EXCEEDED error.
 func (s *Store) CreateWithin(ctx context.Context, j *Job, maxInFlight int) error {
+	return s.create(ctx, j, maxInFlight)
+}
+
+// create is CreateWithin writing extra fields (name, value pairs) into the record too.
+func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...any) error {
 	if j.Kind == "" {
 		j.Kind = KindImage
 	}
@@ -122,6 +127,7 @@ func (s *Store) CreateWithin(ctx context.Context, j *Job, maxInFlight int) error
 		// the store's default.
 		fields = append(fields, "ttl", secs)
 	}
+	fields = append(fields, extra...)
 	res, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey, liveKey(j.Owner)},
 		append([]any{j.ID, maxInFlight}, fields...)...).Int()
 	if err != nil {
@@ -237,7 +243,8 @@ func optTime(s string) *time.Time {
 
 // transition atomically moves job id from one of from to `to`, setting fields, and
 // keeping the sets the reaper sweeps in step (watch.go: running attempts and queued
-// jobs by time, and terminal jobs whose webhook is not yet enqueued), and expiring the
+// jobs by time, and terminal jobs whose webhook is not yet enqueued; and the ended
+// items of an item's batch, see batch.go), and expiring the
 // record when `to` is terminal: after the job's own "ttl" field (seconds) when it has
 // one, else after the store's (ARGV[3]); but while its webhook is pending, not before
 // the webhook horizon (ARGV[6], seconds) either. "expire_at" keeps when the record's
@@ -269,6 +276,8 @@ for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 if ARGV[2] == 'succeeded' or ARGV[2] == 'failed' or ARGV[2] == 'canceled' then
   local owner = redis.call('HGET', KEYS[1], 'owner')
   if owner then redis.call('ZREM', 'swapd:owner:' .. owner .. ':live', ARGV[5]) end
+  local batch = redis.call('HGET', KEYS[1], 'batch')
+  if batch then redis.call('SADD', 'swapd:batch:' .. batch .. ':ended', ARGV[5]) end
 end
 if tonumber(ARGV[3]) > 0 then
   local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
