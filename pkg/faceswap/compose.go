@@ -17,8 +17,12 @@ type swapItem struct {
 // swapIdentity swaps the one identity src into faces of a copy of target and
 // returns the copy. Swap and SwapFaces differ only in how they find the faces.
 func (p *Pipeline) swapIdentity(ctx context.Context, target media.Frame, faces []Face, src Embedding, opts Options, st *Stats) (media.Frame, error) {
+	sw, err := p.swapperFor(opts)
+	if err != nil {
+		return media.Frame{}, err
+	}
 	t := time.Now()
-	latent, err := p.swp.Latent(src)
+	latent, err := sw.Latent(src)
 	st.Swap += time.Since(t)
 	if err != nil {
 		return media.Frame{}, err
@@ -64,7 +68,17 @@ func (p *Pipeline) process(ctx context.Context, frame media.Frame, items []swapI
 // another face's crop); otherwise faces are swapped one after another on the
 // frame, as FaceFusion does, so overlapping faces blend consistently.
 func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swapItem, opts Options, st *Stats) error {
-	size := p.swp.Size()
+	sw, err := p.swapperFor(opts)
+	if err != nil {
+		return err
+	}
+	size := sw.Size()
+	if opts.PixelBoost != 0 {
+		size = opts.PixelBoost // the crop, and so the masks, at the boosted size
+	}
+	if items, err = p.balance(frame, items, opts, st); err != nil {
+		return err
+	}
 	box := p.boxMask(size, opts.MaskBlur, opts.MaskPadding)
 	paste := func(f Face, crop []float32, m Affine) {
 		t := time.Now()
@@ -77,7 +91,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 		st.Paste += time.Since(t)
 		st.SwappedFaces++
 	}
-	if len(items) > 1 && p.swp.Batched() && !overlapping(items, size, frame.Width, frame.Height) {
+	if len(items) > 1 && sw.Batched() && !overlapping(items, sw.Template(), size, frame.Width, frame.Height) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -87,7 +101,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 			faces[i], latents[i] = it.face, it.latent
 		}
 		t := time.Now()
-		crops, ms, err := p.swp.SwapBatch(frame, faces, latents)
+		crops, ms, err := sw.SwapBatchAt(frame, faces, latents, opts.PixelBoost)
 		st.Swap += time.Since(t)
 		if err != nil {
 			return err
@@ -105,7 +119,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 			return err
 		}
 		t := time.Now()
-		crop, m, err := p.swp.SwapFace(frame, it.face, it.latent)
+		crop, m, err := sw.SwapFaceAt(frame, it.face, it.latent, opts.PixelBoost)
 		st.Swap += time.Since(t)
 		if err != nil {
 			return err
@@ -118,13 +132,41 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 	return nil
 }
 
+// balance applies opts.SwapperWeight (FaceFusion's --face-swapper-weight) to
+// each item's latent: at any weight but 0.5 the target face's own identity is
+// mixed in, so every target face is embedded first, on frame as it is before
+// any of them is swapped. At 0.5 items come back as they are.
+func (p *Pipeline) balance(frame media.Frame, items []swapItem, opts Options, st *Stats) ([]swapItem, error) {
+	if swapperWeightMix(opts.WithDefaults().SwapperWeight) == 0 || len(items) == 0 {
+		return items, nil
+	}
+	faces := make([]Face, len(items))
+	for i, it := range items {
+		faces[i] = it.face
+	}
+	embs, d, err := p.embedAll(frame, faces)
+	st.Embed += d
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swapItem, len(items))
+	for i, it := range items {
+		l, err := Balance(it.latent, embs[i], opts.WithDefaults().SwapperWeight)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = swapItem{it.face, l}
+	}
+	return out, nil
+}
+
 // overlapping reports whether any two items' paste regions, grown by the one
 // pixel a bilinear tap reaches, intersect.
-func overlapping(items []swapItem, size, w, h int) bool {
+func overlapping(items []swapItem, tmpl Template, size, w, h int) bool {
 	type rect struct{ x1, y1, x2, y2 int }
 	rs := make([]rect, 0, len(items))
 	for _, it := range items {
-		m := AlignTransform(it.face.Landmarks, ArcFace128, size)
+		m := AlignTransform(it.face.Landmarks, tmpl, size)
 		x1, y1, x2, y2, ok := PasteRegion(m, size, w, h)
 		if !ok {
 			continue

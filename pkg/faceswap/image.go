@@ -96,6 +96,10 @@ func (p *Pipeline) SwapAssigned(ctx context.Context, target media.Frame, as []As
 // swapAssignments swaps each assignment into faces (numbered left to right), computing
 // each distinct source's latent once, and returns the new frame.
 func (p *Pipeline) swapAssignments(ctx context.Context, target media.Frame, faces []Face, as []Assignment, opts Options, st *Stats) (media.Frame, error) {
+	sw, err := p.swapperFor(opts)
+	if err != nil {
+		return media.Frame{}, err
+	}
 	items := make([]swapItem, 0, len(as))
 	latents := map[*float32][]float32{}
 	for _, a := range as {
@@ -109,7 +113,7 @@ func (p *Pipeline) swapAssignments(ctx context.Context, target media.Frame, face
 		l, ok := latents[&a.Source[0]]
 		if !ok {
 			var err error
-			if l, err = p.swp.Latent(a.Source); err != nil {
+			if l, err = sw.Latent(a.Source); err != nil {
 				return media.Frame{}, err
 			}
 			latents[&a.Source[0]] = l
@@ -155,8 +159,8 @@ func (p *Pipeline) checkSwap(target media.Frame, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	if p.swp == nil {
-		return errNoSwapper
+	if _, err := p.swapperFor(opts); err != nil {
+		return err
 	}
 	if err := p.checkEnhancer(opts); err != nil {
 		return err

@@ -130,6 +130,20 @@ type Options struct {
 	// EnhancerWeight is CodeFormer's fidelity weight in (0,1]; 0 selects the
 	// default 0.5. Other enhancers have no weight input and ignore it.
 	EnhancerWeight float64
+
+	// Swapper picks the swapper model by name (SwapperModels); "" is the
+	// pipeline's default (ModelPaths.Swapper). The model must be configured.
+	Swapper string
+	// SwapperWeight is FaceFusion's --face-swapper-weight in [0,1]: 0.5 (the
+	// default) uses the source identity as is, lower values mix in the target
+	// face's own identity, higher ones push away from it. 0 selects the default;
+	// SwapperWeightNone asks for 0.
+	SwapperWeight float64
+	// PixelBoost is the side the face is warped at (PixelBoostSizes, a multiple
+	// of the model's native size): the crop is split into k² polyphase
+	// sub-images, each swapped at the native size, and re-interleaved. 0 is the
+	// native size.
+	PixelBoost int
 }
 
 // WithDefaults fills unset fields with their defaults.
@@ -157,6 +171,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.EnhancerWeight == 0 {
 		o.EnhancerWeight = DefaultEnhancerWeight
+	}
+	if o.SwapperWeight == 0 {
+		o.SwapperWeight = DefaultSwapperWeight
 	}
 	return o
 }
@@ -220,7 +237,7 @@ func (o Options) Validate() error {
 	if w := o.EnhancerWeight; math.IsNaN(w) || w < 0 || w > 1 {
 		return fmt.Errorf("faceswap: EnhancerWeight %v: want a value in (0,1]", w)
 	}
-	return nil
+	return checkSwapperOptions(o)
 }
 
 // autoIndexes reports whether an index list means "automatic": nil, empty or [-1].

@@ -1,7 +1,8 @@
 // Package faceswap is swapd's face-swap pipeline: SCRFD or YOLOFace detection,
 // similarity alignment to the ArcFace/FFHQ templates, ArcFace identity
 // embeddings, face selection (one/many/reference, orders, explicit indexes),
-// inswapper_128, FaceFusion-style box-mask paste-back with an optional kept mouth,
+// FaceFusion's swappers (inswapper_128, hyperswap, ghost, SimSwap: swapmodels.go)
+// with pixel boost, FaceFusion-style box-mask paste-back with an optional kept mouth,
 // face enhancers (GFPGAN 1.4, CodeFormer, GPEN-BFR) and a concurrent video frame
 // pipeline (SwapVideo). It follows FaceFusion's order and constants
 // (docs/face-pipeline-facts.md) and knows nothing about HTTP, queues or ffmpeg.
@@ -38,9 +39,18 @@ import (
 // Swapper empty. Enhancers maps enhancer names (EnhancerGFPGAN14, …) to files;
 // every listed model is opened in New, so list only those the service offers
 // (each real one is 75–380 MB).
+//
+// Swapper is the default swapper (Options.Swapper ""), named after its file when
+// the base name is a known model (hyperswap_1a_256.onnx), else inswapper_128.
+// Swappers maps further swapper names (SwapperModels) to files, and Converters
+// the embedding converters they need (crossface_ghost, crossface_simswap) to
+// files. Every listed model is opened once in New; models of any native size run
+// under the same device slots.
 type ModelPaths struct {
 	Detector, Recognizer, Swapper string
 	Enhancers                     map[string]string
+	Swappers                      map[string]string
+	Converters                    map[string]string
 }
 
 // Errors a client can act on. They are returned wrapped; test with errors.Is.
@@ -81,7 +91,8 @@ type Pipeline struct {
 	sessions []*inference.Session
 	det      *Detector
 	rec      *Recognizer
-	swp      *Swapper
+	swp      *Swapper            // the default swapper
+	swappers map[string]*Swapper // every swapper by model name, the default included
 	enh      map[string]*Enhancer
 	masks    sync.Map // maskKey → []float32, read-only once stored
 }
@@ -95,7 +106,7 @@ func New(paths ModelPaths, dev *inference.Device) (*Pipeline, error) {
 	if paths.Detector == "" {
 		return nil, errors.New("faceswap: no detector model path")
 	}
-	p := &Pipeline{dev: dev, enh: map[string]*Enhancer{}}
+	p := &Pipeline{dev: dev, enh: map[string]*Enhancer{}, swappers: map[string]*Swapper{}}
 	open := func(path string) (*inference.Session, error) {
 		s, err := dev.OpenSession(path)
 		if err != nil {
@@ -123,13 +134,8 @@ func New(paths ModelPaths, dev *inference.Device) (*Pipeline, error) {
 			return fail(err)
 		}
 	}
-	if paths.Swapper != "" {
-		if s, err = open(paths.Swapper); err != nil {
-			return fail(err)
-		}
-		if p.swp, err = NewSwapper(s); err != nil {
-			return fail(err)
-		}
+	if err := p.openSwappers(paths, open); err != nil {
+		return fail(err)
 	}
 	names := make([]string, 0, len(paths.Enhancers))
 	for name := range paths.Enhancers {

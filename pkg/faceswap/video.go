@@ -92,7 +92,11 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	if err := ctx.Err(); err != nil {
 		return VideoStats{}, err
 	}
-	latent, err := p.swp.Latent(src)
+	sw, err := p.swapperFor(opts)
+	if err != nil {
+		return VideoStats{}, err
+	}
+	latent, err := sw.Latent(src)
 	if err != nil {
 		return VideoStats{}, err
 	}
@@ -132,8 +136,8 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 // these (validated, defaulted) options: a missing model or enhancer, no reader or
 // writer, a source index other than the one identity a video swaps in.
 func (p *Pipeline) checkVideo(r FrameReader, w FrameWriter, opts Options) error {
-	if p.swp == nil {
-		return errNoSwapper
+	if _, err := p.swapperFor(opts); err != nil {
+		return err
 	}
 	if err := p.checkEnhancer(opts); err != nil {
 		return err

@@ -10,8 +10,11 @@
 // digits. A CRC32 from the same host detects truncation and corruption, not
 // tampering; where a SHA-256 is known it is pinned here and used instead.
 //
-// Licence: InsightFace states that all its pretrained models — every entry
-// here — are for non-commercial research purposes only. Operators are
+// Licence: each entry carries its own (FaceFusion's __metadata__ label).
+// InsightFace states that all its pretrained models (the detectors, the
+// recognizer, inswapper) are for non-commercial research purposes only; every
+// swapper is fed an embedding from that recognizer, so no swap chain here is
+// clear for commercial use (ghost is Apache-2.0 itself). Operators are
 // responsible for having the right to use them.
 package models
 
@@ -28,6 +31,10 @@ const (
 	RoleRecognizer Role = "recognizer"
 	RoleSwapper    Role = "swapper"
 	RoleEnhancer   Role = "enhancer"
+	// RoleConverter is an embedding converter: FaceFusion's crossface models,
+	// which map an ArcFace embedding into the identity space the ghost and
+	// SimSwap swappers were trained with.
+	RoleConverter Role = "converter"
 )
 
 // Source is one place to download a model from.
@@ -68,12 +75,25 @@ const (
 
 // ffSources returns FaceFusion's GitHub and Hugging Face copies of stem.onnx
 // with their .hash sidecars, in FaceFusion's default provider order.
-func ffSources(stem string) []Source {
+func ffSources(stem string) []Source { return ffSourcesAt("models-3.0.0", stem) }
+
+// ffSourcesAt is ffSources for another facefusion-assets release (models-3.3.0
+// holds the hyperswap models, models-3.4.0 the crossface converters).
+func ffSourcesAt(release, stem string) []Source {
+	gh := "https://github.com/facefusion/facefusion-assets/releases/download/" + release + "/"
+	hf := "https://huggingface.co/facefusion/" + release + "/resolve/main/"
 	return []Source{
-		{URL: ffGitHub + stem + ".onnx", HashURL: ffGitHub + stem + ".hash"},
-		{URL: ffHuggingFace + stem + ".onnx", HashURL: ffHuggingFace + stem + ".hash"},
+		{URL: gh + stem + ".onnx", HashURL: gh + stem + ".hash"},
+		{URL: hf + stem + ".onnx", HashURL: hf + stem + ".hash"},
 	}
 }
+
+const (
+	licenseResearchRAIL = "ResearchRAIL (FaceFusion label): research use; not for commercial use"
+	licenseGhost        = "Apache-2.0 (FaceFusion label; ai-forever) — but fed an InsightFace ArcFace embedding, whose models are non-commercial"
+	licenseSimSwap      = "Non-Commercial (FaceFusion label; neuralchen SimSwap)"
+	licenseCrossface    = "no licence in FaceFusion's metadata (a FaceFusion model, models-3.4.0); treat as FaceFusion's, ask its authors before commercial use"
+)
 
 // catalogue is the source of truth; Catalogue returns a copy.
 var catalogue = []Entry{
@@ -137,6 +157,95 @@ var catalogue = []Entry{
 		License: licenseInsightFace,
 		Note: "FaceFusion's half-precision inswapper (models-3.0.0), half the size and faster on GPUs with fp16 " +
 			"support. Size from a third-party listing of FF's files; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "hyperswap_1a_256",
+		Role:    RoleSwapper,
+		File:    "hyperswap_1a_256.onnx",
+		Sources: ffSourcesAt("models-3.3.0", "hyperswap_1a_256"),
+		License: licenseResearchRAIL,
+		Note: "FaceFusion's HyperSwap 1a (vendor FaceFusion, 2025, models-3.3.0), FaceFusion's default swapper since 3.4: " +
+			"arcface_128 template at 256 px, input (x/255 - 0.5)/0.5, source = the L2-normalised ArcFace embedding, output " +
+			"mapped back with x*0.5 + 0.5 (FF processors/modules/face_swapper/core.py). Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "hyperswap_1b_256",
+		Role:    RoleSwapper,
+		File:    "hyperswap_1b_256.onnx",
+		Sources: ffSourcesAt("models-3.3.0", "hyperswap_1b_256"),
+		License: licenseResearchRAIL,
+		Note:    "FaceFusion's HyperSwap 1b (models-3.3.0), as hyperswap_1a_256. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "hyperswap_1c_256",
+		Role:    RoleSwapper,
+		File:    "hyperswap_1c_256.onnx",
+		Sources: ffSourcesAt("models-3.3.0", "hyperswap_1c_256"),
+		License: licenseResearchRAIL,
+		Note:    "FaceFusion's HyperSwap 1c (models-3.3.0), as hyperswap_1a_256. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "ghost_1_256",
+		Role:    RoleSwapper,
+		File:    "ghost_1_256.onnx",
+		Sources: ffSources("ghost_1_256"),
+		License: licenseGhost,
+		Note: "ai-forever's GHOST (2022) as re-hosted by FaceFusion (models-3.0.0): arcface_112_v1 template at 256 px, " +
+			"input (x/255 - 0.5)/0.5, source = crossface_ghost(ArcFace embedding), output x*0.5 + 0.5. Needs crossface_ghost. " +
+			"Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "ghost_2_256",
+		Role:    RoleSwapper,
+		File:    "ghost_2_256.onnx",
+		Sources: ffSources("ghost_2_256"),
+		License: licenseGhost,
+		Note:    "GHOST 2 (models-3.0.0), as ghost_1_256. Needs crossface_ghost. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "ghost_3_256",
+		Role:    RoleSwapper,
+		File:    "ghost_3_256.onnx",
+		Sources: ffSources("ghost_3_256"),
+		License: licenseGhost,
+		Note:    "GHOST 3 (models-3.0.0), as ghost_1_256. Needs crossface_ghost. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "simswap_256",
+		Role:    RoleSwapper,
+		File:    "simswap_256.onnx",
+		Sources: ffSources("simswap_256"),
+		License: licenseSimSwap,
+		Note: "SimSwap (neuralchen, 2020) as re-hosted by FaceFusion (models-3.0.0): arcface_112_v1 template at 256 px, " +
+			"input ImageNet mean (0.485, 0.456, 0.406) / std (0.229, 0.224, 0.225), source = normalize(crossface_simswap(embedding)), " +
+			"output used as is in [0,1]. Needs crossface_simswap. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "simswap_unofficial_512",
+		Role:    RoleSwapper,
+		File:    "simswap_unofficial_512.onnx",
+		Sources: ffSources("simswap_unofficial_512"),
+		License: licenseSimSwap,
+		Note: "An unofficial 512 px SimSwap as re-hosted by FaceFusion (models-3.0.0): arcface_112_v1 at 512 px, input x/255 " +
+			"(mean 0, std 1), source as simswap_256, output in [0,1]. Needs crossface_simswap. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "crossface_ghost",
+		Role:    RoleConverter,
+		File:    "crossface_ghost.onnx",
+		Sources: ffSourcesAt("models-3.4.0", "crossface_ghost"),
+		License: licenseCrossface,
+		Note: "FaceFusion's embedding converter for the ghost swappers (models-3.4.0): input 'input' [1,512] ArcFace embedding, " +
+			"output [1,512]. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "crossface_simswap",
+		Role:    RoleConverter,
+		File:    "crossface_simswap.onnx",
+		Sources: ffSourcesAt("models-3.4.0", "crossface_simswap"),
+		License: licenseCrossface,
+		Note: "FaceFusion's embedding converter for the SimSwap swappers (models-3.4.0): input 'input' [1,512], output [1,512]. " +
+			"Size unknown; checksum: CRC32 sidecar.",
 	},
 	{
 		Name:    "gfpgan_1.4",
