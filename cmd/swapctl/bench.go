@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/swapd/swapd/internal/loadgen"
 	"github.com/swapd/swapd/pkg/client"
 )
 
@@ -24,7 +25,10 @@ import (
 //   - end to end: submit an image job and wait for its webhook, -jobs times in a row;
 //     the worker's own per-stage seconds come from the job records;
 //   - submit latency: -submits small JSON submissions (upload keys, no image bytes in
-//     the body) from -parallel clients, reporting p50/p99.
+//     the body) from -parallel clients, reporting p50/p99;
+//   - the queue alone (-probes N): probe jobs through internal/loadgen, open loop at
+//     -rate jobs/s or max rate from -parallel clients, against swapd and, with -peer,
+//     against the FastAPI + Celery peer with the same code (benchProbes).
 //
 // The webhook receiver listens on localhost, so the stack must allow "localhost" in
 // SWAPD_ALLOW_PRIVATE (scripts/bench.sh does).
@@ -37,17 +41,19 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	jobsN := fs.Int("jobs", 10, "image jobs to time end to end (sequentially)")
 	probes := fs.Int("probes", 0, "if > 0: measure the queue with this many probe jobs instead (no inference)")
 	submits := fs.Int("submits", 500, "JSON submissions to time")
-	parallel := fs.Int("parallel", 8, "concurrent submitters")
+	parallel := fs.Int("parallel", 8, "concurrent submitters (with -probes and no -rate: clients submitting back to back)")
+	rate := fs.Float64("rate", 0, "with -probes: submit at this many jobs/s, open loop (0: max rate from -parallel clients)")
+	peer := fs.String("peer", "", "with -probes: also run the same load against the FastAPI + Celery peer at this URL (bench/peer) and print the ratios")
 	if err := fs.Parse(args); err != nil || (*probes == 0 && (*source == "" || *target == "")) {
 		return exitUsage, errors.New("bench needs -source and -target, or -probes N")
 	}
 	c := client.New(*url, *key)
+	if *probes > 0 {
+		return benchProbes(ctx, c, *peer, *probes, *parallel, *rate, stdout)
+	}
 	hooks, hookURL, err := startReceiver()
 	if err != nil {
 		return exitFailed, err
-	}
-	if *probes > 0 {
-		return benchProbes(ctx, c, hooks, hookURL, *probes, *parallel, stdout)
 	}
 	srcB64, err := fileBase64(*source)
 	if err != nil {
@@ -287,70 +293,40 @@ func mean(d []time.Duration) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// benchProbes measures the queue itself: probe jobs travel API, Redis, a worker's
-// device slot, the job record and a signed webhook, without inference.
-func benchProbes(ctx context.Context, c *client.Client, hooks *hookSink, hookURL string, n, parallel int, stdout io.Writer) (int, error) {
-	type sent struct {
-		id string
-		at time.Time
+// benchProbes measures the queue itself with internal/loadgen: probe jobs travel API,
+// Redis, a worker's device slot, the job record and a signed webhook, without
+// inference. rate > 0 submits at that rate whatever the completions (open loop); rate
+// 0 runs parallel clients submitting back to back (max rate). With peerURL, the same
+// load then goes to the FastAPI + Celery peer (bench/peer), and the ratios are printed.
+func benchProbes(ctx context.Context, c *client.Client, peerURL string, n, parallel int, rate float64, stdout io.Writer) (int, error) {
+	recv, err := loadgen.NewReceiver()
+	if err != nil {
+		return exitFailed, err
 	}
-	ids := make([]sent, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	t0 := time.Now()
-	for w := 0; w < parallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				at := time.Now()
-				j, err := c.Probe(ctx, hookURL)
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					continue
-				}
-				ids[i] = sent{j.ID, at}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return exitAPI, firstErr
-	}
-	submitWall := time.Since(t0)
-	var lat []time.Duration
-	lost := 0
-	deadline := time.Now().Add(2 * time.Minute)
-	for _, s := range ids {
-		left := time.Until(deadline)
-		if left < time.Second {
-			left = time.Second
+	defer recv.Close()
+	run := func(name string, t loadgen.Target) loadgen.Result {
+		var r loadgen.Result
+		mode := fmt.Sprintf("max rate, %d clients", parallel)
+		if rate > 0 {
+			mode = fmt.Sprintf("open loop at %.0f jobs/s", rate)
+			r = loadgen.Open(ctx, t, recv, n, rate, loadgen.Options{})
+		} else {
+			r = loadgen.Closed(ctx, t, recv, n, parallel, loadgen.Options{})
 		}
-		if err := hooks.wait(ctx, s.id, left); err != nil {
-			lost++
-			continue
-		}
-		lat = append(lat, hooks.at(s.id).Sub(s.at))
+		fmt.Fprintf(stdout, "%-5s %s: %s\n", name, mode, r)
+		return r
 	}
-	finishWall := time.Since(t0)
-	time.Sleep(time.Second) // let duplicates, if any, arrive
-	dups := hooks.duplicates()
-	fmt.Fprintf(stdout, "probes: %d submitted in %.2fs (%.0f submits/s), all finished in %.2fs (%.0f jobs/s)\n",
-		n, submitWall.Seconds(), float64(n)/submitWall.Seconds(), finishWall.Seconds(), float64(n-lost)/finishWall.Seconds())
-	if len(lat) > 0 {
-		fmt.Fprintf(stdout, "submit → signed webhook: p50 %.1fms  p99 %.1fms\n", ms(pct(lat, 50)), ms(pct(lat, 99)))
+	sw := run("swapd", &loadgen.Swapd{URL: c.BaseURL, Key: c.Key})
+	failed := sw.SubmitErrors > 0 || sw.Lost > 0 || sw.Duplicates > 0
+	if peerURL != "" {
+		pr := run("peer", &loadgen.Peer{URL: peerURL})
+		fmt.Fprintf(stdout, "ratios swapd/peer: submit→webhook p50 %.2f×  p99 %.2f×;  submits/s %.2f×;  finished jobs/s %.2f×\n",
+			ratio(sw.P50, pr.P50), ratio(sw.P99, pr.P99), sw.SubmitRate()/pr.SubmitRate(), sw.FinishRate()/pr.FinishRate())
 	}
-	fmt.Fprintf(stdout, "webhooks lost: %d  duplicates: %d\n", lost, dups)
-	if lost > 0 || dups > 0 {
-		return exitFailed, fmt.Errorf("%s lost, %d duplicated", plural(lost, "webhook", "webhooks"), dups)
+	if failed {
+		return exitFailed, fmt.Errorf("swapd: %d submit errors (first: %v), %s lost, %d duplicated", sw.SubmitErrors, sw.FirstError, plural(sw.Lost, "webhook", "webhooks"), sw.Duplicates)
 	}
 	return exitOK, nil
 }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
