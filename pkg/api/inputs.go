@@ -166,6 +166,12 @@ func readError(err error, limit int64) error {
 // be checked without the worker: upload keys exist and hold an acceptable image,
 // base64 decodes to one, URLs are well formed and not aimed at private addresses.
 func resolveInput(ctx context.Context, d *Deps, jobID, name string, in Input) (jobs.Input, error) {
+	return resolveInputStreamed(ctx, d, jobID, name, in, nil)
+}
+
+// resolveInputStreamed is resolveInput for a body read by scanSubmission (streamed not
+// nil): a base64 input was stored already and in.Base64 names its result.
+func resolveInputStreamed(ctx context.Context, d *Deps, jobID, name string, in Input, streamed *streamedInputs) (jobs.Input, error) {
 	set := 0
 	for _, s := range []string{in.Key, in.URL, in.Base64} {
 		if s != "" {
@@ -176,6 +182,12 @@ func resolveInput(ctx context.Context, d *Deps, jobID, name string, in Input) (j
 		return jobs.Input{}, errcode.New(errcode.InvalidRequest, "%s: give exactly one of key, url, base64", name)
 	}
 	switch {
+	case in.Base64 != "" && streamed != nil:
+		res, ok := streamed.take(in.Base64)
+		if !ok {
+			return jobs.Input{}, errcode.New(errcode.InvalidRequest, "%s: the base64 input was not read", name)
+		}
+		return res.in, inputError(name, res.err)
 	case in.Base64 != "":
 		b64 := in.Base64
 		if i := strings.Index(b64, ";base64,"); strings.HasPrefix(b64, "data:") && i >= 0 {

@@ -64,24 +64,44 @@ func handleCreateJob(d *Deps) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, int64(d.MaxSources+2)*d.Limits.MaxBytes+d.VideoLimits.MaxBytes+1<<20)
 			err = parseMultipart(r, d, job, fp)
 		case "application/json", "":
-			var body []byte
-			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
-			if err != nil {
-				err = readError(err, maxJSONBody)
+			// The body is read as a stream: base64 inputs go to storage as they arrive
+			// (jsonstream.go), the rest is decoded as a whole body always was.
+			body := io.TeeReader(http.MaxBytesReader(w, r.Body, maxJSONBody), fp)
+			scan := scanSubmission(body, d.MaxSources, func(name string, in io.Reader) (jobs.Input, error) {
+				return storeStream(r.Context(), d, jobs.InputKey(job.ID, name), in, strings.HasPrefix(name, "target"))
+			})
+			if scan.readErr != nil {
+				err = readError(scan.readErr, maxJSONBody)
 				break
 			}
-			fp.Write(body)
 			if idem != "" {
-				// A replay is answered before anything is stored again.
+				// A replay is recognised once the whole body is read (its fingerprint),
+				// and keeps nothing of what this request streamed.
 				id, lerr := d.Jobs.Lookup(r.Context(), job.Owner, idem, hex.EncodeToString(fp.Sum(nil)))
 				if lerr != nil || id != "" {
+					if len(scan.streamed.list) > 0 {
+						_ = d.Store.DeletePrefix(context.WithoutCancel(r.Context()), jobs.ObjectPrefix(job.ID))
+					}
 					replay(w, r, d, id, lerr)
 					return
 				}
 			}
+			if scan.syntaxErr != nil {
+				err = scan.syntaxErr
+				if _, coded := errcode.As(err); !coded {
+					err = errcode.New(errcode.InvalidRequest, "the body is not a valid job: %v", err)
+				}
+				break
+			}
 			var sub Submission
-			if err = decodeStrict(body, &sub); err == nil {
-				err = resolve(r.Context(), d, job, sub)
+			if err = decodeStrict(scan.skeleton, &sub); err == nil {
+				err = resolveStreamed(r.Context(), d, job, sub, scan.streamed)
+			}
+			if err == nil {
+				// A field given twice: the last counts, and what the others stored goes.
+				if unused := scan.streamed.unused(); len(unused) > 0 {
+					_ = d.Store.Delete(context.WithoutCancel(r.Context()), unused...)
+				}
 			}
 		default:
 			err = errcode.New(errcode.UnsupportedMedia, "send application/json or multipart/form-data, not %q", mt)
@@ -150,8 +170,18 @@ func unmarshalStrict(b []byte, v any) error {
 	return nil
 }
 
-// resolve checks a submission and stores its inputs under the job.
+// resolve checks a submission and stores its inputs under the job, decoding its base64
+// inputs from the submission's strings. The RunPod endpoint submits this way: its
+// bodies (10 MB for /run, 20 MB for /runsync) are read whole, not streamed.
 func resolve(ctx context.Context, d *Deps, job *jobs.Job, sub Submission) error {
+	return resolveStreamed(ctx, d, job, sub, nil)
+}
+
+// resolveStreamed is resolve for a body read by scanSubmission: its base64 inputs were
+// stored while it was read, and each Input.Base64 is the placeholder of its result in
+// streamed. Inputs are checked in the same order either way, so the same body is
+// refused for the same reason.
+func resolveStreamed(ctx context.Context, d *Deps, job *jobs.Job, sub Submission, streamed *streamedInputs) error {
 	hook := ""
 	if sub.Webhook != nil {
 		hook = sub.Webhook.URL
@@ -188,20 +218,20 @@ func resolve(ctx context.Context, d *Deps, job *jobs.Job, sub Submission) error 
 		return err
 	}
 	for i, s := range sources {
-		in, err := resolveInput(ctx, d, job.ID, fmt.Sprintf("source-%d", i), s)
+		in, err := resolveInputStreamed(ctx, d, job.ID, fmt.Sprintf("source-%d", i), s, streamed)
 		if err != nil {
 			return err
 		}
 		job.Sources = append(job.Sources, in)
 	}
 	if sub.Reference != nil {
-		in, err := resolveInput(ctx, d, job.ID, "reference", *sub.Reference)
+		in, err := resolveInputStreamed(ctx, d, job.ID, "reference", *sub.Reference, streamed)
 		if err != nil {
 			return err
 		}
 		job.Reference = &in
 	}
-	in, err := resolveInput(ctx, d, job.ID, "target", *sub.Target)
+	in, err := resolveInputStreamed(ctx, d, job.ID, "target", *sub.Target, streamed)
 	if err != nil {
 		return err
 	}
