@@ -19,6 +19,8 @@ func coded(err error) error {
 		return errcode.New(errcode.NoFaceInTarget, "no face in the target matched the face selection")
 	case errors.Is(err, faceswap.ErrNoFaceInTarget):
 		return errcode.New(errcode.NoFaceInTarget, "no face was found in the target image")
+	case errors.Is(err, faceswap.ErrSwapperUnavailable):
+		return errcode.New(errcode.UnsupportedOption, "%v", err)
 	}
 	// An index beyond the faces found: the request was well formed, the image lacks
 	// the face it names (the index range itself is checked at submit).

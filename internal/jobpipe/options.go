@@ -33,6 +33,13 @@ func faceswapOptions(o jobs.Options) faceswap.Options {
 		TargetIndexes: o.TargetIndexes, SourceIndexes: o.SourceIndexes,
 		DetectorSize: o.DetectorSize, DetectorScore: o.DetectorScore,
 		MouthMask: o.MouthMask, Enhancer: o.Enhancer,
+		Swapper: o.Swapper, PixelBoost: o.PixelBoost,
+	}
+	if o.SwapperWeight != nil {
+		fo.SwapperWeight = *o.SwapperWeight
+		if fo.SwapperWeight == 0 {
+			fo.SwapperWeight = faceswap.SwapperWeightNone // an explicit 0 is a weight of 0, not the default
+		}
 	}
 	if o.ReferenceDistance != nil {
 		fo.ReferenceDistance = *o.ReferenceDistance

@@ -13,6 +13,7 @@
 package jobpipe
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -38,6 +39,14 @@ var _ tasks.Pipeline = Pipeline{}
 func (j Pipeline) check(o jobs.Options) error {
 	if o.Enhancer != "" && !slices.Contains(j.p.Enhancers(), o.Enhancer) {
 		return errcode.New(errcode.InvalidRequest, "enhancer %q is not installed on this worker (installed: %v)", o.Enhancer, j.p.Enhancers())
+	}
+	// A swapper the API let through (some worker offered it) that this one lacks,
+	// or a pixel boost its default model cannot take: no retry here can fix it.
+	if o.Swapper != "" && !slices.Contains(j.p.Swappers(), o.Swapper) {
+		return errcode.New(errcode.UnsupportedOption, "swapper %q is not installed on this worker (installed: %v)", o.Swapper, j.p.Swappers())
+	}
+	if name := cmp.Or(o.Swapper, j.p.DefaultSwapper()); o.PixelBoost != 0 && !faceswap.PixelBoostValid(name, o.PixelBoost) {
+		return errcode.New(errcode.UnsupportedOption, "pixel_boost %d is not a multiple of %s's %d px", o.PixelBoost, name, faceswap.SwapperSize(name))
 	}
 	// The full pipeline options, not only the embedding's: anything the pipeline
 	// would refuse mid-job (and the worker would take for a transient failure) is

@@ -19,6 +19,7 @@ func TestVocabulariesMatch(t *testing.T) {
 	}{
 		{"face_order", jobs.FaceOrders, faceswap.Orders, func(o *jobs.Options, v string) { o.FaceOrder = v }},
 		{"enhancer", jobs.Enhancers, faceswap.EnhancerModels, func(o *jobs.Options, v string) { o.Enhancer = v }},
+		{"swapper", jobs.Swappers, faceswap.SwapperModels, func(o *jobs.Options, v string) { o.Swapper = v }},
 		// jobs has no list of selectors, only its Validate: faceswap's list is
 		// checked against that, and a made-up value must fail on both sides.
 		{"face_selector", nil, faceswap.Selectors, func(o *jobs.Options, v string) { o.FaceSelector = v }},
@@ -42,6 +43,30 @@ func TestVocabulariesMatch(t *testing.T) {
 		if o.Validate() == nil || faceswapOptions(o).Validate() == nil {
 			t.Errorf("%s: a made-up value passes jobs (%v) or faceswap (%v)", c.name, o.Validate(), faceswapOptions(o).Validate())
 		}
+	}
+}
+
+// Pixel boost sizes and each swapper's native size agree, so that jobs refuses at
+// submit exactly the boosts the pipeline would refuse.
+func TestPixelBoostVocabularyMatches(t *testing.T) {
+	if !slices.Equal(jobs.PixelBoosts, faceswap.PixelBoostSizes) {
+		t.Errorf("jobs pixel boosts %v, faceswap %v", jobs.PixelBoosts, faceswap.PixelBoostSizes)
+	}
+	for _, name := range faceswap.SwapperModels {
+		if jobs.SwapperSize(name) != faceswap.SwapperSize(name) {
+			t.Errorf("%s: jobs says %d px, faceswap %d", name, jobs.SwapperSize(name), faceswap.SwapperSize(name))
+		}
+		for _, b := range append([]int{0, 100}, faceswap.PixelBoostSizes...) {
+			o := jobs.Options{Swapper: name, PixelBoost: b}
+			jerr, ferr := o.Validate(), faceswapOptions(o).Validate()
+			if (jerr == nil) != (ferr == nil) || (jerr == nil) != faceswap.PixelBoostValid(name, b) {
+				t.Errorf("%s at %d: jobs %v, faceswap %v", name, b, jerr, ferr)
+			}
+		}
+	}
+	w := 0.0
+	if fo := faceswapOptions(jobs.Options{SwapperWeight: &w}); fo.SwapperWeight != faceswap.SwapperWeightNone {
+		t.Errorf("swapper_weight 0 maps to %v, want SwapperWeightNone (not the default)", fo.SwapperWeight)
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/internal/config"
 	"github.com/swapd/swapd/pkg/faceswap"
@@ -40,7 +42,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	modelsDir := s.String("SWAPD_MODELS_DIR", "./models", "directory holding the model files")
 	detector := s.String("SWAPD_DETECTOR_MODEL", defaultFile(models.RoleDetector), "SCRFD detector file in the models directory (or an absolute path)")
 	recognizer := s.String("SWAPD_RECOGNIZER_MODEL", defaultFile(models.RoleRecognizer), "ArcFace recognizer file")
-	swapper := s.String("SWAPD_SWAPPER_MODEL", defaultFile(models.RoleSwapper), "inswapper_128 swapper file")
+	swapper := s.String("SWAPD_SWAPPER_MODEL", defaultFile(models.RoleSwapper), "default swapper file (options.swapper unset): inswapper_128.onnx, or another swapper named by its file, e.g. hyperswap_1a_256.onnx")
+	swappers := s.String("SWAPD_SWAPPER_MODELS", "", "further swappers offered, name=file pairs, with the embedding converters they need: hyperswap_1a_256=hyperswap_1a_256.onnx,ghost_1_256=ghost_1_256.onnx,crossface_ghost=crossface_ghost.onnx,…")
 	enhancers := s.String("SWAPD_ENHANCER_MODELS", "", "enhancers offered, name=file pairs: gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx,…")
 	devices := s.String("SWAPD_DEVICES", "cpu", "devices: cpu, or cuda:0,cuda:1 …")
 	s.String("SWAPD_SLOTS_PER_DEVICE", "1", "jobs that may run inference on one device at once")
@@ -87,6 +90,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		scheduledPoll = s.Duration("SWAPD_SCHEDULED_POLL_INTERVAL")
 	}
 	direct := s.Bool("SWAPD_WEBHOOK_DIRECT")
+	webhookPoll := poll
+	if direct {
+		webhookPoll = scheduledPoll
+	}
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
 	memory := media.NewBudget(s.Int64("SWAPD_WORKER_MEMORY"))
 	reaperGrace, reaperEvery := s.Duration("SWAPD_REAPER_GRACE"), s.Duration("SWAPD_REAPER_INTERVAL")
@@ -119,6 +126,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Recognizer: modelPath(*modelsDir, *recognizer),
 		Swapper:    modelPath(*modelsDir, *swapper),
 		Enhancers:  map[string]string{},
+	}
+	if paths.Swappers, paths.Converters, err = parseSwappers(*swappers, *modelsDir); err != nil {
+		return err
 	}
 	for _, kv := range config.List(*enhancers) {
 		name, file, ok := strings.Cut(kv, "=")
@@ -216,8 +226,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ShutdownTimeout:          webhook.DefaultTimeout + time.Second,
 		RetryDelayFunc:           tasks.WebhookRetryDelay(schedule),
 		DelayedTaskCheckInterval: scheduledPoll,
-		TaskCheckInterval:        poll,
-		Logger:                   asynqLogger{log},
+		// With direct first attempts, this queue holds retries (forwarded every
+		// scheduledPoll anyway) and the API's cancel events: polling it as often as
+		// the swap queue would double the idle cost for nothing.
+		TaskCheckInterval: webhookPoll,
+		Logger:            asynqLogger{log},
 	})
 	if err := hooks.Start(mux); err != nil {
 		return fmt.Errorf("webhook server: %w", err)
@@ -230,6 +243,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
+	// Publish the swappers this worker offers, so the API refuses at submit a job
+	// asking for one no worker has (pkg/api/offers.go).
+	go publishOffers(ctx, rdb, pipelines[devs[0]].Swappers(), log)
 	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
@@ -260,6 +276,42 @@ func modelID(path string) string {
 		return filepath.Base(path)
 	}
 	return fmt.Sprintf("%s-%d", filepath.Base(path), fi.Size())
+}
+
+// parseSwappers reads SWAPD_SWAPPER_MODELS: name=file pairs, where crossface_*
+// names are embedding converters and the others swapper models.
+func parseSwappers(list, dir string) (swappers, converters map[string]string, err error) {
+	swappers, converters = map[string]string{}, map[string]string{}
+	for _, kv := range config.List(list) {
+		name, file, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || file == "" {
+			return nil, nil, fmt.Errorf("SWAPD_SWAPPER_MODELS: %q is not name=file", kv)
+		}
+		if strings.HasPrefix(name, "crossface_") {
+			converters[name] = modelPath(dir, file)
+		} else {
+			swappers[name] = modelPath(dir, file)
+		}
+	}
+	return swappers, converters, nil
+}
+
+// publishOffers republishes the worker's swapper models every jobs.OfferRefresh
+// until ctx ends. A failed publication is logged and retried at the next tick;
+// the offers outlive a few missed ones (jobs.OfferTTL).
+func publishOffers(ctx context.Context, rdb redis.Cmdable, names []string, log *slog.Logger) {
+	t := time.NewTicker(jobs.OfferRefresh)
+	defer t.Stop()
+	for {
+		if err := jobs.PublishOffers(ctx, rdb, jobs.OfferSwapper, names, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("publish swapper offers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func modelPath(dir, file string) string {

@@ -269,7 +269,7 @@ func checkCounts(d *Deps, sources int, target bool) error {
 
 // setSpec validates and records the options and webhook.
 func setSpec(d *Deps, job *jobs.Job, opts jobs.Options, hook string) error {
-	if err := opts.Validate(); err != nil {
+	if err := validateOptions(d, opts); err != nil { // options, and a swapper some worker offers (offers.go)
 		return err
 	}
 	job.Options = opts

@@ -15,6 +15,7 @@ import (
 // Codes. Keep the list in the README in step with this one.
 const (
 	InvalidRequest          = "INVALID_REQUEST"            // malformed JSON, bad option, missing field
+	UnsupportedOption       = "UNSUPPORTED_OPTION"         // a valid option no worker offers (a swapper model none has)
 	Unauthorized            = "UNAUTHORIZED"               // missing or wrong API key
 	Forbidden               = "FORBIDDEN"                  // a valid key without the role the route needs (admin)
 	RateLimited             = "RATE_LIMITED"               // the key's requests per minute are used up; see Retry-After
@@ -72,7 +73,7 @@ func Code(err error) string {
 // HTTPStatus maps a code to the status an HTTP response carries.
 func HTTPStatus(code string) int {
 	switch code {
-	case InvalidRequest, URLBlocked, EmptyInput, InputNotFound:
+	case InvalidRequest, UnsupportedOption, URLBlocked, EmptyInput, InputNotFound:
 		return http.StatusBadRequest
 	case Unauthorized:
 		return http.StatusUnauthorized

@@ -26,6 +26,11 @@ type Options struct {
 	EnhancerBlend    *int      `json:"enhancer_blend,omitempty"`    // 0–100, default 80
 	CodeFormerWeight *float64  `json:"codeformer_weight,omitempty"` // 0–1, default 0.5
 
+	// Swapper model.
+	Swapper       string   `json:"swapper,omitempty"`        // "" (the worker's default) | one of Swappers; some worker must offer it
+	SwapperWeight *float64 `json:"swapper_weight,omitempty"` // 0–1, default 0.5 (FaceFusion's --face-swapper-weight)
+	PixelBoost    int      `json:"pixel_boost,omitempty"`    // one of PixelBoosts, a multiple of the model's size; default the model's size
+
 	// Output.
 	OutputFormat string `json:"output_format,omitempty"` // images: jpeg (default) | png
 	JPEGQuality  int    `json:"jpeg_quality,omitempty"`  // 1–100, default 90
@@ -38,6 +43,28 @@ var FaceOrders = []string{"left-right", "right-left", "top-bottom", "bottom-top"
 
 // Enhancers are the face enhancers a worker may offer.
 var Enhancers = []string{"gfpgan_1.4", "codeformer", "gpen_bfr_256", "gpen_bfr_512"}
+
+// Swappers are the swapper models a worker may offer, with their native crop
+// sides (FaceFusion's face_swapper models).
+var Swappers = []string{"inswapper_128", "inswapper_128_fp16", "hyperswap_1a_256", "hyperswap_1b_256", "hyperswap_1c_256",
+	"ghost_1_256", "ghost_2_256", "ghost_3_256", "simswap_256", "simswap_unofficial_512"}
+
+// SwapperSize is a swapper model's native crop side (0 for an unknown name).
+func SwapperSize(name string) int {
+	switch name {
+	case "inswapper_128", "inswapper_128_fp16":
+		return 128
+	case "simswap_unofficial_512":
+		return 512
+	}
+	if oneOf(name, Swappers) {
+		return 256
+	}
+	return 0
+}
+
+// PixelBoosts are the accepted options.pixel_boost sizes.
+var PixelBoosts = []int{128, 256, 384, 512, 768, 1024}
 
 // VideoEncoders are the accepted output encoders.
 var VideoEncoders = []string{"libx264", "libx265", "h264_nvenc"}
@@ -113,6 +140,24 @@ func (o Options) Validate() error {
 	}
 	if o.CodeFormerWeight != nil && (*o.CodeFormerWeight < 0 || *o.CodeFormerWeight > 1) {
 		return bad("options.codeformer_weight %g is outside 0–1", *o.CodeFormerWeight)
+	}
+	if o.Swapper != "" && !oneOf(o.Swapper, Swappers) {
+		return bad("options.swapper %q is not one of %v", o.Swapper, Swappers)
+	}
+	if o.SwapperWeight != nil && (*o.SwapperWeight < 0 || *o.SwapperWeight > 1) {
+		return bad("options.swapper_weight %g is outside 0–1", *o.SwapperWeight)
+	}
+	if o.PixelBoost != 0 {
+		ok := false
+		for _, b := range PixelBoosts {
+			ok = ok || b == o.PixelBoost
+		}
+		if !ok {
+			return bad("options.pixel_boost %d is not one of %v", o.PixelBoost, PixelBoosts)
+		}
+		if n := SwapperSize(o.Swapper); n != 0 && (o.PixelBoost < n || o.PixelBoost%n != 0) {
+			return bad("options.pixel_boost %d is not a multiple of %s's %d px", o.PixelBoost, o.Swapper, n)
+		}
 	}
 	switch o.OutputFormat {
 	case "", "jpeg", "png":
