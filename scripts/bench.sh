@@ -14,6 +14,8 @@ echo "== video: the 3 s five-person clip looped to 30 s (900 frames, 640x480, au
 echo "   ceiling = ffmpeg decode + libx264 encode alone; end to end = decode → detect → swap (many) → paste → encode"
 go test -run '^$' -bench 'DecodeEncode' -benchtime 1x ./pkg/media/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 go test -run '^$' -bench 'VideoFile' -benchtime 1x ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+echo "== swappers: per-face cost of each swapper stand-in at each pixel-boost size (warp, split, runs, interleave, mask, paste)"
+go test -run '^$' -bench 'SwapperPixelBoost' -benchtime "${BENCHTIME_BOOST:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 
 echo "== stack: submit → webhook, worker stages, submit latency, RSS"
 tmp="$(mktemp -d)"; pids=()
