@@ -107,6 +107,13 @@ func TestScanSubmissionMatchesWholeBodyDecoding(t *testing.T) {
 		`null`,
 		`{}`,
 	}
+	valid, compared := 0, 0
+	defer func() {
+		t.Logf("%d valid bodies, %d streamed inputs compared", valid, compared)
+		if valid < 8 || compared < 10 {
+			t.Errorf("only %d valid bodies and %d streamed inputs compared", valid, compared)
+		}
+	}()
 	for _, body := range bodies {
 		rs := &recordingStore{}
 		res := scanSubmission(strings.NewReader(body), 8, rs.store)
@@ -129,6 +136,7 @@ func TestScanSubmissionMatchesWholeBodyDecoding(t *testing.T) {
 			}
 			continue
 		}
+		valid++
 		gotIns := inputsOf(got)
 		if len(gotIns) != len(wantIns) {
 			t.Errorf("%s: %d inputs, want %d", body, len(gotIns), len(wantIns))
@@ -148,6 +156,7 @@ func TestScanSubmissionMatchesWholeBodyDecoding(t *testing.T) {
 				t.Errorf("%s: input %d: placeholder %q names no streamed value", body, i, g.Base64)
 				continue
 			}
+			compared++
 			name := strings.TrimPrefix(r.in.Key, "jobs/x/")
 			if !bytes.Equal(rs.got[name], decodeB64(w.Base64)) {
 				t.Errorf("%s: input %d: storage got %q, want %q", body, i, rs.got[name], decodeB64(w.Base64))
