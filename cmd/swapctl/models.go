@@ -29,13 +29,16 @@ func cmdModels(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	switch args[0] {
 	case "list":
+		// The licence is the last column: it says whether (and how) each model
+		// may be used; see the README's model table for whole swap chains.
+		fmt.Fprintf(stdout, "%-23s %-10s %-27s %-17s %s\n", "NAME", "ROLE", "FILE", "STATUS", "LICENCE")
 		for _, e := range models.Catalogue() {
 			state := models.Status(e, *dir)
 			def := ""
 			if e.Default {
 				def = " (default)"
 			}
-			fmt.Fprintf(stdout, "%-20s %-10s %-26s %-17s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
+			fmt.Fprintf(stdout, "%-23s %-10s %-27s %-17s %s%s\n", e.Name, e.Role, e.File, state, e.License, def)
 		}
 		return exitOK, nil
 	case "verify":
