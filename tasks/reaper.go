@@ -103,9 +103,13 @@ func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repair
 		return err
 	}
 	for _, id := range ids {
-		info, err := r.Inspector.GetTaskInfo(QueueSwap, id)
+		job, info, err := r.swapTask(ctx, id)
 		switch {
-		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+		case err != nil:
+			return err
+		case job == nil:
+			continue // deleted or expired meanwhile
+		case info == nil:
 			ok, err := r.requeue(ctx, id)
 			if err != nil {
 				return err
@@ -113,8 +117,6 @@ func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repair
 			if ok {
 				rep.Requeued++
 			}
-		case err != nil:
-			return fmt.Errorf("task of job %s: %w", id, err)
 		case info.State == asynq.TaskStateArchived:
 			e := errcode.New(errcode.Unavailable, "the workers running this job were lost %d times; try again later", info.Retried+1)
 			if err := r.Jobs.Fail(ctx, id, e); err != nil && !errors.Is(err, jobs.ErrTransition) {
@@ -136,23 +138,12 @@ func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs
 		return err
 	}
 	for _, id := range ids {
-		_, err := r.Inspector.GetTaskInfo(QueueSwap, id)
+		job, info, err := r.swapTask(ctx, id)
 		switch {
-		case err == nil:
-			continue // asynq holds it (pending, scheduled, retry, active)
-		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
-			return fmt.Errorf("task of job %s: %w", id, err)
-		}
-		job, err := r.Jobs.Get(ctx, id)
-		if errcode.Code(err) == errcode.NotFound {
-			_ = r.Jobs.Forget(ctx, id) // expired or deleted
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			return err
-		}
-		if job.Status != jobs.Queued {
-			continue // it moved on meanwhile
+		case job == nil || info != nil || job.Status != jobs.Queued:
+			continue // gone, held by asynq (pending, scheduled, retry, active), or moved on
 		}
 		if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return err
@@ -161,6 +152,34 @@ func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs
 		rep.Enqueued++
 	}
 	return nil
+}
+
+// swapTask returns job id's record and its task as asynq holds it (nil when asynq
+// has none): in its owner's lane, or in lane 0, where tasks enqueued before there
+// were lanes wait. A nil job means the record is gone (and id is forgotten).
+func (r *Reaper) swapTask(ctx context.Context, id string) (*jobs.Job, *asynq.TaskInfo, error) {
+	job, err := r.Jobs.Get(ctx, id)
+	if errcode.Code(err) == errcode.NotFound {
+		_ = r.Jobs.Forget(ctx, id)
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	queues := []string{SwapQueue(job.Owner)}
+	if queues[0] != QueueSwap {
+		queues = append(queues, QueueSwap)
+	}
+	for _, q := range queues {
+		info, err := r.Inspector.GetTaskInfo(q, id)
+		switch {
+		case err == nil:
+			return job, info, nil
+		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
+			return nil, nil, fmt.Errorf("task of job %s: %w", id, err)
+		}
+	}
+	return job, nil, nil
 }
 
 func (r *Reaper) sweepUnnotified(ctx context.Context, before time.Time, rep *Repairs) error {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -47,13 +48,43 @@ const (
 	QueueWebhooks = "webhooks"
 )
 
-// A worker runs two asynq servers, one per queue, so that webhook deliveries (network
-// I/O to receivers that may hang) never take the task slots that run swaps, and a
-// backlog of swaps never delays the webhooks of jobs that have ended.
+// SwapLanes is how many queues swap tasks are spread over, by the key that owns the
+// job (SwapQueue). A worker serves every lane with the same weight, and asynq picks a
+// lane at random for each task it takes, so a key with a backlog of thousands of jobs
+// does not make another key's job wait behind all of them: each waits behind the jobs
+// of its own lane only. Two keys whose ids fall in the same lane share its order.
+const SwapLanes = 8
+
+// SwapQueue is the queue of owner's swap tasks: "swap" for lane 0 (the queue of every
+// task enqueued before there were lanes), "swap-1" … "swap-7" for the others.
+func SwapQueue(owner string) string {
+	h := fnv.New32a()
+	h.Write([]byte(owner))
+	if lane := h.Sum32() % SwapLanes; lane > 0 {
+		return fmt.Sprintf("%s-%d", QueueSwap, lane)
+	}
+	return QueueSwap
+}
+
+// IsSwapQueue reports whether a queue name is one of the swap lanes.
+func IsSwapQueue(name string) bool { return SwapQueues[name] > 0 }
+
+// A worker runs two asynq servers, one for the swap lanes and one for webhooks, so
+// that webhook deliveries (network I/O to receivers that may hang) never take the task
+// slots that run swaps, and a backlog of swaps never delays the webhooks of jobs that
+// have ended.
 var (
-	SwapQueues    = map[string]int{QueueSwap: 1}
+	SwapQueues    = swapLanes()
 	WebhookQueues = map[string]int{QueueWebhooks: 1}
 )
+
+func swapLanes() map[string]int {
+	m := map[string]int{QueueSwap: 1}
+	for lane := 1; lane < SwapLanes; lane++ {
+		m[fmt.Sprintf("%s-%d", QueueSwap, lane)] = 1
+	}
+	return m
+}
 
 // Swap task settings, chosen deliberately instead of asynq's defaults (30 min timeout,
 // 25 retries):
@@ -74,8 +105,9 @@ type SwapPayload struct {
 	JobID string `json:"job_id"`
 }
 
-// NewSwapTask returns the task for a job. The task id is the job id, so enqueueing the
-// same job twice is refused by asynq rather than run twice. opts come after swapd's
+// NewSwapTask returns the task for a job, in lane 0 unless opts name another queue
+// (EnqueueSwap puts it in its owner's lane). The task id is the job id, so enqueueing
+// the same job twice is refused by asynq rather than run twice. opts come after swapd's
 // settings and so override them (JobTaskOptions gives a record's own timeout).
 func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 	b, err := json.Marshal(SwapPayload{JobID: jobID})
@@ -95,7 +127,7 @@ func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 // still exists under the job's id is an error matching asynq.ErrTaskIDConflict, which
 // callers that only need the task to exist ignore.
 func EnqueueSwap(ctx context.Context, q *asynq.Client, job *jobs.Job) error {
-	t, err := NewSwapTask(job.ID, JobTaskOptions(job)...)
+	t, err := NewSwapTask(job.ID, append([]asynq.Option{asynq.Queue(SwapQueue(job.Owner))}, JobTaskOptions(job)...)...)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,9 @@ import (
 
 	swapdstack "github.com/swapd/swapd/internal/stack"
 	"github.com/swapd/swapd/internal/testenv"
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/metrics"
+	"github.com/swapd/swapd/tasks"
 )
 
 type dashboard struct {
@@ -476,7 +478,7 @@ scrape_configs:
 	has(`panel "Stage duration p95" A`, "stage", "swap", true)
 	has(`panel "Stage duration p95" A`, "stage", "detect", true)
 	has(`panel "Requests by route and status" A`, "route", "POST /v1/jobs", true)
-	has(`panel "Oldest pending task by queue" A`, "queue", "swap", false)
+	has(`panel "Oldest pending task by queue" A`, "queue", tasks.SwapQueue(apikeys.ID(s.Key)), false) // the stack key's lane
 	has(`panel "Oldest pending task by queue" A`, "queue", "webhooks", false)
 	if r := answered[`panel "Failure ratio" A`]; len(r) != 1 || r[0].V <= 0 || r[0].V >= 1 {
 		t.Errorf("failure ratio %v, want one job in five", r)
@@ -536,7 +538,7 @@ scrape_configs:
 
 	// The worker's own /metrics carries the queue figures too (it may run without an API
 	// next to it): Prometheus has asynq_queue_size from job swapd-worker.
-	if res, err := query(prom, `asynq_queue_size{job="swapd-worker",queue="swap"}`); err != nil || len(res) == 0 {
+	if res, err := query(prom, `asynq_queue_size{job="swapd-worker",queue=~"swap(-[0-9]+)?"}`); err != nil || len(res) == 0 {
 		t.Errorf("no asynq_queue_size from the worker's scrape: %v", err)
 	}
 

@@ -545,8 +545,8 @@ func checkScaledObject(t *testing.T, m *manifests) {
 	if _, err := url.Parse(md["serverAddress"]); err != nil || !strings.HasPrefix(md["serverAddress"], "http") {
 		t.Errorf("serverAddress %q", md["serverAddress"])
 	}
-	if !strings.Contains(md["query"], `queue="swap"`) {
-		t.Errorf("query %q does not look at the swap queue", md["query"])
+	if !strings.Contains(md["query"], `queue=~"swap(-[0-9]+)?"`) {
+		t.Errorf("query %q does not look at every swap lane", md["query"])
 	}
 	// The per-worker target is the worker's slots: each pod holds that many jobs.
 	slots := setting(m, container(t, m, "swapd-worker", "worker"), "SWAPD_SLOTS_PER_DEVICE")

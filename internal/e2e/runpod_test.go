@@ -17,6 +17,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/tasks"
 )
@@ -374,7 +375,7 @@ func TestRunPodQueueControl(t *testing.T) {
 	}
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	info, err := inspector.GetTaskInfo(tasks.QueueSwap, queued)
+	info, err := inspector.GetTaskInfo(tasks.SwapQueue(apikeys.ID(st.Key)), queued)
 	if err != nil || info.State != asynq.TaskStatePending || info.Timeout != 45*time.Second {
 		t.Fatalf("task of the queued job: %+v %v", info, err)
 	}

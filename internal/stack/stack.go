@@ -52,11 +52,19 @@ func (s *Stack) StartWorker(extra map[string]string) (stop func()) {
 		env[k] = v
 	}
 	if _, ok := extra["SWAPD_METRICS_ADDR"]; !ok && len(extra) > 0 {
-		env["SWAPD_METRICS_ADDR"] = "" // a second worker must not fight for the port
+		// A second worker must not fight for the port (and an empty setting means the
+		// default, 127.0.0.1:9091, which anything on the machine may hold).
+		env["SWAPD_METRICS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- workercmd.Run(ctx, nil, func(k string) string { return env[k] }, s.logs) }()
+	go func() {
+		err := workercmd.Run(ctx, nil, func(k string) string { return env[k] }, s.logs)
+		if err != nil {
+			fmt.Fprintf(s.logs, "stack: worker stopped: %v\n", err)
+		}
+		done <- err
+	}()
 	return func() {
 		cancel()
 		select {

@@ -71,7 +71,7 @@ func cancelJob(ctx context.Context, d *Deps, id string) error {
 	}
 	switch prev {
 	case jobs.Queued:
-		_ = d.Inspector.DeleteTask(tasks.QueueSwap, id)
+		deleteSwapTask(d, ownerOf(ctx), id)
 	case jobs.Running:
 		_ = d.Inspector.CancelProcessing(id)
 	}
@@ -182,4 +182,14 @@ func handleListJobs(d *Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, page)
 	})
+}
+
+// deleteSwapTask removes a queued job's task from asynq (a courtesy: the record
+// already says the job will not run): in its owner's lane, and in lane 0 where tasks
+// enqueued before there were lanes wait. An absent task is fine.
+func deleteSwapTask(d *Deps, owner, id string) {
+	_ = d.Inspector.DeleteTask(tasks.SwapQueue(owner), id)
+	if tasks.SwapQueue(owner) != tasks.QueueSwap {
+		_ = d.Inspector.DeleteTask(tasks.QueueSwap, id)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -65,7 +64,7 @@ func purgeJob(ctx context.Context, d *Deps, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_ = d.Inspector.DeleteTask(tasks.QueueSwap, id)
+	deleteSwapTask(d, ownerOf(ctx), id)
 	if err := d.Notifier.Notify(ctx, id); err != nil {
 		d.Log.Error("enqueue webhook", "job", id, "err", err)
 	}
@@ -117,10 +116,10 @@ func handleRunPodHealth(d *Deps) http.Handler {
 		}
 		for _, s := range servers {
 			if _, ok := s.Queues[tasks.QueueSwap]; !ok {
-				continue
+				continue // not a swap server (a worker's webhook server)
 			}
 			for _, a := range s.ActiveWorkers {
-				if a.Queue == tasks.QueueSwap {
+				if tasks.IsSwapQueue(a.Queue) {
 					h.Workers.Running++
 				}
 			}
@@ -131,21 +130,37 @@ func handleRunPodHealth(d *Deps) http.Handler {
 	})
 }
 
-// swapQueueInfo returns asynq's view of the swap queue, or nil and no error when asynq
-// does not know the queue yet (it learns a queue when a first task is enqueued on it;
-// GetQueueInfo then fails with an error of asynq's internal package that does not
-// match asynq.ErrQueueNotFound).
+// swapQueueInfo returns asynq's view of the swap lanes added up, or nil and no error
+// when asynq knows none of them yet (it learns a queue when a first task is enqueued
+// on it; GetQueueInfo then fails with an error of asynq's internal package that does
+// not match asynq.ErrQueueNotFound).
 func swapQueueInfo(in *asynq.Inspector) (*asynq.QueueInfo, error) {
 	queues, err := in.Queues()
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(queues, tasks.QueueSwap) {
-		return nil, nil
+	var sum *asynq.QueueInfo
+	for _, q := range queues {
+		if !tasks.IsSwapQueue(q) {
+			continue
+		}
+		qi, err := in.GetQueueInfo(q)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sum == nil {
+			sum = &asynq.QueueInfo{Queue: tasks.QueueSwap}
+		}
+		sum.Pending += qi.Pending
+		sum.Scheduled += qi.Scheduled
+		sum.Active += qi.Active
+		sum.Retry += qi.Retry
+		sum.Archived += qi.Archived
+		sum.Processed += qi.Processed
+		sum.Failed += qi.Failed
 	}
-	qi, err := in.GetQueueInfo(tasks.QueueSwap)
-	if errors.Is(err, asynq.ErrQueueNotFound) {
-		return nil, nil
-	}
-	return qi, err
+	return sum, nil
 }
