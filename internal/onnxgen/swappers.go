@@ -64,10 +64,14 @@ func SwapperSize(name string) int {
 // batch 1):
 //
 //	inswapper_128(_fp16)    target [1,3,128,128], source [1,512] → output [1,3,128,128], emap last initializer (Swapper)
-//	hyperswap_1{a,b,c}_256  target [1,3,256,256], source [1,512] → output [1,3,256,256], mask [1,1,256,256]
+//	hyperswap_1{a,b,c}_256  source [1,512], target [1,3,256,256] → output [1,3,256,256], mask [1,1,256,256]
 //	ghost_{1,2,3}_256       target [1,3,256,256], source [1,512] → output [1,3,256,256]
 //	simswap_256             target [1,3,256,256], source [1,512] → output [1,3,256,256]
 //	simswap_unofficial_512  target [1,3,512,512], source [1,512] → output [1,3,512,512]
+//
+// The hyperswap signature (input order, the mask output) is as third-party
+// loaders of the files describe it; FaceFusion itself feeds inputs by name and
+// reads only output 0, which is all swapd relies on.
 //
 // The network mirrors the inswapper stand-in, in each model's own value ranges:
 //
@@ -140,6 +144,8 @@ func StandinSwapper(name string, seed int64) ([]byte, error) {
 			Tensor{Name: "mask_axes", Dims: []int64{1}, Int64: []int64{1}},
 		)
 		g.Outputs = append(g.Outputs, ValueInfo{Name: "mask", ElemType: Float, Dims: []int64{1, 1, size, size}})
+		// The hyperswap files declare source before target (loaders go by name).
+		g.Inputs[0], g.Inputs[1] = g.Inputs[1], g.Inputs[0]
 	}
 	return g.Marshal(), nil
 }

@@ -38,6 +38,9 @@ func TestStandinSignatures(t *testing.T) {
 		outs := map[string][]int64{"output": {1, 3, n, n}}
 		if name[:9] == "hyperswap" {
 			outs["mask"] = []int64{1, 1, n, n}
+			if s.Inputs[0].Name != "source" {
+				t.Errorf("%s: inputs %v, want source first", name, s.InputNames())
+			}
 		}
 		if len(s.Outputs) != len(outs) || s.Outputs[0].Name != "output" {
 			t.Errorf("%s: outputs %v", name, s.OutputNames())
