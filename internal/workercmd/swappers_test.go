@@ -1,8 +1,17 @@
 package workercmd
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swapd/swapd/internal/testenv"
+	"github.com/swapd/swapd/pkg/jobs"
 )
 
 func TestParseSwappers(t *testing.T) {
@@ -21,4 +30,35 @@ func TestParseSwappers(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// The worker's publisher makes its swappers Offered at once, and stops with ctx.
+func TestPublishOffers(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	defer rdb.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		publishOffers(ctx, rdb, []string{"inswapper_128", "simswap_256"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := jobs.Offered(context.Background(), rdb, jobs.OfferSwapper, "simswap_256", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("simswap_256 never offered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ok, _ := jobs.Offered(context.Background(), rdb, jobs.OfferSwapper, "ghost_3_256", time.Now()); ok {
+		t.Error("ghost_3_256 offered though the worker does not have it")
+	}
+	cancel()
+	<-done
 }
