@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # bench.sh: `make bench`. Per-stage Go benchmarks of the pipeline, then a real stack
 # (redis-server, MinIO, bin/api, bin/worker on free loopback ports, test models) measured
-# from outside with `swapctl bench`, and the peak RSS of the api and worker processes.
+# from outside with `swapctl bench`, the peak RSS of the api and worker processes; the
+# same probe load against the FastAPI + Celery peer (bench/peer) with the ratios; and
+# the idle cost (Redis commands/s, CPU) of 1 and 8 idle workers of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(scripts/deps.sh)"
 TD="${SWAPD_TESTDATA:-$(cd ../shared/testdata && pwd)}"
 export SWAPD_TESTDATA="$TD"
 
+if [ -z "${BENCH_QUEUE_ONLY:-}" ]; then # BENCH_QUEUE_ONLY=1: only the queue, the peer and idle costs
 echo "== pipeline stages (go test -bench, test models on $(nproc) CPU cores)"
 go test -run '^$' -bench 'Detect|Embed|Align|Swap$|SwapFrame|PasteBack|Enhance|SwapVideo' -benchtime "${BENCHTIME:-20x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
 echo "== video: the 3 s five-person clip looped to 30 s (900 frames, 640x480, audio copied)"
@@ -16,6 +19,7 @@ go test -run '^$' -bench 'DecodeEncode' -benchtime 1x ./pkg/media/ 2>&1 | grep -
 go test -run '^$' -bench 'VideoFile' -benchtime 1x ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "== swappers: per-face cost of each swapper stand-in at each pixel-boost size (warp, split, runs, interleave, mask, paste)"
 go test -run '^$' -bench 'SwapperPixelBoost' -benchtime "${BENCHTIME_BOOST:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+fi
 
 echo "== stack: submit → webhook, worker stages, submit latency, RSS"
 tmp="$(mktemp -d)"; pids=()
@@ -36,8 +40,77 @@ bin/api >"$tmp/api.log" 2>&1 & apid=$!; pids+=($apid)
 for _ in $(seq 1 100); do curl -fs "http://$SWAPD_ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$1/status"; }
 echo "idle RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
-SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench \
+[ -n "${BENCH_QUEUE_ONLY:-}" ] || SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench \
   -source "$TD/faces/astronaut.png" -target "$TD/faces/grace_hopper.jpg" -jobs "${BENCH_JOBS:-20}" -submits "${BENCH_SUBMITS:-500}"
-echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference)"
-SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -probes "${BENCH_PROBES:-1000}" -parallel 16
 echo "after load RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
+
+# The peer: FastAPI + Celery + Redis (bench/peer), its own Redis, on the same machine,
+# driven by the same load generator (internal/loadgen) as swapd's probe jobs.
+PY=/usr/bin/python3
+if ! $PY -c 'import fastapi, uvicorn, celery, redis, requests' 2>/dev/null; then
+  echo "installing the peer's Debian packages"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq python3-fastapi python3-uvicorn python3-celery python3-redis python3-requests >/dev/null
+fi
+prp=$(free_port); pp=$(free_port)
+redis-server --port "$prp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/peer-redis.log" 2>&1 & pids+=($!)
+export PEER_REDIS_URL="redis://127.0.0.1:$prp/0"
+(cd bench/peer && exec $PY -m uvicorn app:app --host 127.0.0.1 --port "$pp" --workers "$(nproc)" --log-level warning) >"$tmp/peer-api.log" 2>&1 & pids+=($!)
+(cd bench/peer && exec $PY -m celery -A tasks worker -c "${PEER_CONCURRENCY:-8}" -n peer@%h --loglevel=WARNING) >"$tmp/peer-worker.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$pp/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+sleep 3 # the Celery worker connects
+probe() { SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -peer "http://127.0.0.1:$pp" "$@"; }
+echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference) against swapd and the FastAPI + Celery peer"
+echo "   swapd: SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}"
+probe -probes "${BENCH_OPEN_PROBES:-1000}" -rate "${BENCH_RATE:-200}" || true
+probe -probes "${BENCH_MAX_PROBES:-2000}" -parallel "${BENCH_CLIENTS:-32}" || true
+echo "after probes RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
+
+# Idle cost: Redis commands per second and CPU of idle workers, each fleet on a Redis of
+# its own (so nothing else talks to it), measured over a window after the fleet settles.
+TCK=$(getconf CLK_TCK); WIN="${BENCH_IDLE_WINDOW:-10}"
+ticks() { local t=0 q; for p in "$@"; do for q in "$p" $(pgrep -P "$p" || true); do [ -r "/proc/$q/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$q/stat"))); done; done; echo "$t"; }
+cmds() { redis-cli -p "$1" info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
+idle() { # label redis-port pids...
+  local label=$1 port=$2; shift 2
+  local c0 t0 c1 t1; c0=$(cmds "$port"); t0=$(ticks "$@"); sleep "$WIN"; c1=$(cmds "$port"); t1=$(ticks "$@")
+  awk -v l="$label" -v n=$# -v c=$((c1 - c0 - 1)) -v t=$((t1 - t0)) -v k="$TCK" -v w="$WIN" 'BEGIN {
+    printf "  %-44s Redis %7.1f commands/s; CPU %5.2f%% of a core per worker (%.2f%% all %d)\n", l, c / w, 100 * t / k / w / n, 100 * t / k / w, n }'
+}
+fresh_redis() { fleet_port=$(free_port); redis-server --port "$fleet_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >/dev/null 2>&1 & pids+=($!); fleet_redis_pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$fleet_port" ping >/dev/null 2>&1 && break; sleep 0.1; done; }
+swapd_fleet() { # label n extra-env...
+  local label=$1 n=$2; shift 2; local port fp=() i
+  fresh_redis; port=$fleet_port; local rpid=$fleet_redis_pid
+  for i in $(seq 1 "$n"); do
+    env SWAPD_REDIS_URL="redis://127.0.0.1:$port/0" "$@" bin/worker -metrics-addr= >"$tmp/fleet-$i.log" 2>&1 & fp+=($!)
+  done
+  for i in $(seq 1 "$n"); do for _ in $(seq 1 600); do grep -q "swapd worker running" "$tmp/fleet-$i.log" && break; sleep 0.1; done; done
+  sleep 2
+  idle "$label" "$port" "${fp[@]}"
+  kill "${fp[@]}" 2>/dev/null; wait "${fp[@]}" 2>/dev/null || true; kill "$rpid"
+}
+peer_fleet() { # label n
+  local label=$1 n=$2 port fp=() i
+  fresh_redis; port=$fleet_port; local rpid=$fleet_redis_pid
+  for i in $(seq 1 "$n"); do
+    (cd bench/peer && PEER_REDIS_URL="redis://127.0.0.1:$port/0" exec $PY -m celery -A tasks worker -c 1 -n "idle$i@%h" --loglevel=WARNING) >"$tmp/peer-fleet-$i.log" 2>&1 & fp+=($!)
+  done
+  sleep "${BENCH_PEER_SETTLE:-8}"
+  idle "$label" "$port" "${fp[@]}"
+  kill "${fp[@]}" 2>/dev/null; wait "${fp[@]}" 2>/dev/null || true; kill "$rpid"
+}
+echo "== idle cost over ${WIN}s (an idle worker must cost at most 2% of a core)"
+if [ "${BENCH_FLEETS:-1}" != 0 ]; then
+  swapd_fleet "swapd, 1 worker (defaults)" 1
+  swapd_fleet "swapd, 8 workers (defaults)" 8
+  peer_fleet "peer, 1 celery worker (-c 1)" 1
+  peer_fleet "peer, 8 celery workers (-c 1 each)" 8
+fi
+if [ -n "${BENCH_POLL_SWEEP:-250ms 100ms 50ms 20ms 10ms 5ms}" ]; then
+  echo "== idle cost of one swapd worker by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
+  for p in ${BENCH_POLL_SWEEP:-250ms 100ms 50ms 20ms 10ms 5ms}; do
+    if [[ $p == *+* ]]; then swapd_fleet "SWAPD_POLL_INTERVAL=${p%%+*} SCHEDULED=${p#*+}" 1 SWAPD_POLL_INTERVAL="${p%%+*}" SWAPD_SCHEDULED_POLL_INTERVAL="${p#*+}"
+    else swapd_fleet "SWAPD_POLL_INTERVAL=$p" 1 SWAPD_POLL_INTERVAL="$p"; fi
+  done
+fi

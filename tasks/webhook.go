@@ -116,9 +116,16 @@ func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p Webhoo
 	if err := n.Jobs.Notified(ctx, p.JobID); err != nil {
 		return err
 	}
-	if fresh {
-		d.start(n, p, j, enqueued)
+	if !fresh {
+		return nil
 	}
+	// With SWAPD_REDIS_MIN_REPLICAS, the receiver hears of the outcome only once the
+	// replicas hold it and the task (a failover could otherwise lose the outcome, run
+	// the job again and send the event twice); unconfirmed, the task makes the attempt.
+	if err := n.Jobs.Confirm(ctx); err != nil {
+		return nil
+	}
+	d.start(n, p, j, enqueued)
 	return nil
 }
 

@@ -61,8 +61,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
-	s.String("SWAPD_POLL_INTERVAL", "10ms", "how often an idle worker looks for new tasks (asynq has no blocking dequeue)")
-	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue (default: SWAPD_POLL_INTERVAL, at least 100ms)")
+	s.String("SWAPD_POLL_INTERVAL", "50ms", "how often an idle worker looks for new swap tasks (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
+	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue, and an idle worker looks for webhook tasks (default: a quarter of the webhook schedule's first delay, within SWAPD_POLL_INTERVAL and 1s)")
 	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
 	s.String("SWAPD_REAPER_INTERVAL", "1m", "how often the reaper sweeps")
@@ -85,7 +85,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
-	scheduledPoll := max(poll, 100*time.Millisecond)
+	// Scheduled and retried tasks (webhook retries, swaps waiting out an outage) need
+	// far less precision than new jobs: a quarter of the first webhook delay (1 s of
+	// Svix's 5 s) makes an idle worker far cheaper than following poll (bench.sh).
+	firstDelay := time.Second
+	if len(schedule) > 0 {
+		firstDelay = schedule[0]
+	}
+	scheduledPoll := min(time.Second, max(poll, firstDelay/4))
 	if s.Get("SWAPD_SCHEDULED_POLL_INTERVAL") != "" {
 		scheduledPoll = s.Duration("SWAPD_SCHEDULED_POLL_INTERVAL")
 	}
