@@ -36,6 +36,14 @@ func (n *Notifier) notifyBatch(ctx context.Context, id string) error {
 	if err != nil || batchID == "" {
 		return err
 	}
+	return n.NotifyBatch(ctx, batchID)
+}
+
+// NotifyBatch enqueues batch batchID's batch.completed webhook if every item has ended
+// and no one has claimed the event yet (see notifyBatch). The API calls it too when it
+// shows a batch whose items all ended but that was never marked completed (a worker
+// died between an item's end and its Notify, with no webhook for the reaper to retry).
+func (n *Notifier) NotifyBatch(ctx context.Context, batchID string) error {
 	claimed, err := n.Jobs.BatchEnded(ctx, batchID)
 	if err != nil || !claimed {
 		return err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/swapd/swapd/internal/testenv"
@@ -295,6 +296,36 @@ func TestBatch(t *testing.T) {
 	}
 	if types["job.canceled"] != 5 || types["batch.completed"] != 1 {
 		t.Errorf("canceled batch's webhooks by type: %v", types)
+	}
+
+	// A batch whose end was never announced (as if the last item's worker died before
+	// its Notify) is announced when it is next shown: same webhook-id as the first.
+	opt, err := redis.ParseURL(st.env["SWAPD_REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.HDel(ctx, "swapd:batch:"+second.ID, "completed_at").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := st.batch(t, second.ID); v.CompletedAt == nil || v.Status != "completed" {
+		t.Fatalf("batch with every item ended, shown again: %+v", v)
+	}
+	reqs2, err = rec2.Wait(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids2 := map[string]bool{}
+	for _, r := range reqs2 {
+		var ev hookEvent
+		_ = json.Unmarshal(r.Body, &ev)
+		if ev.Type == "batch.completed" {
+			ids2[r.Header.Get("webhook-id")] = true
+		}
+	}
+	if len(ids2) != 1 || len(reqs2) != 7 {
+		t.Errorf("re-announced batch.completed: %d requests, webhook-ids %v; want 7 and one id", len(reqs2), ids2)
 	}
 
 	// Delete: the batch and its items are gone.

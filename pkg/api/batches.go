@@ -321,6 +321,15 @@ func viewBatch(ctx context.Context, d *Deps, b *jobs.Batch, cursor string, limit
 	if err != nil {
 		return nil, err
 	}
+	if ended >= b.Total && b.CompletedAt == nil && d.Notifier != nil {
+		// Every item ended but the batch was never marked completed (its last item's
+		// worker died before announcing it): claim and announce it now.
+		if err := d.Notifier.NotifyBatch(ctx, b.ID); err != nil {
+			d.Log.Warn("complete batch", "batch", b.ID, "err", err)
+		} else if nb, err := d.Jobs.GetBatch(ctx, b.ID); err == nil {
+			b = nb
+		}
+	}
 	v := &batchView{ID: b.ID, Status: "running", Total: b.Total, Ended: ended, Counts: counts,
 		CreatedAt: b.CreatedAt, CompletedAt: b.CompletedAt, Items: []*jobs.Job{}, Next: next}
 	if ended >= b.Total {
