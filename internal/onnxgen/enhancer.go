@@ -4,19 +4,32 @@ import "fmt"
 
 // Face enhancer names, FaceFusion's model names (and file names without .onnx).
 const (
-	EnhancerGFPGAN14   = "gfpgan_1.4"
-	EnhancerCodeFormer = "codeformer"
-	EnhancerGPEN256    = "gpen_bfr_256"
-	EnhancerGPEN512    = "gpen_bfr_512"
+	EnhancerGFPGAN12        = "gfpgan_1.2"
+	EnhancerGFPGAN13        = "gfpgan_1.3"
+	EnhancerGFPGAN14        = "gfpgan_1.4"
+	EnhancerCodeFormer      = "codeformer"
+	EnhancerGPEN256         = "gpen_bfr_256"
+	EnhancerGPEN512         = "gpen_bfr_512"
+	EnhancerGPEN1024        = "gpen_bfr_1024"
+	EnhancerGPEN2048        = "gpen_bfr_2048"
+	EnhancerRestoreFormerPP = "restoreformer_plus_plus"
 )
 
-// EnhancerSize returns the crop side of a known enhancer: 256 for gpen_bfr_256,
-// 512 for the others; 0 for an unknown name.
+// EnhancerModels lists every enhancer Enhancer can write.
+var EnhancerModels = []string{EnhancerGFPGAN12, EnhancerGFPGAN13, EnhancerGFPGAN14, EnhancerCodeFormer,
+	EnhancerGPEN256, EnhancerGPEN512, EnhancerGPEN1024, EnhancerGPEN2048, EnhancerRestoreFormerPP}
+
+// EnhancerSize returns the crop side of a known enhancer: 256, 1024 and 2048 for
+// the GPEN-BFR models of those sizes, 512 for the others; 0 for an unknown name.
 func EnhancerSize(name string) int {
 	switch name {
 	case EnhancerGPEN256:
 		return 256
-	case EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN512:
+	case EnhancerGPEN1024:
+		return 1024
+	case EnhancerGPEN2048:
+		return 2048
+	case EnhancerGFPGAN12, EnhancerGFPGAN13, EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN512, EnhancerRestoreFormerPP:
 		return 512
 	}
 	return 0

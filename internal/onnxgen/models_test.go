@@ -118,7 +118,7 @@ func TestYOLOFaceSignatureAndOutput(t *testing.T) {
 }
 
 func TestEnhancerSignatures(t *testing.T) {
-	for _, name := range []string{onnxgen.EnhancerGFPGAN14, onnxgen.EnhancerCodeFormer, onnxgen.EnhancerGPEN256, onnxgen.EnhancerGPEN512} {
+	for _, name := range onnxgen.EnhancerModels {
 		t.Run(name, func(t *testing.T) {
 			s := open(t, name+".onnx", func(p string) error { return onnxgen.WriteEnhancer(p, name) })
 			size := int64(onnxgen.EnhancerSize(name))

@@ -17,10 +17,15 @@ type enhancerSpec struct {
 }
 
 var enhancerSpecs = map[string]enhancerSpec{
-	EnhancerGFPGAN14:   {FFHQ512, 512},
-	EnhancerCodeFormer: {FFHQ512, 512},
-	EnhancerGPEN256:    {ArcFace128, 256},
-	EnhancerGPEN512:    {FFHQ512, 512},
+	EnhancerGFPGAN12:        {FFHQ512, 512},
+	EnhancerGFPGAN13:        {FFHQ512, 512},
+	EnhancerGFPGAN14:        {FFHQ512, 512},
+	EnhancerCodeFormer:      {FFHQ512, 512},
+	EnhancerGPEN256:         {ArcFace128, 256},
+	EnhancerGPEN512:         {FFHQ512, 512},
+	EnhancerGPEN1024:        {FFHQ512, 1024},
+	EnhancerGPEN2048:        {FFHQ512, 2048},
+	EnhancerRestoreFormerPP: {FFHQ512, 512},
 }
 
 // Enhancer runs a face restoration model (GFPGAN 1.4, CodeFormer, GPEN-BFR 256 or

@@ -114,7 +114,7 @@ func testModels(t testing.TB) testModelSet {
 			return
 		}
 		models.Enhancers = map[string]string{}
-		for _, name := range []string{faceswap.EnhancerGFPGAN14, faceswap.EnhancerCodeFormer, faceswap.EnhancerGPEN256, faceswap.EnhancerGPEN512} {
+		for _, name := range faceswap.EnhancerModels {
 			path := filepath.Join(swapperDir, name+".onnx")
 			if modelsErr = onnxgen.WriteEnhancer(path, name); modelsErr != nil {
 				return

@@ -30,10 +30,15 @@ const (
 // Face enhancer models (FaceFusion --face-enhancer-model names). ModelPaths.Enhancers
 // maps these names to files.
 const (
-	EnhancerGFPGAN14   = "gfpgan_1.4"
-	EnhancerCodeFormer = "codeformer"
-	EnhancerGPEN256    = "gpen_bfr_256"
-	EnhancerGPEN512    = "gpen_bfr_512"
+	EnhancerGFPGAN12        = "gfpgan_1.2"
+	EnhancerGFPGAN13        = "gfpgan_1.3"
+	EnhancerGFPGAN14        = "gfpgan_1.4"
+	EnhancerCodeFormer      = "codeformer"
+	EnhancerGPEN256         = "gpen_bfr_256"
+	EnhancerGPEN512         = "gpen_bfr_512"
+	EnhancerGPEN1024        = "gpen_bfr_1024"
+	EnhancerGPEN2048        = "gpen_bfr_2048"
+	EnhancerRestoreFormerPP = "restoreformer_plus_plus"
 )
 
 // Selectors, Orders and EnhancerModels are every value FaceSelector, Order and
@@ -45,7 +50,8 @@ var (
 	Selectors = []string{SelectOne, SelectMany, SelectReference}
 	Orders    = []string{OrderLeftRight, OrderRightLeft, OrderTopBottom, OrderBottomTop,
 		OrderSmallLarge, OrderLargeSmall, OrderBestWorst, OrderWorstBest}
-	EnhancerModels = []string{EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512}
+	EnhancerModels = []string{EnhancerGFPGAN12, EnhancerGFPGAN13, EnhancerGFPGAN14, EnhancerCodeFormer,
+		EnhancerGPEN256, EnhancerGPEN512, EnhancerGPEN1024, EnhancerGPEN2048, EnhancerRestoreFormerPP}
 )
 
 // Defaults, from FaceFusion's CLI defaults (facts §2.1, §4, §6.1, §7, §10).
@@ -121,14 +127,15 @@ type Options struct {
 	MouthMask bool
 
 	// Enhancer restores each swapped face with a face enhancer after the swap:
-	// "" (none), gfpgan_1.4, codeformer, gpen_bfr_256 or gpen_bfr_512. The model
-	// must be configured in ModelPaths.Enhancers.
+	// "" (none) or one of EnhancerModels. The model must be configured in
+	// ModelPaths.Enhancers.
 	Enhancer string
 	// EnhancerBlend is the percentage of the enhanced face in the result, in
 	// (0,100]; 0 selects the default 80, EnhancerBlendNone blends none of it.
 	EnhancerBlend float64
-	// EnhancerWeight is CodeFormer's fidelity weight in (0,1]; 0 selects the
-	// default 0.5. Other enhancers have no weight input and ignore it.
+	// EnhancerWeight is FaceFusion's --face-enhancer-weight in (0,1], fed to
+	// models with a weight input (CodeFormer's fidelity weight); 0 selects the
+	// default 0.5. Enhancers without a weight input ignore it.
 	EnhancerWeight float64
 
 	// Swapper picks the swapper model by name (SwapperModels); "" is the
@@ -228,8 +235,7 @@ func (o Options) Validate() error {
 		}
 	}
 	if o.Enhancer != "" && !slices.Contains(EnhancerModels, o.Enhancer) {
-		return fmt.Errorf("faceswap: Enhancer %q: want %q, %q, %q or %q (or empty for none)",
-			o.Enhancer, EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512)
+		return fmt.Errorf("faceswap: Enhancer %q: want one of %v (or empty for none)", o.Enhancer, EnhancerModels)
 	}
 	if b := o.EnhancerBlend; math.IsNaN(b) || b < 0 || b > 100 {
 		return fmt.Errorf("faceswap: EnhancerBlend %v: want a percentage in (0,100]", b)

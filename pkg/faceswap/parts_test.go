@@ -137,7 +137,7 @@ func TestEnhancers(t *testing.T) {
 		t.Fatal(err)
 	}
 	corners := [][4]float32{{0, 0, 40, 40}, {float32(target.Width) - 40, float32(target.Height) - 40, float32(target.Width), float32(target.Height)}}
-	for _, name := range []string{faceswap.EnhancerGFPGAN14, faceswap.EnhancerCodeFormer, faceswap.EnhancerGPEN256, faceswap.EnhancerGPEN512} {
+	for _, name := range faceswap.EnhancerModels {
 		out, st, err := p.Swap(ctx, target, src, faceswap.Options{Enhancer: name})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -203,7 +203,7 @@ func TestEnhancers(t *testing.T) {
 	if _, _, err := testPipeline(t).Swap(ctx, target, src, faceswap.Options{Enhancer: faceswap.EnhancerGFPGAN14}); err == nil {
 		t.Error("unconfigured enhancer accepted")
 	}
-	if got := p.Enhancers(); len(got) != 4 {
+	if got := p.Enhancers(); len(got) != len(faceswap.EnhancerModels) {
 		t.Errorf("Enhancers() = %v", got)
 	}
 }

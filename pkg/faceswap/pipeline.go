@@ -144,8 +144,7 @@ func New(paths ModelPaths, dev *inference.Device) (*Pipeline, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		if _, ok := enhancerSpecs[name]; !ok {
-			return fail(fmt.Errorf("faceswap: unknown enhancer %q in ModelPaths.Enhancers (want %s, %s, %s or %s)",
-				name, EnhancerGFPGAN14, EnhancerCodeFormer, EnhancerGPEN256, EnhancerGPEN512))
+			return fail(fmt.Errorf("faceswap: unknown enhancer %q in ModelPaths.Enhancers (want one of %v)", name, EnhancerModels))
 		}
 		if s, err = open(paths.Enhancers[name]); err != nil {
 			return fail(err)

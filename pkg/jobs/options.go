@@ -22,7 +22,7 @@ type Options struct {
 	MaskBlur         *float64  `json:"mask_blur,omitempty"`         // 0–1, default 0.3
 	MaskPadding      []float64 `json:"mask_padding,omitempty"`      // top, right, bottom, left percent, default 0
 	MouthMask        bool      `json:"mouth_mask,omitempty"`        // keep the target's own mouth
-	Enhancer         string    `json:"enhancer,omitempty"`          // "" | gfpgan_1.4 | codeformer | gpen_bfr_256 | gpen_bfr_512
+	Enhancer         string    `json:"enhancer,omitempty"`          // "" | one of Enhancers
 	EnhancerBlend    *int      `json:"enhancer_blend,omitempty"`    // 0–100, default 80
 	CodeFormerWeight *float64  `json:"codeformer_weight,omitempty"` // 0–1, default 0.5
 
@@ -42,7 +42,8 @@ type Options struct {
 var FaceOrders = []string{"left-right", "right-left", "top-bottom", "bottom-top", "small-large", "large-small", "best-worst", "worst-best"}
 
 // Enhancers are the face enhancers a worker may offer.
-var Enhancers = []string{"gfpgan_1.4", "codeformer", "gpen_bfr_256", "gpen_bfr_512"}
+var Enhancers = []string{"gfpgan_1.2", "gfpgan_1.3", "gfpgan_1.4", "codeformer", "gpen_bfr_256", "gpen_bfr_512",
+	"gpen_bfr_1024", "gpen_bfr_2048", "restoreformer_plus_plus"}
 
 // Swappers are the swapper models a worker may offer, with their native crop
 // sides (FaceFusion's face_swapper models).

@@ -248,6 +248,22 @@ var catalogue = []Entry{
 			"Size unknown; checksum: CRC32 sidecar.",
 	},
 	{
+		Name:    "gfpgan_1.2",
+		Role:    RoleEnhancer,
+		File:    "gfpgan_1.2.onnx",
+		Sources: ffSources("gfpgan_1.2"),
+		License: "Apache-2.0 (FaceFusion label)",
+		Note:    "FaceFusion's GFPGAN 1.2 (TencentARC, models-3.0.0), as gfpgan_1.4: ffhq_512 at 512 px. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "gfpgan_1.3",
+		Role:    RoleEnhancer,
+		File:    "gfpgan_1.3.onnx",
+		Sources: ffSources("gfpgan_1.3"),
+		License: "Apache-2.0 (FaceFusion label)",
+		Note:    "FaceFusion's GFPGAN 1.3 (TencentARC, models-3.0.0), as gfpgan_1.4. Size unknown; checksum: CRC32 sidecar (FF's gfpgan_1.3.hash is 9d118283).",
+	},
+	{
 		Name:    "gfpgan_1.4",
 		Role:    RoleEnhancer,
 		File:    "gfpgan_1.4.onnx",
@@ -281,6 +297,30 @@ var catalogue = []Entry{
 		Size:    284_340_240,
 		License: "Non-Commercial (FaceFusion label)",
 		Note:    "FaceFusion's GPEN-BFR 512 (models-3.0.0), ffhq_512 template. Size from a third-party listing; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "gpen_bfr_1024",
+		Role:    RoleEnhancer,
+		File:    "gpen_bfr_1024.onnx",
+		Sources: ffSources("gpen_bfr_1024"),
+		License: "Non-Commercial (FaceFusion label)",
+		Note:    "FaceFusion's GPEN-BFR 1024 (yangxy, models-3.0.0), ffhq_512 template at 1024 px. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "gpen_bfr_2048",
+		Role:    RoleEnhancer,
+		File:    "gpen_bfr_2048.onnx",
+		Sources: ffSources("gpen_bfr_2048"),
+		License: "Non-Commercial (FaceFusion label)",
+		Note:    "FaceFusion's GPEN-BFR 2048 (yangxy, models-3.0.0), ffhq_512 template at 2048 px. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "restoreformer_plus_plus",
+		Role:    RoleEnhancer,
+		File:    "restoreformer_plus_plus.onnx",
+		Sources: ffSources("restoreformer_plus_plus"),
+		License: "Apache-2.0 (FaceFusion label)",
+		Note:    "FaceFusion's RestoreFormer++ (wzhouxiff, models-3.0.0), ffhq_512 at 512 px, input and output as GFPGAN. Size unknown; checksum: CRC32 sidecar.",
 	},
 }
 

@@ -6,8 +6,9 @@
 // It writes inswapper_128.onnx, its dynamic-batch variant inswapper_128_batch.onnx
 // the other swappers (hyperswap_1a/1b/1c_256, ghost_1/2/3_256, simswap_256,
 // simswap_unofficial_512) with their embedding converters crossface_ghost.onnx and
-// crossface_simswap.onnx, and the face enhancers gfpgan_1.4.onnx, codeformer.onnx, gpen_bfr_256.onnx and
-// gpen_bfr_512.onnx, each with the official model's signature. (The YOLOFace
+// crossface_simswap.onnx, and the face enhancers (gfpgan_1.2/1.3/1.4, codeformer,
+// gpen_bfr_256/512/1024/2048, restoreformer_plus_plus), each with the official
+// model's signature. (The YOLOFace
 // stand-in's output is a constant chosen per test, so tests generate it themselves.)
 package main
 
@@ -44,7 +45,7 @@ func main() {
 	for _, name := range onnxgen.ConverterModels {
 		write(name+".onnx", func(p string) error { return onnxgen.WriteStandinConverter(p, name, *seed) })
 	}
-	for _, name := range []string{onnxgen.EnhancerGFPGAN14, onnxgen.EnhancerCodeFormer, onnxgen.EnhancerGPEN256, onnxgen.EnhancerGPEN512} {
+	for _, name := range onnxgen.EnhancerModels {
 		write(name+".onnx", func(p string) error { return onnxgen.WriteEnhancer(p, name) })
 	}
 }
