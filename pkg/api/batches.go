@@ -164,7 +164,7 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 		ctx := context.WithoutCancel(ctx)
 		for _, j := range created {
 			_, _ = d.Jobs.Cancel(ctx, j.ID)
-			_ = d.Inspector.DeleteTask(tasks.QueueSwap, j.ID)
+			_ = d.Inspector.DeleteTask(tasks.SwapQueue(j.Owner), j.ID)
 			_, _ = d.Jobs.Delete(ctx, j)
 		}
 		for _, j := range items {
