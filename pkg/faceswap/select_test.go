@@ -139,7 +139,7 @@ func TestOptionsSelection(t *testing.T) {
 		{TargetIndexes: []int{-1, 2}},
 		{SourceIndexes: []int{-3}},
 		{TargetIndexes: []int{0, 1}, SourceIndexes: []int{0}},
-		{Enhancer: "gfpgan_1.3"},
+		{Enhancer: "gfpgan_1.1"},
 		{EnhancerBlend: 101},
 		{EnhancerBlend: -1},
 		{EnhancerWeight: 2},
