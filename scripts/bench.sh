@@ -10,7 +10,7 @@ eval "$(scripts/deps.sh)"
 TD="${SWAPD_TESTDATA:-$(cd ../shared/testdata && pwd)}"
 export SWAPD_TESTDATA="$TD"
 
-if [ -z "${BENCH_QUEUE_ONLY:-}" ]; then # BENCH_QUEUE_ONLY=1: only the queue, the peer and idle costs
+if [ -z "${BENCH_QUEUE_ONLY:-}${BENCH_SKIP_PIPELINE:-}" ]; then # BENCH_QUEUE_ONLY=1: only the queue, the peer and idle costs; BENCH_SKIP_PIPELINE=1: no go test benchmarks
 echo "== pipeline stages (go test -bench, test models on $(nproc) CPU cores)"
 go test -run '^$' -bench 'Detect|Embed|Align|Swap$|SwapFrame|PasteBack|Enhance|SwapVideo' -benchtime "${BENCHTIME:-20x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
 echo "== video: the 3 s five-person clip looped to 30 s (900 frames, 640x480, audio copied)"
@@ -107,9 +107,9 @@ if [ "${BENCH_FLEETS:-1}" != 0 ]; then
   peer_fleet "peer, 1 celery worker (-c 1)" 1
   peer_fleet "peer, 8 celery workers (-c 1 each)" 8
 fi
-if [ -n "${BENCH_POLL_SWEEP:-250ms 100ms 50ms 20ms 10ms 5ms}" ]; then
+if [ -n "${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 50ms+100ms 20ms+100ms}" ]; then
   echo "== idle cost of one swapd worker by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
-  for p in ${BENCH_POLL_SWEEP:-250ms 100ms 50ms 20ms 10ms 5ms}; do
+  for p in ${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 50ms+100ms 20ms+100ms}; do
     if [[ $p == *+* ]]; then swapd_fleet "SWAPD_POLL_INTERVAL=${p%%+*} SCHEDULED=${p#*+}" 1 SWAPD_POLL_INTERVAL="${p%%+*}" SWAPD_SCHEDULED_POLL_INTERVAL="${p#*+}"
     else swapd_fleet "SWAPD_POLL_INTERVAL=$p" 1 SWAPD_POLL_INTERVAL="$p"; fi
   done
