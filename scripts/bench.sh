@@ -107,9 +107,9 @@ if [ "${BENCH_FLEETS:-1}" != 0 ]; then
   peer_fleet "peer, 1 celery worker (-c 1)" 1
   peer_fleet "peer, 8 celery workers (-c 1 each)" 8
 fi
-if [ -n "${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 50ms+100ms 20ms+100ms}" ]; then
+if [ -n "${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 5ms 50ms+100ms}" ]; then
   echo "== idle cost of one swapd worker by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
-  for p in ${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 50ms+100ms 20ms+100ms}; do
+  for p in ${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 5ms 50ms+100ms}; do
     if [[ $p == *+* ]]; then swapd_fleet "SWAPD_POLL_INTERVAL=${p%%+*} SCHEDULED=${p#*+}" 1 SWAPD_POLL_INTERVAL="${p%%+*}" SWAPD_SCHEDULED_POLL_INTERVAL="${p#*+}"
     else swapd_fleet "SWAPD_POLL_INTERVAL=$p" 1 SWAPD_POLL_INTERVAL="$p"; fi
   done
