@@ -11,6 +11,7 @@ import (
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
+	"github.com/swapd/swapd/pkg/storage"
 )
 
 // Reaper closes the gaps between asynq's view of a job and swapd's record, so that no
@@ -34,6 +35,7 @@ type Reaper struct {
 	Inspector *asynq.Inspector
 	Queue     *asynq.Client
 	Notifier  *Notifier
+	Objects   *storage.Store // optional: deletes the objects of jobs whose records expire
 	Log       *slog.Logger
 	Grace     time.Duration // default 2 minutes
 	Every     time.Duration // default 1 minute
@@ -45,9 +47,10 @@ type Repairs struct {
 	Failed   int // running jobs whose task asynq archived, failed with UNAVAILABLE
 	Enqueued int // queued jobs without a task, given one
 	Notified int // ended jobs whose webhook task was missing, enqueued
+	Expired  int // expired jobs whose objects were deleted
 }
 
-func (r Repairs) total() int { return r.Requeued + r.Failed + r.Enqueued + r.Notified }
+func (r Repairs) total() int { return r.Requeued + r.Failed + r.Enqueued + r.Notified + r.Expired }
 
 // Run sweeps every r.Every until ctx ends. Any worker may run one; sweeps are
 // idempotent (each change is a compare-and-set on the record or a task id).
@@ -74,7 +77,7 @@ func (r *Reaper) Run(ctx context.Context) {
 			if rep, err := r.Sweep(ctx); err != nil {
 				r.Log.Warn("reaper sweep", "err", err)
 			} else if rep.total() > 0 {
-				r.Log.Warn("reaper repaired jobs", "requeued", rep.Requeued, "failed", rep.Failed, "enqueued", rep.Enqueued, "notified", rep.Notified)
+				r.Log.Info("reaper swept", "requeued", rep.Requeued, "failed", rep.Failed, "enqueued", rep.Enqueued, "notified", rep.Notified, "expired", rep.Expired)
 			}
 		}
 	}
@@ -94,7 +97,37 @@ func (r *Reaper) Sweep(ctx context.Context) (Repairs, error) {
 	if err := r.sweepQueued(ctx, before, &rep); err != nil {
 		return rep, err
 	}
-	return rep, r.sweepUnnotified(ctx, before, &rep)
+	if err := r.sweepUnnotified(ctx, before, &rep); err != nil {
+		return rep, err
+	}
+	return rep, r.sweepExpired(ctx, &rep)
+}
+
+// sweepExpired deletes the objects (inputs, output, thumbnails; the uploads the job
+// read) of jobs whose records have expired: a job's retention covers its files too.
+func (r *Reaper) sweepExpired(ctx context.Context, rep *Repairs) error {
+	if r.Objects == nil {
+		return nil
+	}
+	due, err := r.Jobs.ExpiredBy(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, e := range due {
+		if err := r.Objects.DeletePrefix(ctx, jobs.ObjectPrefix(e.ID)); err != nil {
+			return fmt.Errorf("objects of expired job %s: %w", e.ID, err)
+		}
+		if len(e.Uploads) > 0 {
+			if err := r.Objects.Delete(ctx, e.Uploads...); err != nil {
+				return fmt.Errorf("uploads of expired job %s: %w", e.ID, err)
+			}
+		}
+		if err := r.Jobs.ObjectsDeleted(ctx, e.ID); err != nil {
+			return err
+		}
+		rep.Expired++
+	}
+	return nil
 }
 
 func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repairs) error {

@@ -43,12 +43,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	jwtClaim := s.String("SWAPD_JWT_TENANT_CLAIM", "sub", "the JWT claim naming the tenant (its jobs are shared by all its tokens)")
 	prom := s.String("SWAPD_PROMETHEUS_URL", "", "Prometheus server the dashboard queries for its charts (optional)")
 	s.String("SWAPD_MAX_SOURCES", "8", "most source images per job")
+	s.String("SWAPD_MAX_BATCH", "1000", "most targets in one batch (POST /v1/batches)")
+	s.String("SWAPD_RETENTION_MIN", "1h", "the shortest retention a key (or a RunPod policy ttl) may ask for")
+	s.String("SWAPD_RETENTION_MAX", "720h", "the longest retention a key (or a RunPod policy ttl) may ask for")
 	runpodEndpoints := s.String("SWAPD_RUNPOD_ENDPOINTS", api.DefaultRunPodEndpoint, "comma-separated endpoint ids of the RunPod-compatible API at /v2/{id}/")
 	if err := s.Parse(args); err != nil {
 		return err
 	}
 	limits, videoLimits := common.Limits()
 	maxSources := s.Int("SWAPD_MAX_SOURCES")
+	maxBatch := s.Int("SWAPD_MAX_BATCH")
+	retentionMin, retentionMax := s.Duration("SWAPD_RETENTION_MIN"), s.Duration("SWAPD_RETENTION_MAX")
 	urlExpiry := common.URLExpiry()
 	jobTTL := s.Duration("SWAPD_JOB_TTL")
 	schedule := common.WebhookSchedule()
@@ -103,7 +108,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	handler := api.NewServer(api.Deps{
 		Log: log, Keyring: keyring, JWT: jwtVerifier, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
-		MaxSources: maxSources, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
+		MaxSources: maxSources, MaxBatch: maxBatch, RetentionMin: retentionMin, RetentionMax: retentionMax, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
 		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},
 	})
 

@@ -253,7 +253,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Publish the swappers this worker offers, so the API refuses at submit a job
 	// asking for one no worker has (pkg/api/offers.go).
 	go publishOffers(ctx, rdb, pipelines[devs[0]].Swappers(), log)
-	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Log: log, Grace: reaperGrace, Every: reaperEvery}
+	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Objects: store, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
 		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,13 +35,9 @@ import (
 // maxBatchBody caps a batch request; large batches should send url or key inputs.
 const maxBatchBody = 64 << 20
 
-// MaxBatch is the most targets one batch may have: SWAPD_MAX_BATCH, default 1,000.
-var MaxBatch = sync.OnceValue(func() int {
-	if n, err := strconv.Atoi(os.Getenv("SWAPD_MAX_BATCH")); err == nil && n > 0 {
-		return n
-	}
-	return 1000
-})
+// DefaultMaxBatch is the most targets one batch may have unless Deps.MaxBatch
+// (SWAPD_MAX_BATCH) says otherwise.
+const DefaultMaxBatch = 1000
 
 // BatchSubmission is a batch as a client sends it.
 type BatchSubmission struct {
@@ -116,8 +110,8 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 	switch {
 	case n == 0:
 		return nil, errcode.New(errcode.InvalidRequest, "targets: at least one target is required")
-	case n > MaxBatch():
-		return nil, errcode.New(errcode.InvalidRequest, "targets: %d targets; the limit is %d (SWAPD_MAX_BATCH)", n, MaxBatch())
+	case n > d.MaxBatch:
+		return nil, errcode.New(errcode.InvalidRequest, "targets: %d targets; the limit is %d (SWAPD_MAX_BATCH)", n, d.MaxBatch)
 	}
 	var sources []Input
 	if len(sub.Source) > 0 && sub.Source[0] == '{' {

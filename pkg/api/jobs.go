@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/tasks"
@@ -90,36 +91,41 @@ func handleDeleteJob(d *Deps) http.Handler {
 		if j == nil {
 			return
 		}
-		ctx := r.Context()
-		if !j.Status.Terminal() {
-			if err := cancelJob(ctx, d, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
-				writeError(w, d.Log, err)
-				return
-			}
-		}
-		var keys []string
-		for _, in := range j.Inputs() {
-			// Only the job's own key's uploads: a record written before uploads were
-			// bound to keys may name another tenant's upload.
-			if in.Key != "" && ownsUpload(j.Owner, in.Key) {
-				keys = append(keys, in.Key)
-			}
-		}
-		if err := d.Store.Delete(ctx, keys...); err != nil {
-			writeError(w, d.Log, fmt.Errorf("delete inputs of %s: %w", j.ID, err))
+		if err := deleteJob(r.Context(), d, j); err != nil {
+			writeError(w, d.Log, err)
 			return
 		}
-		if err := d.Store.DeletePrefix(ctx, jobs.ObjectPrefix(j.ID)); err != nil {
-			writeError(w, d.Log, fmt.Errorf("delete objects of %s: %w", j.ID, err))
-			return
-		}
-		if _, err := d.Jobs.Delete(ctx, j); err != nil {
-			writeError(w, d.Log, fmt.Errorf("delete record %s: %w", j.ID, err))
-			return
-		}
-		d.Log.Info("job deleted", "job", j.ID)
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// deleteJob cancels j if it is live (so no worker writes an output after the delete),
+// then removes its uploads, its objects and its record.
+func deleteJob(ctx context.Context, d *Deps, j *jobs.Job) error {
+	if !j.Status.Terminal() {
+		if err := cancelJob(withKey(ctx, apikeys.Key{ID: j.Owner}), d, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
+			return err
+		}
+	}
+	var keys []string
+	for _, in := range j.Inputs() {
+		// Only the job's own key's uploads: a record written before uploads were
+		// bound to keys may name another tenant's upload.
+		if in.Key != "" && ownsUpload(j.Owner, in.Key) {
+			keys = append(keys, in.Key)
+		}
+	}
+	if err := d.Store.Delete(ctx, keys...); err != nil {
+		return fmt.Errorf("delete inputs of %s: %w", j.ID, err)
+	}
+	if err := d.Store.DeletePrefix(ctx, jobs.ObjectPrefix(j.ID)); err != nil {
+		return fmt.Errorf("delete objects of %s: %w", j.ID, err)
+	}
+	if _, err := d.Jobs.Delete(ctx, j); err != nil {
+		return fmt.Errorf("delete record %s: %w", j.ID, err)
+	}
+	d.Log.Info("job deleted", "job", j.ID)
+	return nil
 }
 
 // handleJobOutput redirects to a presigned URL, so bytes flow from storage to the

@@ -34,6 +34,7 @@ var schemaTypes = map[string]any{
 	"Error":          errorBody{},
 	"Upload":         uploadResponse{},
 	"Usage":          usageResponse{},
+	"Erased":         eraseResponse{},
 
 	"BatchSubmission": BatchSubmission{},
 	"BatchCreated":    batchCreated{},
@@ -218,6 +219,13 @@ func paths() map[string]any {
 		"/readyz": map[string]any{"get": op("Redis and object storage are reachable", map[string]any{"200": resp("ready", map[string]any{"type": "object"}), "503": resp("not ready; checks says which dependency failed", map[string]any{"type": "object"})}, public,
 			health("getReadyz", "Answers 200 when Redis and object storage both answer within 2 s, else 503 with the failing check."))},
 		"/v1/jobs": map[string]any{
+			"delete": op("Erase a key's jobs (admin keys)", map[string]any{"200": resp("how many jobs were removed", ref("Erased")), "400": errResp, "401": denied, "403": forbidden, "503": unavailable},
+				jobsOp("eraseJobs", "For operators: removes every job of the key `owner` (its id, as GET /v1/usage shows it) created in [since, until), live ones canceled first, with records, inputs, uploads and outputs. For erasure requests."),
+				map[string]any{"parameters": []any{
+					map[string]any{"name": "owner", "in": "query", "required": true, "schema": map[string]any{"type": "string", "pattern": "^[0-9a-f]{24}$"}},
+					map[string]any{"name": "since", "in": "query", "schema": map[string]any{"type": "string", "format": "date-time"}},
+					map[string]any{"name": "until", "in": "query", "schema": map[string]any{"type": "string", "format": "date-time"}},
+				}}),
 			"post": op("Submit a face-swap job (JSON or multipart)", map[string]any{
 				"202": resp("queued (or an Idempotency-Key replay)", ref("CreateResponse")),
 				"400": errResp, "401": denied, "413": errResp, "415": errResp, "422": errResp, "503": unavailable,
@@ -432,7 +440,8 @@ func codesList() string {
 	for i, c := range []string{errcode.InvalidRequest, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.MethodNotAllowed, errcode.Conflict, errcode.UnsupportedMedia,
 		errcode.InputTooLarge, errcode.ImageTooLarge, errcode.EmptyInput, errcode.CorruptInput, errcode.InputNotFound, errcode.URLBlocked,
 		errcode.FetchFailed, errcode.NoFaceInSource, errcode.NoFaceInTarget, errcode.VideoTooLong, errcode.VideoTooManyFrames,
-		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.Unavailable, errcode.TimedOut, errcode.Internal} {
+		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.RateLimited, errcode.QuotaExceeded, errcode.UnsupportedOption,
+		errcode.Unavailable, errcode.TimedOut, errcode.Internal} {
 		if i > 0 {
 			s += ", "
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
+	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/pkg/usage"
@@ -62,6 +64,7 @@ func countBytes(ctx context.Context, d *Deps, job *jobs.Job) {
 
 // usageResponse is GET /v1/usage: the calling key's limits and what it used.
 type usageResponse struct {
+	ID       string      `json:"id"`  // the key's id: the owner recorded on its jobs
 	Key      string      `json:"key"` // the key's name
 	Role     string      `json:"role"`
 	Limits   limitsView  `json:"limits"`
@@ -75,6 +78,7 @@ type limitsView struct {
 	DailyJobs         int64 `json:"daily_jobs"`
 	DailyFrames       int64 `json:"daily_frames"`
 	DailyBytes        int64 `json:"daily_bytes"`
+	RetentionSeconds  int64 `json:"retention_seconds"` // how long ended jobs are kept (0: the default)
 }
 
 // handleUsage answers GET /v1/usage. Zero limits mean none.
@@ -96,7 +100,27 @@ func handleUsage(d *Deps) http.Handler {
 			return
 		}
 		l := key.Limits
-		writeJSON(w, http.StatusOK, usageResponse{Key: key.Name, Role: string(key.Role), InFlight: inFlight, Days: days,
-			Limits: limitsView{RequestsPerMinute: l.RequestsPerMinute, MaxInFlight: l.MaxInFlight, DailyJobs: l.DailyJobs, DailyFrames: l.DailyFrames, DailyBytes: l.DailyBytes}})
+		writeJSON(w, http.StatusOK, usageResponse{ID: key.ID, Key: key.Name, Role: string(key.Role), InFlight: inFlight, Days: days,
+			Limits: limitsView{RequestsPerMinute: l.RequestsPerMinute, MaxInFlight: l.MaxInFlight, DailyJobs: l.DailyJobs, DailyFrames: l.DailyFrames, DailyBytes: l.DailyBytes,
+				RetentionSeconds: int64(d.retention(key, 0) / time.Second)}})
 	})
+}
+
+// retention is how long a job of key is kept once it ends (0: the store's default):
+// its own ttl (a RunPod policy) or the key's retention, within the operator's floor
+// and ceiling. The record, its inputs and its output go together (tasks.Reaper).
+func (d *Deps) retention(key apikeys.Key, ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		ttl = key.Limits.Retention
+	}
+	if ttl <= 0 {
+		return 0
+	}
+	if d.RetentionMin > 0 {
+		ttl = max(ttl, d.RetentionMin)
+	}
+	if d.RetentionMax > 0 {
+		ttl = min(ttl, d.RetentionMax)
+	}
+	return ttl
 }

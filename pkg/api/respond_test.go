@@ -140,7 +140,7 @@ func TestMethodNotAllowed(t *testing.T) {
 		want         int
 		allow        string
 	}{
-		{"PUT", "/v1/jobs", 405, "GET, POST"},
+		{"PUT", "/v1/jobs", 405, "GET, POST, DELETE"},
 		{"PATCH", "/v1/jobs/0190c0de-0000-7000-8000-000000000000", 405, "GET, DELETE"},
 		{"GET", "/v1/uploads", 405, "POST"},
 		{"GET", "/v1/nothing-here", 404, ""},

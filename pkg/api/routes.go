@@ -18,6 +18,7 @@ func addRoutes(mux router, d *Deps) {
 	quota := countJob(d, writeError)
 	mux.Handle("POST /v1/jobs", auth(quota(handleCreateJob(d))))
 	mux.Handle("GET /v1/jobs", auth(handleListJobs(d)))
+	mux.Handle("DELETE /v1/jobs", admin(handleEraseJobs(d)))
 	mux.Handle("GET /v1/jobs/{id}/events", auth(handleJobEvents(d)))
 	mux.Handle("GET /v1/jobs/{id}", auth(handleGetJob(d)))
 	mux.Handle("POST /v1/jobs/{id}/cancel", auth(handleCancelJob(d)))

@@ -44,8 +44,12 @@ type Deps struct {
 	// after probing.
 	VideoLimits media.VideoLimits
 
-	MaxSources int           // default 8
-	URLExpiry  time.Duration // presigned GET/PUT lifetime, default 1 h
+	MaxSources int // default 8
+	MaxBatch   int // most targets in a batch, default DefaultMaxBatch
+	// RetentionMin and RetentionMax bound a key's retention (apikeys.Limits.Retention)
+	// and a RunPod job's policy ttl: how long ended jobs and their files are kept.
+	RetentionMin, RetentionMax time.Duration
+	URLExpiry                  time.Duration // presigned GET/PUT lifetime, default 1 h
 
 	// RunPodEndpoints are the endpoint ids the RunPod-compatible API serves under
 	// /v2/{endpoint}/ (default DefaultRunPodEndpoint, "swapd").
@@ -70,6 +74,9 @@ func (d *Deps) defaults() {
 	}
 	if d.MaxSources <= 0 {
 		d.MaxSources = 8
+	}
+	if d.MaxBatch <= 0 {
+		d.MaxBatch = DefaultMaxBatch
 	}
 	if d.URLExpiry <= 0 {
 		d.URLExpiry = time.Hour

@@ -369,6 +369,7 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 // job (a concurrent repeat), this job is withdrawn and that id returned. If the
 // enqueue fails the record goes too.
 func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint string) (existing string, err error) {
+	job.TTL = d.retention(keyOf(ctx), job.TTL)
 	if err := d.Jobs.CreateWithin(ctx, job, keyOf(ctx).Limits.MaxInFlight); err != nil {
 		return "", err
 	}

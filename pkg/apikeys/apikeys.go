@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -38,6 +39,10 @@ type Limits struct {
 	DailyJobs         int64 `yaml:"daily_jobs" json:"daily_jobs,omitempty"`
 	DailyFrames       int64 `yaml:"daily_frames" json:"daily_frames,omitempty"` // video frames processed
 	DailyBytes        int64 `yaml:"daily_bytes" json:"daily_bytes,omitempty"`   // input bytes stored
+	// Retention is how long the key's ended jobs, their records, inputs and outputs,
+	// are kept ("72h"; 0: the operator's SWAPD_JOB_TTL), within the operator's
+	// SWAPD_RETENTION_MIN and SWAPD_RETENTION_MAX.
+	Retention time.Duration `yaml:"retention" json:"retention,omitempty"`
 }
 
 // Key is one configured key, without its secret.
@@ -211,7 +216,7 @@ func (b *builder) add(k fileKey) error {
 	e.key = Key{Name: k.Name, Role: k.Role}
 	if k.Limits != nil && k.Role == Tenant {
 		l := *k.Limits
-		if l.RequestsPerMinute < 0 || l.MaxInFlight < 0 || l.DailyJobs < 0 || l.DailyFrames < 0 || l.DailyBytes < 0 {
+		if l.RequestsPerMinute < 0 || l.MaxInFlight < 0 || l.DailyJobs < 0 || l.DailyFrames < 0 || l.DailyBytes < 0 || l.Retention < 0 {
 			return fmt.Errorf("key %q: a limit is negative", k.Name)
 		}
 		e.key.Limits = l

@@ -218,3 +218,13 @@ func (s *Store) TrimIndexes(ctx context.Context) (int, error) {
 	}
 	return removed, nil
 }
+
+// IDsOf returns the ids in owner's index, newest first: every job of the key whose
+// record has not expired yet (and some that have, until the index is trimmed).
+func (s *Store) IDsOf(ctx context.Context, owner string) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, ownerKey(owner), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("jobs of %s: %w", owner, err)
+	}
+	return ids, nil
+}

@@ -119,6 +119,9 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 		"spec", sp,
 		"owner", j.Owner,
 	}
+	if up := uploadKeys(j); up != "" {
+		fields = append(fields, "uploads", up) // deleted with the job's objects when it expires
+	}
 	if j.Webhook != nil {
 		fields = append(fields, "webhook_status", "pending")
 	}
@@ -286,6 +289,9 @@ if tonumber(ARGV[3]) > 0 then
   if tonumber(ARGV[6]) > keep and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then keep = tonumber(ARGV[6]) end
   redis.call('HSET', KEYS[1], 'expire_at', tonumber(redis.call('TIME')[1]) + ttl)
   redis.call('EXPIRE', KEYS[1], keep)
+  redis.call('ZADD', 'swapd:expiring', tonumber(redis.call('TIME')[1]) + keep, ARGV[5])
+  local up = redis.call('HGET', KEYS[1], 'uploads')
+  if up then redis.call('HSET', 'swapd:expiring:uploads', ARGV[5], up) end
 end
 return {1, cur}`)
 
@@ -409,6 +415,8 @@ redis.call('HINCRBY', KEYS[1], 'retries', 1)
 if redis.call('HEXISTS', KEYS[1], 'webhook_status') == 1 then redis.call('HSET', KEYS[1], 'webhook_status', 'pending') end
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], redis.call('TIME')[1], ARGV[1])
+redis.call('ZREM', 'swapd:expiring', ARGV[1])
+redis.call('HDEL', 'swapd:expiring:uploads', ARGV[1])
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner then redis.call('ZADD', 'swapd:owner:' .. owner .. ':live', redis.call('TIME')[1], ARGV[1]) end
 return {1, cur}`)
@@ -428,7 +436,7 @@ func (s *Store) CancelQueued(ctx context.Context, id string) error {
 func (s *Store) SetWebhookStatus(ctx context.Context, id, status string) error {
 	// HSET only when the record still exists, so a late delivery cannot resurrect a
 	// deleted job as a hash without a status.
-	return webhookScript.Run(ctx, s.rdb, []string{key(id)}, status).Err()
+	return webhookScript.Run(ctx, s.rdb, []string{key(id)}, status, id).Err()
 }
 
 // webhookScript shortens the expiry only of an ended record (a job retried since is
@@ -444,7 +452,10 @@ local left = redis.call('TTL', KEYS[1])
 if not at or left < 0 then return 0 end
 local own = at - tonumber(redis.call('TIME')[1])
 if own < 1 then own = 1 end
-if own < left then redis.call('EXPIRE', KEYS[1], own) end
+if own < left then
+  redis.call('EXPIRE', KEYS[1], own)
+  redis.call('ZADD', 'swapd:expiring', 'XX', tonumber(redis.call('TIME')[1]) + own, ARGV[2])
+end
 return 0`)
 
 // Delete removes the record and its index entry. It reports whether there was one.
@@ -456,6 +467,8 @@ func (s *Store) Delete(ctx context.Context, j *Job) (bool, error) {
 	pipe.ZRem(ctx, queuedKey, j.ID)
 	pipe.ZRem(ctx, notifyKey, j.ID)
 	pipe.ZRem(ctx, liveKey(j.Owner), j.ID)
+	pipe.ZRem(ctx, expiringKey, j.ID)
+	pipe.HDel(ctx, expiringUploadsKey, j.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, err
 	}
