@@ -204,12 +204,9 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, dea
 	}
 	h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 	log.Debug("webhook delivered", "status", status, "direct", true)
-	if err := h.Jobs.SetWebhookStatus(rctx, p.JobID, "delivered"); err != nil {
-		log.Warn("webhook delivered, but not marked so; the scheduled task may send it again", "err", err)
+	if err := h.markDelivered(rctx, p.JobID); err != nil {
+		log.Warn("webhook delivered, but its mark is not confirmed; the scheduled task may send it again", "err", err)
 		return
-	}
-	if err := h.Jobs.Confirm(rctx); err != nil {
-		log.Warn("webhook delivered, but its mark is not yet on a replica", "err", err)
 	}
 	if err := d.Inspector.DeleteTask(QueueWebhooks, p.EventID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 		// It will run, find the mark and send nothing.
@@ -291,11 +288,8 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 		log.Info("webhook delivered", "status", status)
-		_ = h.Jobs.SetWebhookStatus(ctx, p.JobID, "delivered")
-		// With SWAPD_REDIS_MIN_REPLICAS, the mark survives a failover too, so a task
-		// re-delivered by a new primary is skipped above instead of sent twice.
-		if err := h.Jobs.Confirm(ctx); err != nil {
-			log.Warn("webhook delivered, but its mark is not yet on a replica", "err", err)
+		if err := h.markDelivered(ctx, p.JobID); err != nil {
+			log.Warn("webhook delivered, but its mark is not confirmed; a re-run may send it again", "err", err)
 		}
 		return nil
 	}
@@ -334,4 +328,28 @@ func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) (body []byt
 	}
 	body, err = h.Notifier.Render(ctx, j, p.Type)
 	return body, false, err
+}
+
+// markDelivered records that the receiver has job id's webhook, and with
+// SWAPD_REDIS_MIN_REPLICAS waits until a replica holds the mark: a task re-delivered
+// after a failover then finds it and sends nothing. The delivery is a fact, so while
+// the mark cannot be confirmed (the primary is failing over) it is written again,
+// on whichever primary the client reaches, for up to markTimeout.
+func (h *WebhookHandler) markDelivered(ctx context.Context, id string) error {
+	const markTimeout = 10 * time.Second
+	deadline := time.Now().Add(markTimeout)
+	for {
+		err := h.Jobs.SetWebhookStatus(ctx, id, "delivered")
+		if err == nil {
+			err = h.Jobs.Confirm(ctx)
+		}
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
