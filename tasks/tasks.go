@@ -18,8 +18,10 @@
 //     sources that trickle
 //   - outage.go and retry.go: retrying by elapsed time through outages, retry delays
 //   - durable.go: confirming outcomes on Redis replicas (SWAPD_REDIS_MIN_REPLICAS)
-//   - webhook.go: the Notifier (a job's terminal event becomes a webhook task) and the
-//     webhook handler (renders the body at each attempt, signs, delivers)
+//   - webhook.go: the Notifier (a job's terminal event becomes a webhook task, its first
+//     attempt made at once by the worker that ended the job) and the webhook handler
+//     (renders the body at each attempt, signs, delivers, skips what is delivered);
+//     batchhook.go: a batch's batch.completed event, once, when its last item ends
 //   - reaper.go: the Reaper, which repairs jobs whose task or webhook went missing
 package tasks
 
