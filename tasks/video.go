@@ -64,7 +64,9 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 	lease.Release() // their frames are dropped
 
-	dec, err := media.NewDecoder(ctx, src, info)
+	// An HDR target is tone-mapped to SDR while decoding, or kept HDR (video_hdr keep:
+	// the decoder and encoder must be given the same mode).
+	dec, err := media.NewDecoderHDR(ctx, src, info, job.Options.VideoHDR)
 	if err != nil {
 		return nil, st, err
 	}
@@ -74,7 +76,7 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	if job.Options.VideoQuality != nil {
 		quality = max(*job.Options.VideoQuality, 1)
 	}
-	enc, err := media.NewEncoder(ctx, out, info, media.EncodeOptions{Encoder: job.Options.VideoEncoder, Quality: quality}, src)
+	enc, err := media.NewEncoder(ctx, out, info, media.EncodeOptions{Encoder: job.Options.VideoEncoder, Quality: quality, HDR: job.Options.VideoHDR}, src)
 	if err != nil {
 		return nil, st, err
 	}

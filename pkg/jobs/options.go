@@ -36,6 +36,7 @@ type Options struct {
 	JPEGQuality  int    `json:"jpeg_quality,omitempty"`  // 1–100, default 90
 	VideoEncoder string `json:"video_encoder,omitempty"` // libx264 (default) | libx265 | h264_nvenc
 	VideoQuality *int   `json:"video_quality,omitempty"` // 0–100, default 80 (crf = 51 − 0.51·q)
+	VideoHDR     string `json:"video_hdr,omitempty"`     // HDR (PQ/HLG) targets: tonemap (default, to BT.709 SDR) | keep (10-bit HEVC, tags and metadata kept)
 }
 
 // FaceOrders are the orders faces can be sorted in before selection.
@@ -173,6 +174,16 @@ func (o Options) Validate() error {
 	}
 	if o.VideoQuality != nil && (*o.VideoQuality < 0 || *o.VideoQuality > 100) {
 		return bad("options.video_quality %d is outside 0–100", *o.VideoQuality)
+	}
+	switch o.VideoHDR {
+	case "", "tonemap":
+	case "keep":
+		// Keeping HDR writes 10-bit HEVC with libx265 (when the target is HDR).
+		if o.VideoEncoder != "" && o.VideoEncoder != "libx265" {
+			return bad("options.video_hdr keep writes 10-bit HEVC with libx265; options.video_encoder %q cannot be used with it", o.VideoEncoder)
+		}
+	default:
+		return bad("options.video_hdr %q is not one of tonemap, keep", o.VideoHDR)
 	}
 	return nil
 }

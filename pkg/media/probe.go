@@ -64,12 +64,17 @@ type VideoInfo struct {
 
 	HasAudio   bool   `json:"has_audio"`
 	AudioCodec string `json:"audio_codec,omitempty"` // codec of the first audio stream (aac, opus…)
+
+	// Color is the video stream's colour description; Color.HDR() says whether the
+	// Decoder and Encoder treat it as HDR (see HDRToneMap and HDRKeep).
+	Color VideoColor `json:"color"`
 }
 
 // Probe describes the video at path (a local file: the worker downloads inputs to a
 // temporary file first, which ffprobe needs anyway to seek in MP4s whose index is at
-// the end). It runs ffprobe once with -show_streams -show_format, and once more with
-// -count_packets only when the container keeps no frame count.
+// the end). It runs ffprobe once with -show_streams -show_format, once more with
+// -count_packets only when the container keeps no frame count, and, for an HDR
+// stream only, once to decode its first frame's HDR metadata (see VideoColor).
 //
 // Errors are *errcode.Error for everything about the input: EmptyInput for a zero-byte
 // file, UnsupportedMedia for a file that is not MP4, MOV, WebM or MKV by content or
@@ -110,6 +115,11 @@ func Probe(ctx context.Context, path string) (VideoInfo, error) {
 	info, err := doc.info(container, st.Size())
 	if err != nil {
 		return VideoInfo{}, err
+	}
+	if info.Color.HDR() {
+		if err := probeHDRMetadata(ctx, container, path, info.VideoStream, &info.Color); err != nil {
+			return VideoInfo{}, err
+		}
 	}
 	if info.Frames <= 0 {
 		info.Frames, err = probeCountPackets(ctx, container, path, info.VideoStream)
@@ -194,6 +204,10 @@ type probeStream struct {
 	Width         int               `json:"width"`
 	Height        int               `json:"height"`
 	PixFmt        string            `json:"pix_fmt"`
+	ColorTransfer string            `json:"color_transfer"`
+	ColorPrims    string            `json:"color_primaries"`
+	ColorSpace    string            `json:"color_space"`
+	ColorRange    string            `json:"color_range"`
 	AvgFrameRate  string            `json:"avg_frame_rate"`
 	RFrameRate    string            `json:"r_frame_rate"`
 	NbFrames      string            `json:"nb_frames"`
@@ -225,6 +239,7 @@ func (doc *probeJSON) info(container string, size int64) (VideoInfo, error) {
 		return VideoInfo{}, errcode.New(errcode.UnsupportedMedia, "the %s file holds no video stream", container)
 	}
 	info.VideoStream, info.Codec, info.PixFmt = video.Index, video.CodecName, video.PixFmt
+	info.Color = VideoColor{Transfer: video.ColorTransfer, Primaries: video.ColorPrims, Matrix: video.ColorSpace, Range: video.ColorRange}
 	if video.Width <= 0 || video.Height <= 0 {
 		return VideoInfo{}, errcode.New(errcode.CorruptInput, "the video stream has no frame size (%dx%d)", video.Width, video.Height)
 	}

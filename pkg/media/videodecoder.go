@@ -50,8 +50,25 @@ type Decoder struct {
 // rotation, so frames are info.Width × info.Height and upright; -s pins that size
 // even if the stream changes resolution midway, so every frame has the same length.
 //
+// An HDR video (info.Color.HDR()) is tone-mapped to BT.709 SDR while decoding, as
+// NewDecoderHDR does with HDRToneMap.
+//
 // The process is killed when ctx is cancelled. Always Close the Decoder.
 func NewDecoder(ctx context.Context, path string, info VideoInfo) (*Decoder, error) {
+	return NewDecoderHDR(ctx, path, info, "")
+}
+
+// NewDecoderHDR is NewDecoder with a choice of what happens to an HDR video: hdrMode
+// HDRToneMap ("" too) tone-maps it to BT.709 SDR, HDRKeep returns its PQ/HLG-coded
+// BT.2020 RGB for an Encoder given the same mode (see hdrDecodeFilter). The frames of
+// an SDR video are the same in every mode. Tone-mapping needs ffmpeg's zscale filter
+// (libzimg); without it an HDR video with HDRToneMap is refused as Unavailable rather
+// than decoded washed out.
+func NewDecoderHDR(ctx context.Context, path string, info VideoInfo, hdrMode string) (*Decoder, error) {
+	mode, err := normHDRMode(hdrMode)
+	if err != nil {
+		return nil, err
+	}
 	w, h := info.Width, info.Height
 	if w <= 0 || h <= 0 || w > 1<<15 || h > 1<<15 {
 		return nil, fmt.Errorf("decoder: bad frame size %dx%d in VideoInfo", w, h)
@@ -63,7 +80,20 @@ func NewDecoder(ctx context.Context, path string, info VideoInfo) (*Decoder, err
 	args = append(args, videoInputArgs(info.Container, path)...)
 	args = append(args,
 		"-map", "0:"+strconv.Itoa(info.VideoStream),
-		"-fps_mode", "passthrough",
+		"-fps_mode", "passthrough")
+	if vf := hdrDecodeFilter(info.Color, mode, w, h); vf != "" {
+		if mode == HDRToneMap {
+			ok, err := HasFilter(ctx, "zscale")
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, errcode.New(errcode.Unavailable, "the video is HDR (%s) and this server's ffmpeg has no zscale filter to tone-map it; ask for video_hdr keep", info.Color.Transfer)
+			}
+		}
+		args = append(args, "-vf", vf)
+	}
+	args = append(args,
 		"-s", fmt.Sprintf("%dx%d", w, h),
 		"-pix_fmt", "rgb24",
 		"-f", "rawvideo", "pipe:1")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/swapd/swapd/pkg/errcode"
 )
 
 // Encoder writes RGB24 frames into a video file through a single ffmpeg process that
@@ -86,6 +88,14 @@ func videoOutputContainer(out string) (container, muxer string) {
 // frame, from a B-frame edit list) comes out with the audio up to that much behind,
 // 33 ms for the test video, well under the ~125 ms at which a lag is noticed.
 //
+// An HDR source (info.Color.HDR()) decoded with HDRToneMap is written exactly like
+// SDR. With opts.HDR HDRKeep (and frames from a Decoder in the same mode) it is
+// written as 10-bit HEVC: libx265 main10, yuv420p10le, the BT.2020 matrix redone,
+// tagged with the source's transfer (smpte2084 or arib-std-b67), bt2020 primaries
+// and bt2020nc matrix in the container and the bitstream, plus the source's
+// mastering-display and max-cll metadata when it had them (x265 master-display and
+// max-cll SEI; hdr10=1 for PQ). opts.Encoder must then be "" or libx265.
+//
 // The process is killed when ctx is cancelled. Finish with Close, or Abort on failure.
 func NewEncoder(ctx context.Context, out string, info VideoInfo, opts EncodeOptions, audioFrom string) (*Encoder, error) {
 	w, h := info.Width, info.Height
@@ -96,6 +106,13 @@ func NewEncoder(ctx context.Context, out string, info VideoInfo, opts EncodeOpti
 		return nil, fmt.Errorf("encoder: bad frame rate %q in VideoInfo", info.FPSRational)
 	}
 	container, muxer := videoOutputContainer(out)
+	if info.Color.HDR() && opts.HDR == HDRKeep {
+		// Keeping HDR means 10-bit HEVC from libx265, whatever the default would be.
+		if opts.Encoder != "" && opts.Encoder != EncoderX265 {
+			return nil, errcode.New(errcode.InvalidRequest, "video HDR keep writes 10-bit HEVC with %s, not %s", EncoderX265, opts.Encoder)
+		}
+		opts.Encoder = EncoderX265
+	}
 	opts, err := opts.resolve(ctx, container)
 	if err != nil {
 		return nil, err
@@ -115,14 +132,23 @@ func NewEncoder(ctx context.Context, out string, info VideoInfo, opts EncodeOpti
 	if withAudio {
 		args = append(args, "-map", "1:a:0?")
 	}
-	args = append(args, opts.args(container)...)
+	hdrVF, hdrArgs := hdrEncodeArgs(info.Color, opts.HDR, opts.Quality, container)
 	vf := "scale=out_color_matrix=bt709:out_range=tv"
+	if hdrVF != "" {
+		vf = hdrVF
+	}
 	if w%2 != 0 || h%2 != 0 {
 		vf += ",pad=ceil(iw/2)*2:ceil(ih/2)*2"
 	}
-	args = append(args, "-vf", vf, "-pix_fmt", "yuv420p",
-		"-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-		"-fps_mode", "passthrough")
+	if hdrArgs != nil {
+		args = append(args, hdrArgs...)
+		args = append(args, "-vf", vf)
+	} else {
+		args = append(args, opts.args(container)...)
+		args = append(args, "-vf", vf, "-pix_fmt", "yuv420p",
+			"-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
+	}
+	args = append(args, "-fps_mode", "passthrough")
 	e := &Encoder{ctx: ctx, out: out, audioFrom: audioFrom, width: w, height: h, frameBytes: w * h * 3, stderr: &videoStderr{}}
 	if withAudio {
 		var audio []string

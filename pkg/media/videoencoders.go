@@ -34,6 +34,9 @@ type EncodeOptions struct {
 	// maps onto each encoder's constant-quality scale as FaceFusion does: x264/x265 and
 	// NVENC crf/cq = round(51 − 0.51·q), VP9 crf = round(63 − 0.63·q).
 	Quality int
+	// HDR is what happens to an HDR source: HDRToneMap ("" too) or HDRKeep. It must
+	// match the mode its Decoder was given. SDR sources are unaffected.
+	HDR string
 }
 
 // videoEncoderContainers says which containers each encoder's output may go into.
@@ -57,6 +60,11 @@ func (opts EncodeOptions) resolve(ctx context.Context, container string) (Encode
 	if opts.Quality == 0 {
 		opts.Quality = DefaultVideoQuality
 	}
+	mode, err := normHDRMode(opts.HDR)
+	if err != nil {
+		return opts, err
+	}
+	opts.HDR = mode
 	if opts.Quality < 1 || opts.Quality > 100 {
 		return opts, errcode.New(errcode.InvalidRequest, "video quality %d is not between 1 and 100", opts.Quality)
 	}
