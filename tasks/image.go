@@ -48,7 +48,8 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 	progress(2)
 	times := map[string]time.Duration{}
-	result, faces, err := pipe.SwapImage(ctx, target, id, job.Options, times)
+	qctx, quality := jobs.WithQualityReport(ctx) // the pipeline fills in the similarity report
+	result, faces, err := pipe.SwapImage(qctx, target, id, job.Options, times)
 	release()
 	st.addAll(times)
 	if err != nil {
@@ -76,5 +77,7 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output
 		return nil, st, fmt.Errorf("upload output: %w", err)
 	}
 	progress(5)
-	return &jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}, st, nil
+	out := &jobs.Output{Key: key, ContentType: contentType, Size: obj.Size, Faces: faces}
+	quality.Apply(out)
+	return out, st, nil
 }

@@ -84,7 +84,8 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	progress := h.progressFunc(ctx, job.ID, info.Frames)
 	progress(0)
 	times := map[string]time.Duration{}
-	res, err := pipe.SwapVideo(ctx, dec, enc, id, job.Options, progress, times)
+	qctx, qrep := jobs.WithQualityReport(ctx) // the pipeline fills in the similarity report
+	res, err := pipe.SwapVideo(qctx, dec, enc, id, job.Options, progress, times)
 	st.addAll(times)
 	if err != nil {
 		return nil, st, err
@@ -119,6 +120,7 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 	o := &jobs.Output{Key: key, ContentType: "video/mp4", Size: obj.Size, Faces: res.FacesSwapped,
 		Frames: res.Frames, NoFace: res.FramesWithFaces == 0, FramesExpected: info.ExpectedFrames}
+	qrep.Apply(o)
 	if info.Truncated(res.Frames) {
 		// The decoder reached the end of what is there without an error: a file cut
 		// short (a partial upload) plays its first part. Say so instead of passing the

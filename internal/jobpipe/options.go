@@ -1,6 +1,9 @@
 package jobpipe
 
 import (
+	"math"
+
+	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/faceswap"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/tasks"
@@ -64,3 +67,55 @@ func faceswapOptions(o jobs.Options) faceswap.Options {
 	}
 	return fo
 }
+
+// imageQuality is an image's similarity report (sims per swapped face, in swap
+// order) with options.min_similarity applied: low when any face is below it. With
+// on_low_similarity=fail a low report is a LOW_SIMILARITY error, the report
+// still returned.
+func imageQuality(o jobs.Options, sims []float64) (jobs.QualityReport, error) {
+	q := jobs.QualityReport{Similarity: make([]float64, len(sims))}
+	worst, idx := 0.0, -1
+	for i, s := range sims {
+		q.Similarity[i] = round4(s)
+		if idx < 0 || s < worst {
+			worst, idx = s, i
+		}
+	}
+	if o.MinSimilarity == nil || idx < 0 || worst >= *o.MinSimilarity {
+		return q, nil
+	}
+	q.LowSimilarity = true
+	if o.OnLowSimilarity == jobs.LowSimilarityFail {
+		return q, errcode.New(errcode.LowSimilarity, "swapped face %d has identity similarity %.4f, below options.min_similarity %g", idx, worst, *o.MinSimilarity)
+	}
+	return q, nil
+}
+
+// videoQuality is a video's similarity report: the summary over frames with a
+// swapped face and the share of frames with a selected face, low when the p10
+// is below options.min_similarity (a video without a face is not low: it has
+// output.no_face).
+func videoQuality(o jobs.Options, vs faceswap.VideoStats) (jobs.QualityReport, error) {
+	var q jobs.QualityReport
+	if vs.Frames > 0 {
+		share := round4(float64(vs.FramesWithFaces) / float64(vs.Frames))
+		q.FaceFramesShare = &share
+	}
+	if !vs.HasSimilarity {
+		return q, nil
+	}
+	s := vs.Similarity
+	q.VideoSimilarity = &jobs.SimilarityStats{Min: round4(s.Min), Mean: round4(s.Mean), P10: round4(s.P10)}
+	if o.MinSimilarity == nil || s.P10 >= *o.MinSimilarity {
+		return q, nil
+	}
+	q.LowSimilarity = true
+	if o.OnLowSimilarity == jobs.LowSimilarityFail {
+		return q, errcode.New(errcode.LowSimilarity, "the video's 10th-percentile identity similarity %.4f is below options.min_similarity %g", s.P10, *o.MinSimilarity)
+	}
+	return q, nil
+}
+
+// round4 rounds a similarity to 4 decimals for the report (thresholds are
+// compared with the exact value).
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

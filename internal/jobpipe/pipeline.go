@@ -112,6 +112,13 @@ func (j Pipeline) SwapImage(ctx context.Context, target media.Frame, id tasks.Id
 	if err != nil {
 		return media.Frame{}, 0, coded(err)
 	}
+	q, err := imageQuality(o, st.Similarity)
+	if r := jobs.QualityReportFrom(ctx); r != nil {
+		*r = q
+	}
+	if err != nil {
+		return media.Frame{}, 0, err
+	}
 	return out, st.SwappedFaces, nil
 }
 
@@ -123,5 +130,13 @@ func (j Pipeline) SwapVideo(ctx context.Context, r tasks.FrameReader, w tasks.Fr
 	}
 	vs, err := j.p.SwapVideo(ctx, r, w, id.Embedding, swapOptions(o, id), progress)
 	addVideoTimes(stages, vs)
-	return tasks.VideoResult{Frames: vs.Frames, FramesWithFaces: vs.FramesWithFaces, FacesSwapped: vs.FacesSwapped}, coded(err)
+	res := tasks.VideoResult{Frames: vs.Frames, FramesWithFaces: vs.FramesWithFaces, FacesSwapped: vs.FacesSwapped}
+	if err != nil {
+		return res, coded(err)
+	}
+	q, err := videoQuality(o, vs)
+	if r := jobs.QualityReportFrom(ctx); r != nil {
+		*r = q
+	}
+	return res, err
 }

@@ -439,7 +439,7 @@ func codesList() string {
 	s := ""
 	for i, c := range []string{errcode.InvalidRequest, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.MethodNotAllowed, errcode.Conflict, errcode.UnsupportedMedia,
 		errcode.InputTooLarge, errcode.ImageTooLarge, errcode.EmptyInput, errcode.CorruptInput, errcode.InputNotFound, errcode.URLBlocked,
-		errcode.FetchFailed, errcode.NoFaceInSource, errcode.NoFaceInTarget, errcode.VideoTooLong, errcode.VideoTooManyFrames,
+		errcode.FetchFailed, errcode.NoFaceInSource, errcode.NoFaceInTarget, errcode.LowSimilarity, errcode.VideoTooLong, errcode.VideoTooManyFrames,
 		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.RateLimited, errcode.QuotaExceeded, errcode.UnsupportedOption,
 		errcode.Unavailable, errcode.TimedOut, errcode.Internal} {
 		if i > 0 {

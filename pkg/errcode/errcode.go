@@ -37,6 +37,7 @@ const (
 	FetchFailed             = "FETCH_FAILED"               // a URL input that could not be downloaded
 	NoFaceInSource          = "NO_FACE_IN_SOURCE"          // a source image without a detectable face
 	NoFaceInTarget          = "NO_FACE_IN_TARGET"          // a target image without a detectable face
+	LowSimilarity           = "LOW_SIMILARITY"             // a swapped face below options.min_similarity with on_low_similarity=fail
 	Unavailable             = "UNAVAILABLE"                // a dependency (Redis, storage) is down
 	TimedOut                = "TIMED_OUT"                  // the job ran past its execution timeout
 	Internal                = "INTERNAL"                   // a bug or an unexpected failure; see the logs
@@ -91,7 +92,7 @@ func HTTPStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case UnsupportedMedia:
 		return http.StatusUnsupportedMediaType
-	case CorruptInput, NoFaceInSource, NoFaceInTarget, FetchFailed, IdempotencyMismatch:
+	case CorruptInput, NoFaceInSource, NoFaceInTarget, FetchFailed, IdempotencyMismatch, LowSimilarity:
 		return http.StatusUnprocessableEntity
 	case Unavailable:
 		return http.StatusServiceUnavailable

@@ -12,6 +12,7 @@ import (
 type swapItem struct {
 	face   Face
 	latent []float32
+	src    Embedding // the identity swapped in, for the similarity report
 }
 
 // swapIdentity swaps the one identity src into faces of a copy of target and
@@ -27,15 +28,15 @@ func (p *Pipeline) swapIdentity(ctx context.Context, target media.Frame, faces [
 	if err != nil {
 		return media.Frame{}, err
 	}
-	return p.processCopy(ctx, target, oneIdentity(faces, latent), opts, st)
+	return p.processCopy(ctx, target, oneIdentity(faces, latent, src), opts, st)
 }
 
 // oneIdentity pairs every face with the same latent: the swap items of a call
 // with a single source identity (Swap, SwapFaces, every frame of SwapVideo).
-func oneIdentity(faces []Face, latent []float32) []swapItem {
+func oneIdentity(faces []Face, latent []float32, src Embedding) []swapItem {
 	items := make([]swapItem, len(faces))
 	for i, f := range faces {
-		items[i] = swapItem{f, latent}
+		items[i] = swapItem{f, latent, src}
 	}
 	return items
 }
@@ -80,7 +81,16 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 		return err
 	}
 	box := p.boxMask(size, opts.MaskBlur, opts.MaskPadding)
-	paste := func(f Face, crop []float32, m Affine) {
+	paste := func(f Face, src Embedding, crop []float32, m Affine) error {
+		if len(src) > 0 {
+			t := time.Now()
+			sim, err := p.cropSimilarity(crop, size, m, f, src)
+			st.Embed += time.Since(t)
+			if err != nil {
+				return err
+			}
+			st.Similarity = append(st.Similarity, sim)
+		}
 		t := time.Now()
 		mask := box
 		if opts.MouthMask {
@@ -90,6 +100,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 		PasteBack(frame, crop, mask, size, m)
 		st.Paste += time.Since(t)
 		st.SwappedFaces++
+		return nil
 	}
 	if len(items) > 1 && sw.Batched() && !overlapping(items, sw.Template(), size, frame.Width, frame.Height) {
 		if err := ctx.Err(); err != nil {
@@ -110,7 +121,9 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 			return err
 		}
 		for i := range items {
-			paste(faces[i], crops[i], ms[i])
+			if err := paste(faces[i], items[i].src, crops[i], ms[i]); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -127,7 +140,9 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		paste(it.face, crop, m)
+		if err := paste(it.face, it.src, crop, m); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -155,7 +170,7 @@ func (p *Pipeline) balance(frame media.Frame, items []swapItem, opts Options, st
 		if err != nil {
 			return nil, err
 		}
-		out[i] = swapItem{it.face, l}
+		out[i] = swapItem{it.face, l, it.src}
 	}
 	return out, nil
 }

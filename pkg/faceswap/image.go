@@ -119,7 +119,7 @@ func (p *Pipeline) swapAssignments(ctx context.Context, target media.Frame, face
 			latents[&a.Source[0]] = l
 		}
 		st.Swap += time.Since(t)
-		items = append(items, swapItem{faces[a.Target], l})
+		items = append(items, swapItem{faces[a.Target], l, a.Source})
 	}
 	return p.processCopy(ctx, target, items, opts, st)
 }

@@ -71,6 +71,10 @@ var (
 type Stats struct {
 	Detect, Embed, Swap, Paste, Enhance      time.Duration
 	TargetFaces, SwappedFaces, EnhancedFaces int
+	// Similarity is each swapped face's identity similarity, in the order the
+	// faces were swapped: the cosine between the source identity and the
+	// recognizer's embedding of the swapped crop (its time is in Embed).
+	Similarity []float64
 }
 
 func (s *Stats) add(o Stats) {
@@ -82,6 +86,7 @@ func (s *Stats) add(o Stats) {
 	s.TargetFaces += o.TargetFaces
 	s.SwappedFaces += o.SwappedFaces
 	s.EnhancedFaces += o.EnhancedFaces
+	s.Similarity = append(s.Similarity, o.Similarity...)
 }
 
 // Pipeline holds one device's sessions, created once in New and reused by every

@@ -36,6 +36,11 @@ type FrameWriter interface {
 type VideoStats struct {
 	Frames, FramesWithFaces, FacesSwapped            int
 	Detect, Embed, Swap, Enhance, Paste, Read, Write time.Duration
+	// Similarity summarises, over the frames with a swapped face, each frame's
+	// lowest identity similarity (see Stats.Similarity); HasSimilarity is false
+	// when no frame had one.
+	Similarity    SimilaritySummary
+	HasSimilarity bool
 }
 
 // Video pipeline sizing. Each stage hands frames to the next through a channel of
@@ -101,7 +106,7 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 		return VideoStats{}, err
 	}
 
-	v := p.newVideoRun(ctx, opts, latent)
+	v := p.newVideoRun(ctx, opts, latent, src)
 	defer v.cancel()
 	workers := p.videoWorkers()
 	v.pool = newFramePool(videoInFlight + 4*(workers-1))

@@ -17,6 +17,7 @@ type videoRun struct {
 	p      *Pipeline
 	opts   Options
 	latent []float32 // the source identity, computed once for every frame
+	src    Embedding // the source identity itself, for the similarity report
 	detW   int       // the detector canvas
 	detH   int
 	run    context.Context
@@ -38,12 +39,13 @@ type videoRun struct {
 	refEmbed   time.Duration // embedding the reference face
 	// Owned by drain until wg.Wait returns.
 	written  VideoStats // Frames, FramesWithFaces, FacesSwapped, Write
+	frameSim []float64  // each written frame's lowest face similarity, frames with faces only
 	complete bool
 }
 
 // newVideoRun starts a run bound to ctx; the caller sets pool and must cancel it.
-func (p *Pipeline) newVideoRun(ctx context.Context, opts Options, latent []float32) *videoRun {
-	v := &videoRun{p: p, opts: opts, latent: latent}
+func (p *Pipeline) newVideoRun(ctx context.Context, opts Options, latent []float32, src Embedding) *videoRun {
+	v := &videoRun{p: p, opts: opts, latent: latent, src: src}
 	v.run, v.cancel = context.WithCancel(ctx)
 	v.detW, v.detH = p.det.inputSize(opts.DetectorSize)
 	return v
@@ -225,7 +227,16 @@ func (v *videoRun) swap(f *videoFrame, st *Stats) error {
 	if len(f.faces) == 0 {
 		return nil
 	}
-	return v.p.swapInto(v.run, f.frame, oneIdentity(f.faces, v.latent), v.opts, st)
+	n := len(st.Similarity)
+	err := v.p.swapInto(v.run, f.frame, oneIdentity(f.faces, v.latent, v.src), v.opts, st)
+	f.sim, f.hasSim = 0, len(st.Similarity) > n
+	for i, s := range st.Similarity[n:] {
+		if i == 0 || s < f.sim {
+			f.sim = s
+		}
+	}
+	st.Similarity = st.Similarity[:n] // kept per frame, not per stage worker
+	return err
 }
 
 // enhance runs the enhancer, if any, over f's swapped faces, in place.
@@ -269,6 +280,9 @@ func (v *videoRun) drain(w FrameWriter, in <-chan *videoFrame, progress func(don
 			if len(g.faces) > 0 {
 				v.written.FramesWithFaces++
 				v.written.FacesSwapped += len(g.faces)
+				if g.hasSim {
+					v.frameSim = append(v.frameSim, g.sim)
+				}
 			}
 			next++
 			v.written.Frames = next
@@ -300,6 +314,7 @@ func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
 		Read:            v.readTime,
 		Write:           v.written.Write,
 	}
+	vs.Similarity, vs.HasSimilarity = Summarize(v.frameSim)
 	if v.firstErr != nil {
 		return vs, v.firstErr
 	}
@@ -314,10 +329,12 @@ func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
 
 // videoFrame is one frame travelling through the stages.
 type videoFrame struct {
-	seq   int
-	frame media.Frame
-	det   detInput // the letterboxed detector input; its blob is reused with the frame
-	faces []Face   // selected target faces, with landmarks from the original frame
+	seq    int
+	frame  media.Frame
+	det    detInput // the letterboxed detector input; its blob is reused with the frame
+	faces  []Face   // selected target faces, with landmarks from the original frame
+	sim    float64  // the lowest identity similarity of the frame's swapped faces
+	hasSim bool
 }
 
 // framePool recycles frame buffers and bounds how many exist: get blocks while

@@ -8,6 +8,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -60,6 +61,59 @@ type Output struct {
 	// cut off (a partial upload or download) and only its first part was swapped.
 	FramesExpected int  `json:"frames_expected,omitempty"`
 	Truncated      bool `json:"truncated,omitempty"`
+
+	// The identity similarity report: the cosine between the source identity and
+	// the recognizer's embedding of each swapped face (1 is the same identity).
+	// Similarity is per face of an image, in the order the faces were swapped;
+	// VideoSimilarity summarises a video's frames (each frame counts its lowest
+	// face), and FaceFramesShare is the share of frames in which a selected face
+	// was found. LowSimilarity is set when options.min_similarity is given and a
+	// face (an image) or the p10 (a video) is below it.
+	Similarity      []float64        `json:"similarity,omitempty"`
+	VideoSimilarity *SimilarityStats `json:"video_similarity,omitempty"`
+	FaceFramesShare *float64         `json:"face_frames_share,omitempty"`
+	LowSimilarity   bool             `json:"low_similarity,omitempty"`
+}
+
+// SimilarityStats summarises per-frame identity similarities of a video: the
+// lowest, the mean and the 10th percentile (nearest rank).
+type SimilarityStats struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P10  float64 `json:"p10"`
+}
+
+// QualityReport carries a swap's similarity report from the pipeline to the
+// task that writes the output (the Pipeline interface returns only the frame
+// and counts): the task puts one in the context with WithQualityReport, the
+// pipeline fills it, and Apply copies it into the output.
+type QualityReport struct {
+	Similarity      []float64
+	VideoSimilarity *SimilarityStats
+	FaceFramesShare *float64
+	LowSimilarity   bool
+}
+
+type qualityKey struct{}
+
+// WithQualityReport returns ctx carrying a new, empty report, and the report.
+func WithQualityReport(ctx context.Context) (context.Context, *QualityReport) {
+	q := &QualityReport{}
+	return context.WithValue(ctx, qualityKey{}, q), q
+}
+
+// QualityReportFrom returns the report ctx carries, or nil.
+func QualityReportFrom(ctx context.Context) *QualityReport {
+	q, _ := ctx.Value(qualityKey{}).(*QualityReport)
+	return q
+}
+
+// Apply copies the report into o; a nil report or output is left alone.
+func (q *QualityReport) Apply(o *Output) {
+	if q == nil || o == nil {
+		return
+	}
+	o.Similarity, o.VideoSimilarity, o.FaceFramesShare, o.LowSimilarity = q.Similarity, q.VideoSimilarity, q.FaceFramesShare, q.LowSimilarity
 }
 
 // Webhook is where and how the job's terminal event is delivered.

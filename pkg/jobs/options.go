@@ -31,6 +31,10 @@ type Options struct {
 	SwapperWeight *float64 `json:"swapper_weight,omitempty"` // 0–1, default 0.5 (FaceFusion's --face-swapper-weight)
 	PixelBoost    int      `json:"pixel_boost,omitempty"`    // one of PixelBoosts, a multiple of the model's size; default the model's size
 
+	// Quality report: output.similarity is always reported; these act on it.
+	MinSimilarity   *float64 `json:"min_similarity,omitempty"`    // 0–1: output.low_similarity when a face (an image) or the p10 (a video) is below it
+	OnLowSimilarity string   `json:"on_low_similarity,omitempty"` // flag (default) | fail: the job fails with LOW_SIMILARITY
+
 	// Output.
 	OutputFormat string `json:"output_format,omitempty"` // images: jpeg (default) | png
 	JPEGQuality  int    `json:"jpeg_quality,omitempty"`  // 1–100, default 90
@@ -41,6 +45,12 @@ type Options struct {
 
 // FaceOrders are the orders faces can be sorted in before selection.
 var FaceOrders = []string{"left-right", "right-left", "top-bottom", "bottom-top", "small-large", "large-small", "best-worst", "worst-best"}
+
+// OnLowSimilarity values: what a similarity below options.min_similarity does.
+const (
+	LowSimilarityFlag = "flag" // set output.low_similarity (the default)
+	LowSimilarityFail = "fail" // fail the job with LOW_SIMILARITY
+)
 
 // Enhancers are the face enhancers a worker may offer.
 var Enhancers = []string{"gfpgan_1.2", "gfpgan_1.3", "gfpgan_1.4", "codeformer", "gpen_bfr_256", "gpen_bfr_512",
@@ -96,6 +106,15 @@ func (o Options) Validate() error {
 	}
 	if o.ReferenceDistance != nil && (*o.ReferenceDistance <= 0 || *o.ReferenceDistance > 1) {
 		return bad("options.reference_distance %g is outside (0, 1]", *o.ReferenceDistance)
+	}
+	if o.MinSimilarity != nil && (*o.MinSimilarity < 0 || *o.MinSimilarity > 1) {
+		return bad("options.min_similarity %g is outside 0–1", *o.MinSimilarity)
+	}
+	if o.OnLowSimilarity != "" && o.OnLowSimilarity != LowSimilarityFlag && o.OnLowSimilarity != LowSimilarityFail {
+		return bad("options.on_low_similarity %q is not %q or %q", o.OnLowSimilarity, LowSimilarityFlag, LowSimilarityFail)
+	}
+	if o.OnLowSimilarity == LowSimilarityFail && o.MinSimilarity == nil {
+		return bad("options.on_low_similarity %q needs options.min_similarity", LowSimilarityFail)
 	}
 	if o.ReferenceFacePosition < 0 {
 		return bad("options.reference_face_position must not be negative")
