@@ -274,7 +274,10 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
 	body, delivered, err := h.body(ctx, p)
 	if err != nil {
-		return err
+		// swapd's own Redis is failing (a failover), not the receiver: retried without
+		// spending the receiver's attempts (IsFailure), so a short schedule cannot run
+		// out while the record cannot be read.
+		return &OutageError{Since: time.Now(), Err: err}
 	}
 	if delivered {
 		// A re-delivered task (its acknowledgement was lost with a Redis primary, or

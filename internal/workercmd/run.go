@@ -232,6 +232,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Queues:                   tasks.WebhookQueues,
 		ShutdownTimeout:          webhook.DefaultTimeout + time.Second,
 		RetryDelayFunc:           tasks.WebhookRetryDelay(schedule),
+		IsFailure:                tasks.IsFailure,
 		DelayedTaskCheckInterval: scheduledPoll,
 		// With direct first attempts, this queue holds retries (forwarded every
 		// scheduledPoll anyway) and the API's cancel events: polling it as often as
