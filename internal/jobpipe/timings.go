@@ -11,6 +11,7 @@ import (
 func addTimes(stages map[string]time.Duration, st faceswap.Stats) {
 	stages["detect"] += st.Detect
 	stages["embed"] += st.Embed
+	stages["score"] += st.Score
 	stages["swap"] += st.Swap
 	stages["paste"] += st.Paste
 	stages["enhance"] += st.Enhance
@@ -22,7 +23,7 @@ func addTimes(stages map[string]time.Duration, st faceswap.Stats) {
 // embed stage of its own.
 func addVideoTimes(stages map[string]time.Duration, vs faceswap.VideoStats) {
 	for stage, d := range map[string]time.Duration{
-		"detect": vs.Detect, "swap": vs.Swap, "paste": vs.Paste, "enhance": vs.Enhance,
+		"detect": vs.Detect, "score": vs.Score, "swap": vs.Swap, "paste": vs.Paste, "enhance": vs.Enhance,
 		"decode": vs.Read, "encode": vs.Write,
 	} {
 		stages[stage] += d

@@ -85,7 +85,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 		if len(src) > 0 {
 			t := time.Now()
 			sim, err := p.cropSimilarity(crop, size, m, f, src)
-			st.Embed += time.Since(t)
+			st.Score += time.Since(t)
 			if err != nil {
 				return err
 			}

@@ -73,13 +73,16 @@ type Stats struct {
 	TargetFaces, SwappedFaces, EnhancedFaces int
 	// Similarity is each swapped face's identity similarity, in the order the
 	// faces were swapped: the cosine between the source identity and the
-	// recognizer's embedding of the swapped crop (its time is in Embed).
+	// recognizer's embedding of the swapped crop; Score is its time (kept apart
+	// from Embed, which is the sources' and targets' embedding).
 	Similarity []float64
+	Score      time.Duration
 }
 
 func (s *Stats) add(o Stats) {
 	s.Detect += o.Detect
 	s.Embed += o.Embed
+	s.Score += o.Score
 	s.Swap += o.Swap
 	s.Paste += o.Paste
 	s.Enhance += o.Enhance

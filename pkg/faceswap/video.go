@@ -36,6 +36,7 @@ type FrameWriter interface {
 type VideoStats struct {
 	Frames, FramesWithFaces, FacesSwapped            int
 	Detect, Embed, Swap, Enhance, Paste, Read, Write time.Duration
+	Score                                            time.Duration // the similarity report
 	// Similarity summarises, over the frames with a swapped face, each frame's
 	// lowest identity similarity (see Stats.Similarity); HasSimilarity is false
 	// when no frame had one.

@@ -308,6 +308,7 @@ func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
 		FacesSwapped:    v.written.FacesSwapped,
 		Detect:          sum.Detect + v.refDetect,
 		Embed:           v.refEmbed,
+		Score:           sum.Score,
 		Swap:            sum.Swap,
 		Paste:           sum.Paste,
 		Enhance:         sum.Enhance,

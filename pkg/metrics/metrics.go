@@ -48,6 +48,7 @@ const (
 	StageDecode  = "decode"
 	StageDetect  = "detect"
 	StageEmbed   = "embed"
+	StageScore   = "score" // the similarity report: re-embedding swapped faces
 	StageSwap    = "swap"
 	StageEnhance = "enhance"
 	StagePaste   = "paste"
