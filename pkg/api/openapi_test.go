@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,19 +33,6 @@ func served(t *testing.T) (recorder, []byte) {
 		t.Fatal(err)
 	}
 	return routes, b
-}
-
-// TestWriteOpenAPIDocument writes the document to $SWAPD_OPENAPI_OUT, for
-// scripts/lint-openapi.sh to lint without starting a server.
-func TestWriteOpenAPIDocument(t *testing.T) {
-	out := os.Getenv("SWAPD_OPENAPI_OUT")
-	if out == "" {
-		t.Skip("SWAPD_OPENAPI_OUT is not set")
-	}
-	_, b := served(t)
-	if err := os.WriteFile(out, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestDocumentIsTheSameEachTime: /openapi.json and /docs each build the document from
