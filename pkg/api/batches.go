@@ -388,7 +388,7 @@ func cancelItems(ctx context.Context, d *Deps, b *jobs.Batch) error {
 		if st, ok := statuses[id]; !ok || st.Terminal() {
 			continue
 		}
-		if err := cancelJob(ctx, d, id); err != nil && errcode.Code(err) != errcode.Conflict && errcode.Code(err) != errcode.NotFound {
+		if err := cancelJob(ctx, d, b.Owner, id); err != nil && errcode.Code(err) != errcode.Conflict && errcode.Code(err) != errcode.NotFound {
 			return err
 		}
 	}

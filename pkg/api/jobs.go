@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/tasks"
@@ -49,7 +48,7 @@ func handleCancelJob(d *Deps) http.Handler {
 		if j == nil {
 			return
 		}
-		if err := cancelJob(r.Context(), d, j.ID); err != nil {
+		if err := cancelJob(r.Context(), d, j.Owner, j.ID); err != nil {
 			writeError(w, d.Log, err)
 			return
 		}
@@ -59,9 +58,10 @@ func handleCancelJob(d *Deps) http.Handler {
 	})
 }
 
-// cancelJob marks the job canceled in swapd's record, which is what the worker obeys,
-// then tells asynq as a courtesy: a queued task is deleted, a running one is signalled.
-func cancelJob(ctx context.Context, d *Deps, id string) error {
+// cancelJob marks owner's job id canceled in swapd's record, which is what the worker
+// obeys, then tells asynq as a courtesy: a queued task is deleted (from its owner's
+// lane), a running one is signalled.
+func cancelJob(ctx context.Context, d *Deps, owner, id string) error {
 	prev, err := d.Jobs.Cancel(ctx, id)
 	var te *jobs.TransitionError
 	if errors.As(err, &te) {
@@ -72,7 +72,7 @@ func cancelJob(ctx context.Context, d *Deps, id string) error {
 	}
 	switch prev {
 	case jobs.Queued:
-		deleteSwapTask(d, ownerOf(ctx), id)
+		deleteSwapTask(d, owner, id)
 	case jobs.Running:
 		_ = d.Inspector.CancelProcessing(id)
 	}
@@ -103,7 +103,7 @@ func handleDeleteJob(d *Deps) http.Handler {
 // then removes its uploads, its objects and its record.
 func deleteJob(ctx context.Context, d *Deps, j *jobs.Job) error {
 	if !j.Status.Terminal() {
-		if err := cancelJob(withKey(ctx, apikeys.Key{ID: j.Owner}), d, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
+		if err := cancelJob(ctx, d, j.Owner, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
 			return err
 		}
 	}

@@ -35,7 +35,7 @@ func handleRunPodPurge(d *Deps) http.Handler {
 				return
 			}
 			for _, j := range page.Jobs {
-				ok, err := purgeJob(ctx, d, j.ID)
+				ok, err := purgeJob(ctx, d, j.Owner, j.ID)
 				if err != nil {
 					writeRunPodError(w, d, err)
 					return
@@ -56,7 +56,7 @@ func handleRunPodPurge(d *Deps) http.Handler {
 
 // purgeJob cancels a job only if it is still queued (one that started meanwhile keeps
 // running) and reports whether it did.
-func purgeJob(ctx context.Context, d *Deps, id string) (bool, error) {
+func purgeJob(ctx context.Context, d *Deps, owner, id string) (bool, error) {
 	err := d.Jobs.CancelQueued(ctx, id)
 	if errors.Is(err, jobs.ErrTransition) || errcode.Code(err) == errcode.NotFound {
 		return false, nil
@@ -64,7 +64,7 @@ func purgeJob(ctx context.Context, d *Deps, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	deleteSwapTask(d, ownerOf(ctx), id)
+	deleteSwapTask(d, owner, id)
 	if err := d.Notifier.Notify(ctx, id); err != nil {
 		d.Log.Error("enqueue webhook", "job", id, "err", err)
 	}

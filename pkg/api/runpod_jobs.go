@@ -288,7 +288,7 @@ func handleRunPodCancel(d *Deps) http.Handler {
 			return
 		}
 		if !j.Status.Terminal() {
-			if err := cancelJob(r.Context(), d, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
+			if err := cancelJob(r.Context(), d, j.Owner, j.ID); err != nil && errcode.Code(err) != errcode.Conflict {
 				writeRunPodError(w, d, err)
 				return
 			}
