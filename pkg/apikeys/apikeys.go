@@ -96,9 +96,6 @@ func (k *Keyring) Lookup(secret string) (Key, bool) {
 	return key, true
 }
 
-// Len is the number of keys.
-func (k *Keyring) Len() int { return len(k.entries) }
-
 // FromLists builds a keyring from plain lists of secrets: tenant keys with defaults as
 // their limits, admin keys without limits. Keys are named by their position.
 func FromLists(tenants, admins []string, defaults Limits) (*Keyring, error) {
