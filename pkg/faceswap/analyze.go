@@ -33,14 +33,14 @@ type ImageAnalysis struct {
 
 // Identity is one person found by an analysis.
 type Identity struct {
-	ID                   int       // 0-based, ordered by first appearance, then left to right
-	FirstFrame, LastFrame int      // frame numbers in the video (0 for an image)
-	Frames               int       // analysed frames in which the identity was seen
-	Tracks               int       // how many tracks were joined into it
-	Embedding            Embedding // mean of its faces' embeddings, L2-normalised
-	Best                 Face      // its best face (score × size), in BestFrame
-	BestFrame            int
-	Thumb                media.Frame // a small RGB crop around Best (ThumbSize on its long side)
+	ID                    int       // 0-based, ordered by first appearance, then left to right
+	FirstFrame, LastFrame int       // frame numbers in the video (0 for an image)
+	Frames                int       // analysed frames in which the identity was seen
+	Tracks                int       // how many tracks were joined into it
+	Embedding             Embedding // mean of its faces' embeddings, L2-normalised
+	Best                  Face      // its best face (score × size), in BestFrame
+	BestFrame             int
+	Thumb                 media.Frame // a small RGB crop around Best (ThumbSize on its long side)
 }
 
 // ThumbSize is the long side, in pixels, of an identity's or face's thumbnail.
