@@ -43,28 +43,33 @@ type Node struct {
 	Attrs   []Attr
 }
 
-// Attr is a node attribute; exactly one of I, F, Ints is meaningful, chosen by Type.
+// Attr is a node attribute; exactly one of I, F, S, Ints is meaningful, chosen by Type.
 type Attr struct {
 	Name string
-	Type int // AttrFloat, AttrInt or AttrInts
+	Type int // AttrFloat, AttrInt, AttrString or AttrInts
 	F    float32
 	I    int64
+	S    string
 	Ints []int64
 }
 
 // Attribute types (AttributeProto.AttributeType).
 const (
-	AttrFloat = 1
-	AttrInt   = 2
-	AttrInts  = 7
+	AttrFloat  = 1
+	AttrInt    = 2
+	AttrString = 3
+	AttrInts   = 7
 )
 
-// Tensor is an initializer: float32 (Float) or int64 (Int64) data.
+// Tensor is an initializer: float32 (Float) or int64 (Int64) data, or Raw: float32
+// values already in little-endian bytes (what large generated weights are built as,
+// so that they are not held twice while the model is marshalled).
 type Tensor struct {
 	Name  string
 	Dims  []int64 // empty for a scalar
 	Float []float32
 	Int64 []int64
+	Raw   []byte
 }
 
 // ValueInfo declares a graph input or output. A negative dimension is written as
@@ -144,6 +149,8 @@ func (a Attr) marshal() []byte {
 	case AttrInt:
 		b = protowire.AppendTag(b, 3, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(a.I))
+	case AttrString:
+		b = appendString(b, 4, a.S)
 	case AttrInts:
 		for _, v := range a.Ints {
 			b = protowire.AppendTag(b, 8, protowire.VarintType)
@@ -167,13 +174,16 @@ func (t Tensor) marshal() []byte {
 	}
 	var raw []byte
 	elem := Float
-	if t.Int64 != nil {
+	switch {
+	case t.Raw != nil:
+		raw = t.Raw
+	case t.Int64 != nil:
 		elem = Int64
 		raw = make([]byte, 8*len(t.Int64))
 		for i, v := range t.Int64 {
 			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 		}
-	} else {
+	default:
 		raw = make([]byte, 4*len(t.Float))
 		for i, v := range t.Float {
 			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
