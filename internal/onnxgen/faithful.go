@@ -1,0 +1,236 @@
+package onnxgen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// InswapperFaithfulFile is the cache file name of the FLOP-faithful inswapper_128
+// stand-in (InswapperFaithful with div 1).
+const InswapperFaithfulFile = "inswapper_128_faithful.onnx"
+
+// InswapperFaithful returns a stand-in for inswapper_128.onnx that costs what the
+// real model costs: the same layers as its public re-implementation (ReSwapper's
+// StyleTransferModel_128), with random weights, and exactly the official
+// signature (target [1,3,128,128], source [1,512] → output [1,3,128,128], a
+// 512×512 "emap" as the last initializer). The cheap stand-ins (Swapper) cost
+// almost nothing, so benchmarks made with them measure swapd's work around the
+// model; this one makes the model's share real:
+//
+//	encoder  7×7 conv 3→128 (reflect pad), 3×3 conv 128→256, 3×3 stride-2 convs
+//	         256→512 and 512→1024, LeakyReLU 0.2 after each         → 1024×32×32
+//	style    6 residual blocks of two 3×3 convs 1024→1024, each followed by
+//	         AdaIN (instance norm, then γ·x+β from a Linear of the source), ReLU
+//	         after the first
+//	decoder  bilinear ×2, 3×3 conv 1024→512, bilinear ×2, 3×3 convs 512→256 and
+//	         256→128, 7×7 conv 128→3 (reflect pad), tanh, (x+1)/2
+//
+// About 175 GMAC per face (macs, counted over the Conv and Gemm nodes) and 530 MB
+// of weights: generate it on demand into a cache, never into the repository. div
+// divides every hidden channel count (div 1 is the real cost; a larger div keeps
+// the topology and signature at a fraction of the size, for tests). Weights are
+// drawn uniformly with He scaling from a PCG generator seeded with seed.
+func InswapperFaithful(seed int64, div int) (model []byte, macs int64, err error) {
+	if div < 1 || 128%div != 0 {
+		return nil, 0, fmt.Errorf("onnxgen: channel divisor %d must divide 128", div)
+	}
+	b := newNetBuilder(seed, false)
+	b.inswapper(div)
+	return b.g.Marshal(), b.macs, nil
+}
+
+// InswapperFaithfulMACs is the multiply-accumulate count of InswapperFaithful(_, div)
+// without generating its weights.
+func InswapperFaithfulMACs(div int) int64 {
+	b := newNetBuilder(0, true)
+	b.inswapper(div)
+	return b.macs
+}
+
+// WriteInswapperFaithful writes InswapperFaithful(seed, div) to path atomically.
+func WriteInswapperFaithful(path string, seed int64, div int) error {
+	m, _, err := InswapperFaithful(seed, div)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, m)
+}
+
+func (b *netBuilder) inswapper(div int) {
+	c := func(n int) int { return n / div }
+	x := "target"
+	side := 128
+	x = b.reflectPad(x, 3)
+	x, side = b.conv(x, 3, c(128), 7, 1, 0, side+6)
+	x = b.leaky(x)
+	x, side = b.conv(x, c(128), c(256), 3, 1, 1, side)
+	x = b.leaky(x)
+	x, side = b.conv(x, c(256), c(512), 3, 2, 1, side)
+	x = b.leaky(x)
+	x, side = b.conv(x, c(512), c(1024), 3, 2, 1, side)
+	x = b.leaky(x)
+	for range 6 {
+		y, _ := b.conv(x, c(1024), c(1024), 3, 1, 1, side)
+		y = b.adain(y, c(1024))
+		y = b.node("Relu", []string{y}, nil)
+		y, _ = b.conv(y, c(1024), c(1024), 3, 1, 1, side)
+		y = b.adain(y, c(1024))
+		x = b.node("Add", []string{y, x}, nil)
+	}
+	x, side = b.upsample(x, side)
+	x, side = b.conv(x, c(1024), c(512), 3, 1, 1, side)
+	x = b.leaky(x)
+	x, side = b.upsample(x, side)
+	x, side = b.conv(x, c(512), c(256), 3, 1, 1, side)
+	x = b.leaky(x)
+	x, side = b.conv(x, c(256), c(128), 3, 1, 1, side)
+	x = b.leaky(x)
+	x = b.reflectPad(x, 3)
+	x, _ = b.conv(x, c(128), 3, 7, 1, 0, side+6)
+	x = b.node("Tanh", []string{x}, nil)
+	x = b.node("Add", []string{x, b.scalar(1)}, nil)
+	b.g.Nodes = append(b.g.Nodes, Node{Name: "output", Op: "Mul", Inputs: []string{x, b.scalar(0.5)}, Outputs: []string{"output"}})
+
+	b.g.Name = "inswapper_128_faithful_standin"
+	b.g.Inputs = []ValueInfo{
+		{Name: "target", ElemType: Float, Dims: []int64{1, 3, 128, 128}},
+		{Name: "source", ElemType: Float, Dims: []int64{1, 512}},
+	}
+	b.g.Outputs = []ValueInfo{{Name: "output", ElemType: Float, Dims: []int64{1, 3, 128, 128}}}
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: "emap", Dims: []int64{512, 512}, Raw: b.uniform(512*512, 1/math.Sqrt(512))}) // must stay last
+}
+
+// netBuilder appends layers to a graph, names their tensors, draws their weights
+// and counts their multiply-accumulates. With dry set it only counts.
+type netBuilder struct {
+	g    Graph
+	rng  *rand.Rand
+	dry  bool
+	n    int
+	macs int64
+}
+
+func newNetBuilder(seed int64, dry bool) *netBuilder {
+	return &netBuilder{rng: rand.New(rand.NewPCG(uint64(seed), 0xf1_0b5)), dry: dry}
+}
+
+func (b *netBuilder) name(prefix string) string {
+	b.n++
+	return fmt.Sprintf("%s_%d", prefix, b.n)
+}
+
+// node appends op over inputs and returns its one output's name.
+func (b *netBuilder) node(op string, inputs []string, attrs []Attr) string {
+	out := b.name(op)
+	b.g.Nodes = append(b.g.Nodes, Node{Name: out, Op: op, Inputs: inputs, Outputs: []string{out}, Attrs: attrs})
+	return out
+}
+
+// uniform returns n float32 values uniform in ±std·√3 (so of standard deviation
+// std) as little-endian bytes; nil when only counting.
+func (b *netBuilder) uniform(n int, std float64) []byte {
+	if b.dry {
+		return nil
+	}
+	raw := make([]byte, 4*n)
+	a := float32(std * math.Sqrt(3) / (1 << 31))
+	for i := 0; i < n; i += 2 {
+		r := b.rng.Uint64()
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(float32(int32(r))*a))
+		if i+1 < n {
+			binary.LittleEndian.PutUint32(raw[4*i+4:], math.Float32bits(float32(int32(r>>32))*a))
+		}
+	}
+	return raw
+}
+
+func (b *netBuilder) init(prefix string, dims []int64, raw []byte) string {
+	name := b.name(prefix)
+	if !b.dry {
+		b.g.Initializers = append(b.g.Initializers, Tensor{Name: name, Dims: dims, Raw: raw})
+	}
+	return name
+}
+
+func (b *netBuilder) scalar(v float32) string {
+	name := b.name("const")
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: name, Float: []float32{v}})
+	return name
+}
+
+func (b *netBuilder) constant(prefix string, dims []int64, v float32) string {
+	n := 1
+	for _, d := range dims {
+		n *= int(d)
+	}
+	vals := make([]float32, n)
+	for i := range vals {
+		vals[i] = v
+	}
+	name := b.name(prefix)
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: name, Dims: dims, Float: vals})
+	return name
+}
+
+// conv is a k×k convolution with bias over a side×side input; it returns the
+// output and its side.
+func (b *netBuilder) conv(x string, cin, cout, k, stride, pad, side int) (string, int) {
+	out := (side+2*pad-k)/stride + 1
+	fanIn := cin * k * k
+	w := b.init("W", []int64{int64(cout), int64(cin), int64(k), int64(k)}, b.uniform(cout*fanIn, math.Sqrt(2/float64(fanIn))))
+	bias := b.init("B", []int64{int64(cout)}, b.uniform(cout, 0.01))
+	b.macs += int64(out) * int64(out) * int64(cout) * int64(fanIn)
+	p := int64(pad)
+	return b.node("Conv", []string{x, w, bias}, []Attr{
+		{Name: "kernel_shape", Type: AttrInts, Ints: []int64{int64(k), int64(k)}},
+		{Name: "strides", Type: AttrInts, Ints: []int64{int64(stride), int64(stride)}},
+		{Name: "pads", Type: AttrInts, Ints: []int64{p, p, p, p}},
+	}), out
+}
+
+func (b *netBuilder) leaky(x string) string {
+	return b.node("LeakyRelu", []string{x}, []Attr{{Name: "alpha", Type: AttrFloat, F: 0.2}})
+}
+
+// reflectPad pads the two spatial axes by p on each side, mirroring (PyTorch's
+// padding_mode="reflect").
+func (b *netBuilder) reflectPad(x string, p int) string {
+	pads := b.name("pads")
+	q := int64(p)
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: pads, Dims: []int64{8}, Int64: []int64{0, 0, q, q, 0, 0, q, q}})
+	return b.node("Pad", []string{x, pads}, []Attr{{Name: "mode", Type: AttrString, S: "reflect"}})
+}
+
+// upsample doubles the spatial size, bilinear with half-pixel centres (PyTorch's
+// Upsample(mode="bilinear", align_corners=False)).
+func (b *netBuilder) upsample(x string, side int) (string, int) {
+	scales := b.name("scales")
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: scales, Dims: []int64{4}, Float: []float32{1, 1, 2, 2}})
+	return b.node("Resize", []string{x, "", scales}, []Attr{
+		{Name: "mode", Type: AttrString, S: "linear"},
+		{Name: "coordinate_transformation_mode", Type: AttrString, S: "half_pixel"},
+	}), 2 * side
+}
+
+// adain is adaptive instance normalisation driven by the source: instance norm
+// without affine parameters, then γ·x + β with [γ, β] = source·W + b.
+func (b *netBuilder) adain(x string, ch int) string {
+	norm := b.node("InstanceNormalization", []string{x, b.constant("ones", []int64{int64(ch)}, 1), b.constant("zeros", []int64{int64(ch)}, 0)},
+		[]Attr{{Name: "epsilon", Type: AttrFloat, F: 1e-6}})
+	w := b.init("style_W", []int64{512, int64(2 * ch)}, b.uniform(512*2*ch, 1/math.Sqrt(512)))
+	bias := b.init("style_B", []int64{int64(2 * ch)}, b.uniform(2*ch, 0.01))
+	b.macs += 512 * 2 * int64(ch)
+	style := b.node("Gemm", []string{"source", w, bias}, nil)
+	shape := b.name("shape")
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: shape, Dims: []int64{4}, Int64: []int64{1, int64(2 * ch), 1, 1}})
+	style = b.node("Reshape", []string{style, shape}, nil)
+	split := b.name("split")
+	b.g.Initializers = append(b.g.Initializers, Tensor{Name: split, Dims: []int64{2}, Int64: []int64{int64(ch), int64(ch)}})
+	gamma, beta := b.name("gamma"), b.name("beta")
+	b.g.Nodes = append(b.g.Nodes, Node{Name: gamma + "_split", Op: "Split", Inputs: []string{style, split}, Outputs: []string{gamma, beta},
+		Attrs: []Attr{{Name: "axis", Type: AttrInt, I: 1}}})
+	y := b.node("Mul", []string{gamma, norm}, nil)
+	return b.node("Add", []string{y, beta}, nil)
+}

@@ -1,0 +1,270 @@
+package faceswap_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/swapd/swapd/internal/onnxgen"
+	"github.com/swapd/swapd/pkg/faceswap"
+	"github.com/swapd/swapd/pkg/media"
+)
+
+// Benchmarks that tell the truth about model cost (issue #12). The cheap stand-ins
+// cost almost nothing, so the other benchmarks measure swapd's own work; these put
+// it next to a stand-in that costs what inswapper_128 costs (175 GMAC per face:
+// onnxgen.InswapperFaithful), and measure the CPU-side ceiling of the video
+// pipeline when inference costs nothing, against libx264's on the same machine.
+//
+//	go test ./pkg/faceswap -run '^$' -bench 'SwapCost|VideoCost|VideoCPUCeiling' -benchtime 3x
+
+// faithfulSwapper returns the FLOP-faithful inswapper_128 stand-in, generating it
+// (about 530 MB, a few seconds) into SWAPD_STANDIN_CACHE, else the user cache
+// directory, the first time. It is never written into the repository.
+func faithfulSwapper(b *testing.B) string {
+	b.Helper()
+	dir := os.Getenv("SWAPD_STANDIN_CACHE")
+	if dir == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir = filepath.Join(c, "swapd", "standins")
+	}
+	path := filepath.Join(dir, onnxgen.InswapperFaithfulFile)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	t := time.Now()
+	if err := onnxgen.WriteInswapperFaithful(path, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %s in %v", path, time.Since(t).Round(time.Millisecond))
+	return path
+}
+
+// BenchmarkSwapCost is the per-face cost of a swap (crop, model, paste) with the
+// cheap stand-in and with the FLOP-faithful one, at the native size and with pixel
+// boost 256 (four runs of the model). GMAC/s is the faithful model's arithmetic
+// rate on this device: 175 GMAC × runs per second.
+func BenchmarkSwapCost(b *testing.B) {
+	ctx := context.Background()
+	cheap := testPipeline(b)
+	faithful := newPipeline(b, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: faithfulSwapper(b)})
+	src, _, err := cheap.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := loadFrame(b, "grace_hopper.jpg")
+	faces, err := cheap.Detect(ctx, target, faceswap.Options{})
+	if err != nil || len(faces) == 0 {
+		b.Fatal("no face in the target", err)
+	}
+	macs := float64(onnxgen.InswapperFaithfulMACs(1))
+	for _, c := range []struct {
+		name string
+		p    *faceswap.Pipeline
+	}{{"cheap", cheap}, {"faithful", faithful}} {
+		for _, boost := range []int{0, 256} {
+			b.Run(fmt.Sprintf("%s/boost=%d", c.name, max(boost, 128)), func(b *testing.B) {
+				opts := faceswap.Options{PixelBoost: boost}
+				runs0, _ := c.p.InferenceStats()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, _, err := c.p.SwapFaces(ctx, target, faces[:1], src, opts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				runs1, _ := c.p.InferenceStats()
+				b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/face")
+				if c.name == "faithful" {
+					b.ReportMetric(macs*float64(runs1-runs0)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkVideoCost is the video figure with the FLOP-faithful swapper: the first
+// frames of the five-person clip, every face swapped (5 per frame), frames decoded
+// beforehand and written nowhere, so the figure is the pipeline's own.
+func BenchmarkVideoCost(b *testing.B) {
+	ctx := context.Background()
+	p := newPipeline(b, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: faithfulSwapper(b)})
+	frames := decodeClip(b, filepath.Join(testdata, "video", "five_people_640x480.mp4"), 0, 0, 4)
+	src, _, err := p.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := faceswap.Options{FaceSelector: faceswap.SelectMany}
+	var n, faces int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st, err := p.SwapVideo(ctx, &loopReader{frames: frames, n: len(frames)}, discardWriter{}, src, opts, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += st.Frames
+		faces += st.FacesSwapped
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "frames/s")
+	b.ReportMetric(b.Elapsed().Seconds()*1000/float64(faces), "ms/face")
+}
+
+// BenchmarkVideoCPUCeiling is the CPU side of the video pipeline at 720p, 1080p and
+// 4K when inference costs nothing: a YOLOFace stand-in whose output is a constant
+// (five faces; its run is a sum over the input) and the cheap swapper, so what is
+// measured is letterbox, warp, tensor layout, mask and paste (frames are decoded
+// beforehand and written nowhere). x264-fps is libx264 veryfast (swapd's default
+// encoder) encoding the same frames on the same machine, the other CPU consumer of a
+// video job; ratio = pipeline fps / x264 fps, above 1 when the pipeline's CPU side
+// is not what limits a video job.
+func BenchmarkVideoCPUCeiling(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	det := filepath.Join(dir, onnxgen.YOLOFaceFile)
+	// Five faces across the 640×640 canvas, the size of the clip's faces at 640 wide.
+	var dets []onnxgen.YOLOFaceDetection
+	for i := range 5 {
+		cx := float32(70 + 125*i)
+		f := faceswap.Face{Box: [4]float32{cx - 30, 250, cx + 30, 330}, Landmarks: [5]faceswap.Point{
+			{X: cx - 12, Y: 280}, {X: cx + 12, Y: 280}, {X: cx, Y: 295}, {X: cx - 10, Y: 312}, {X: cx + 10, Y: 312}}}
+		dets = append(dets, yoloDetection(100+i*1000, f, 0.9))
+	}
+	if err := onnxgen.WriteYOLOFace(det, dets); err != nil {
+		b.Fatal(err)
+	}
+	// No recognizer: the similarity report embeds every swapped crop, which is
+	// inference too.
+	p := newPipeline(b, faceswap.ModelPaths{Detector: det, Swapper: testSwapper(b)})
+	src, _, err := testPipeline(b).Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clip := filepath.Join(testdata, "video", "five_people_640x480.mp4")
+	const perRun = 48
+	for _, res := range []struct {
+		name string
+		w, h int
+	}{{"720p", 1280, 720}, {"1080p", 1920, 1080}, {"4K", 3840, 2160}} {
+		b.Run(res.name, func(b *testing.B) {
+			frames := decodeClip(b, clip, res.w, res.h, 8)
+			opts := faceswap.Options{FaceSelector: faceswap.SelectMany}
+			var n, faces int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st, err := p.SwapVideo(ctx, &loopReader{frames: frames, n: perRun}, discardWriter{}, src, opts, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += st.Frames
+				faces += st.FacesSwapped
+			}
+			b.StopTimer()
+			if faces < 4*n {
+				b.Fatalf("%d faces swapped in %d frames, want 5 a frame", faces, n)
+			}
+			fps := float64(n) / b.Elapsed().Seconds()
+			x264 := x264FPS(b, frames, perRun)
+			b.ReportMetric(fps, "frames/s")
+			b.ReportMetric(x264, "x264-fps")
+			b.ReportMetric(fps/x264, "ratio")
+		})
+	}
+}
+
+// x264FPS encodes n frames (cycling through frames) with swapd's encoder defaults
+// (libx264 veryfast) into a file and returns frames per second.
+func x264FPS(b *testing.B, frames []media.Frame, n int) float64 {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "ceiling.mp4")
+	info := media.VideoInfo{Width: frames[0].Width, Height: frames[0].Height, FPSRational: "25/1", FPS: 25}
+	t := time.Now()
+	enc, err := media.NewEncoder(context.Background(), out, info, media.EncodeOptions{}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		if err := enc.Write(frames[i%len(frames)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) / time.Since(t).Seconds()
+}
+
+// decodeClip returns the first n frames of path, scaled to w×h when w > 0.
+func decodeClip(b *testing.B, path string, w, h, n int) []media.Frame {
+	b.Helper()
+	ctx := context.Background()
+	if w > 0 {
+		scaled := filepath.Join(b.TempDir(), fmt.Sprintf("clip_%dx%d.mp4", w, h))
+		if out, err := exec.Command(media.FFmpegPath(), "-v", "error", "-i", path, "-frames:v", fmt.Sprint(n), "-vf", fmt.Sprintf("scale=%d:%d", w, h),
+			"-c:v", "libx264", "-crf", "12", "-an", scaled).CombinedOutput(); err != nil {
+			b.Fatalf("scale the clip: %v %s", err, out)
+		}
+		path = scaled
+	}
+	info, err := media.Probe(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := media.NewDecoder(ctx, path, info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dec.Close()
+	var frames []media.Frame
+	for len(frames) < n {
+		var f media.Frame
+		if err := dec.Next(&f); err == io.EOF {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		frames = append(frames, f)
+	}
+	if len(frames) == 0 {
+		b.Fatal("no frames decoded")
+	}
+	return frames
+}
+
+// loopReader hands out n frames, cycling through frames (copied, as a decoder
+// would fill the pipeline's buffer).
+type loopReader struct {
+	frames []media.Frame
+	n, i   int
+}
+
+func (r *loopReader) Next(dst *media.Frame) error {
+	if r.i >= r.n {
+		return io.EOF
+	}
+	src := r.frames[r.i%len(r.frames)]
+	r.i++
+	if cap(dst.Pix) < len(src.Pix) {
+		dst.Pix = make([]byte, len(src.Pix))
+	}
+	dst.Pix = dst.Pix[:len(src.Pix)]
+	copy(dst.Pix, src.Pix)
+	dst.Width, dst.Height = src.Width, src.Height
+	return nil
+}
+
+// discardWriter drops every frame.
+type discardWriter struct{}
+
+func (discardWriter) Write(media.Frame) error { return nil }
