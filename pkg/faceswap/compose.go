@@ -82,7 +82,7 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 	}
 	box := p.boxMask(size, opts.MaskBlur, opts.MaskPadding)
 	paste := func(f Face, src Embedding, crop []float32, m Affine) error {
-		if len(src) > 0 {
+		if len(src) > 0 && p.rec != nil { // a pipeline without a recognizer has no report
 			t := time.Now()
 			sim, err := p.cropSimilarity(crop, size, m, f, src)
 			st.Score += time.Since(t)
