@@ -31,6 +31,8 @@ func (h *SwapHandler) run(ctx context.Context, job *jobs.Job) (*jobs.Output, map
 		return h.runProbe(ctx, job)
 	case jobs.KindVideo:
 		return h.runVideo(ctx, job)
+	case jobs.KindAnalyze:
+		return h.runAnalyze(ctx, job)
 	}
 	return h.runImage(ctx, job)
 }
@@ -78,6 +80,23 @@ type fetched struct {
 	sources   [][]byte
 	reference []byte
 	target    []byte
+	mappings  []fetchedMapping // options.mappings, in order
+}
+
+// fetchedMapping is one mapping's input bytes.
+type fetchedMapping struct {
+	reference []byte // nil for a mapping by identity or face
+	sources   [][]byte
+}
+
+// faceImages are the images the job decodes for their faces (not the target), for
+// the memory budget.
+func (f fetched) faceImages() [][]byte {
+	out := append([][]byte{f.reference}, f.sources...)
+	for _, m := range f.mappings {
+		out = append(append(out, m.reference), m.sources...)
+	}
+	return out
 }
 
 func (h *SwapHandler) fetchInputs(ctx context.Context, job *jobs.Job, st stageTimer) (fetched, error) {
@@ -105,6 +124,24 @@ func (h *SwapHandler) fetchInputs(ctx context.Context, job *jobs.Job, st stageTi
 		}
 		f.reference = b
 	}
+	for i, m := range job.Options.Mappings {
+		var fm fetchedMapping
+		if m.Reference != nil {
+			b, err := get(*m.Reference, fmt.Sprintf("mapping %d reference", i))
+			if err != nil {
+				return f, err
+			}
+			fm.reference = b
+		}
+		for k, in := range m.Source {
+			b, err := get(in, fmt.Sprintf("mapping %d source %d", i, k))
+			if err != nil {
+				return f, err
+			}
+			fm.sources = append(fm.sources, b)
+		}
+		f.mappings = append(f.mappings, fm)
+	}
 	if job.Kind != jobs.KindVideo {
 		b, err := get(job.Target, "target")
 		if err != nil {
@@ -128,6 +165,9 @@ func (h *SwapHandler) identity(ctx context.Context, job *jobs.Job, pipe Pipeline
 		return f, inputErr(name, err)
 	}
 	o := job.Options
+	if len(o.Mappings) > 0 {
+		return h.mappedIdentity(ctx, job, pipe, in, decode, times)
+	}
 	if len(o.SourceIndexes) > 0 || len(o.TargetIndexes) > 0 {
 		f, err := decode(in.sources[0], "source 0")
 		if err != nil {
@@ -137,24 +177,8 @@ func (h *SwapHandler) identity(ctx context.Context, job *jobs.Job, pipe Pipeline
 			return id, inputErr("source 0", err)
 		}
 	}
-	embs := make([][]float32, len(in.sources))
-	for i, b := range in.sources {
-		hash := ContentHash(b)
-		if e, ok := h.Cache.Get(ctx, hash); ok {
-			embs[i] = e
-			continue
-		}
-		f, err := decode(b, fmt.Sprintf("source %d", i))
-		if err != nil {
-			return id, err
-		}
-		if embs[i], err = pipe.EmbedLargest(ctx, f, o, times); err != nil {
-			return id, inputErr(fmt.Sprintf("source %d", i), err)
-		}
-		h.Cache.Put(ctx, hash, embs[i])
-	}
 	var err error
-	if id.Embedding, err = pipe.Average(embs); err != nil {
+	if id.Embedding, err = h.sourceIdentity(ctx, pipe, o, in.sources, "source", decode, times); err != nil {
 		return id, err
 	}
 	if in.reference != nil {
@@ -167,6 +191,30 @@ func (h *SwapHandler) identity(ctx context.Context, job *jobs.Job, pipe Pipeline
 		}
 	}
 	return id, nil
+}
+
+// sourceIdentity is the averaged embedding of the largest faces of srcs (named
+// "<name> <i>" in errors). A source seen before (same bytes) comes from the embedding
+// cache without being decoded, detected or recognised.
+func (h *SwapHandler) sourceIdentity(ctx context.Context, pipe Pipeline, o jobs.Options, srcs [][]byte, name string,
+	decode func([]byte, string) (media.Frame, error), times map[string]time.Duration) ([]float32, error) {
+	embs := make([][]float32, len(srcs))
+	for i, b := range srcs {
+		hash := ContentHash(b)
+		if e, ok := h.Cache.Get(ctx, hash); ok {
+			embs[i] = e
+			continue
+		}
+		f, err := decode(b, fmt.Sprintf("%s %d", name, i))
+		if err != nil {
+			return nil, err
+		}
+		if embs[i], err = pipe.EmbedLargest(ctx, f, o, times); err != nil {
+			return nil, inputErr(fmt.Sprintf("%s %d", name, i), err)
+		}
+		h.Cache.Put(ctx, hash, embs[i])
+	}
+	return pipe.Average(embs)
 }
 
 // inputErr prefixes a coded error's message with the input it concerns.

@@ -24,7 +24,7 @@ func (h *SwapHandler) runImage(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 	// What the job's images take decoded, from their headers: waited for before any is
 	// decoded, held until the frames are dropped (IMAGE_TOO_LARGE if it never fits).
-	lease, err := h.Memory.Reserve(ctx, in.target, append([][]byte{in.reference}, in.sources...)...)
+	lease, err := h.Memory.Reserve(ctx, in.target, in.faceImages()...)
 	if err != nil {
 		return nil, st, err
 	}

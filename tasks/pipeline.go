@@ -33,6 +33,18 @@ type Identity struct {
 	Embedding []float32   // the sources' largest faces, averaged
 	Faces     [][]float32 // every face of the first source, left to right (source_indexes)
 	Reference []float32   // reference mode: the face to look for; nil picks it from the target
+
+	// Mappings make a mapped swap (options.mappings): each person, picked by a
+	// reference embedding, gets a source of its own; the fields above are unused.
+	// Unmapped says what happens to the other faces (jobs.UnmappedKeep or Blur).
+	Mappings []Mapping
+	Unmapped string
+}
+
+// Mapping is one person of a mapped swap: the faces nearest Reference get Source.
+type Mapping struct {
+	Reference []float32 // the person: an analysis identity's mean embedding, or a reference image's face
+	Source    []float32 // the mapping's sources, averaged
 }
 
 // FrameReader and FrameWriter are what media.Decoder and media.Encoder offer.

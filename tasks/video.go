@@ -48,7 +48,7 @@ func (h *SwapHandler) runVideo(ctx context.Context, job *jobs.Job) (*jobs.Output
 	}
 
 	// The source images decoded for the identity count against the memory budget.
-	lease, err := h.Memory.Reserve(ctx, nil, append([][]byte{in.reference}, in.sources...)...)
+	lease, err := h.Memory.Reserve(ctx, nil, in.faceImages()...)
 	if err != nil {
 		return nil, st, err
 	}

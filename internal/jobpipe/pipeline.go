@@ -99,7 +99,9 @@ func (j Pipeline) SwapImage(ctx context.Context, target media.Frame, id tasks.Id
 		st  faceswap.Stats
 		err error
 	)
-	if len(id.Faces) > 0 {
+	if len(id.Mappings) > 0 {
+		out, st, err = j.p.SwapMapped(ctx, target, mappings(id), unmapped(id), opts)
+	} else if len(id.Faces) > 0 {
 		sources := make([]faceswap.Embedding, len(id.Faces))
 		for i, e := range id.Faces {
 			sources[i] = e
@@ -128,7 +130,15 @@ func (j Pipeline) SwapVideo(ctx context.Context, r tasks.FrameReader, w tasks.Fr
 	if err := j.check(o); err != nil {
 		return tasks.VideoResult{}, err
 	}
-	vs, err := j.p.SwapVideo(ctx, r, w, id.Embedding, swapOptions(o, id), progress)
+	var (
+		vs  faceswap.VideoStats
+		err error
+	)
+	if len(id.Mappings) > 0 {
+		vs, err = j.p.SwapVideoMapped(ctx, r, w, mappings(id), unmapped(id), swapOptions(o, id), progress)
+	} else {
+		vs, err = j.p.SwapVideo(ctx, r, w, id.Embedding, swapOptions(o, id), progress)
+	}
 	addVideoTimes(stages, vs)
 	res := tasks.VideoResult{Frames: vs.Frames, FramesWithFaces: vs.FramesWithFaces, FacesSwapped: vs.FacesSwapped}
 	if err != nil {

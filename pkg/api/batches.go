@@ -136,6 +136,10 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 	if err := setSpec(d, tmpl, sub.Options, hook); err != nil {
 		return nil, err
 	}
+	if len(tmpl.Options.Mappings) > 0 {
+		// A mapping names the people of one target (its analysis looked at that target).
+		return nil, errcode.New(errcode.InvalidRequest, "options.mappings are per target; submit mapped swaps as jobs")
+	}
 	if max := key.Limits.MaxInFlight; max > 0 {
 		live, err := d.Jobs.InFlight(ctx, key.ID)
 		if err != nil {

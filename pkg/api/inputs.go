@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -86,7 +88,8 @@ func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVid
 	if err != nil {
 		return jobs.Input{}, err
 	}
-	obj, err := d.Store.Put(ctx, key, &capReader{r: whole, left: limit}, -1, contentType)
+	sum := sha256.New() // recorded, so a swap can tell its target is the one an analysis saw
+	obj, err := d.Store.Put(ctx, key, &capReader{r: io.TeeReader(whole, sum), left: limit}, -1, contentType)
 	if err != nil {
 		_ = d.Store.Delete(context.WithoutCancel(ctx), key)
 		if client.err != nil {
@@ -96,7 +99,7 @@ func storeStream(ctx context.Context, d *Deps, key string, r io.Reader, allowVid
 		}
 		return jobs.Input{}, readError(err, limit)
 	}
-	return jobs.Input{Key: key, ContentType: contentType, Size: obj.Size}, nil
+	return jobs.Input{Key: key, ContentType: contentType, Size: obj.Size, SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
 }
 
 // clientReader remembers the first error reading a client's bytes, so a stream that

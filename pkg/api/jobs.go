@@ -36,7 +36,16 @@ func loadJob(w http.ResponseWriter, r *http.Request, d *Deps) *jobs.Job {
 
 func handleGetJob(d *Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		include := r.URL.Query().Get("include")
+		if include != "" && include != "embeddings" {
+			writeError(w, d.Log, errcode.New(errcode.InvalidRequest, "include %q is not embeddings", include))
+			return
+		}
 		if j := loadJob(w, r, d); j != nil {
+			if include == "embeddings" {
+				// An analysis's identities with their mean embeddings: only when asked.
+				j.Output.WithEmbeddings()
+			}
 			writeJSON(w, http.StatusOK, jobs.Present(r.Context(), d.Store, j, d.URLExpiry))
 		}
 	})

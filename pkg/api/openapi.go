@@ -51,7 +51,7 @@ var componentRefs = map[reflect.Type]string{
 // enumTypes are string types with a closed vocabulary.
 var enumTypes = map[reflect.Type][]any{
 	reflect.TypeOf(jobs.Status("")): {jobs.Queued, jobs.Running, jobs.Succeeded, jobs.Failed, jobs.Canceled},
-	reflect.TypeOf(jobs.Kind("")):   {jobs.KindImage, jobs.KindVideo, jobs.KindProbe},
+	reflect.TypeOf(jobs.Kind("")):   {jobs.KindImage, jobs.KindVideo, jobs.KindProbe, jobs.KindAnalyze},
 }
 
 // strictTypes are decoded with unknown fields refused (decodeStrict), so their schemas
@@ -97,7 +97,7 @@ func componentSchemas() map[string]any {
 					{Type: "array", Items: &jsonschema.Schema{Ref: "#/components/schemas/Input"}},
 				}})
 			if k, ok := s.Properties.Get("kind"); ok {
-				k.Description = "image or video (taken from the target's content), or probe: a job without inputs that travels the whole path without inference"
+				k.Description = "image or video (taken from the target's content); analyze: find the faces of an image or the people of a video (target only), for options.mappings of later swaps; or probe: a job without inputs that travels the whole path without inference"
 			}
 		case "BatchSubmission":
 			s.Required = without(s.Required, "options")
@@ -203,8 +203,8 @@ func paths() map[string]any {
 		"reference":   map[string]any{"type": "string", "contentEncoding": "binary"},
 		"options":     map[string]any{"type": "string", "description": "Options as JSON"},
 		"webhook_url": map[string]any{"type": "string"},
-		"kind":        map[string]any{"type": "string", "enum": []string{"image", "video"}},
-	}, "required": []string{"source", "target"}}
+		"kind":        map[string]any{"type": "string", "enum": []string{"image", "video", "analyze"}},
+	}, "required": []string{"target"}}
 	health := func(id, desc string) map[string]any { return about(id, "Health", desc) }
 	jobsOp := func(id, desc string) map[string]any { return about(id, "Jobs", desc) }
 	denied := errResp // 401 without a valid key
@@ -228,7 +228,8 @@ func paths() map[string]any {
 				}}),
 			"post": op("Submit a face-swap job (JSON or multipart)", map[string]any{
 				"202": resp("queued (or an Idempotency-Key replay)", ref("CreateResponse")),
-				"400": errResp, "401": denied, "413": errResp, "415": errResp, "422": errResp, "503": unavailable,
+				"400": errResp, "401": denied, "409": resp("ANALYSIS_NOT_READY: options.analysis names an analyze job that has not succeeded", ref("Error")),
+				"413": errResp, "415": errResp, "422": errResp, "503": unavailable,
 			}, jobsOp("createJob", "Validates the inputs (type and size by content, URLs against private addresses), stores them and queues the job; "+
 				"the answer is 202 with the id before any work is done. Follow the job with GET /v1/jobs/{id}, its events, or a webhook."), map[string]any{
 				"parameters": []any{map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
@@ -247,8 +248,11 @@ func paths() map[string]any {
 					}}),
 		},
 		"/v1/jobs/{id}": map[string]any{
-			"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "401": denied, "404": errResp, "503": unavailable}, idParam,
-				jobsOp("getJob", "The job record; once succeeded, output.url is a presigned GET of the result. Another key's job is a 404.")),
+			"get": op("A job's status, progress and output", map[string]any{"200": resp("the job", ref("Job")), "400": errResp, "401": denied, "404": errResp, "503": unavailable},
+				map[string]any{"parameters": []any{idParam["parameters"].([]any)[0],
+					map[string]any{"name": "include", "in": "query", "description": "embeddings: an analyze job's identities with their mean embeddings (base64 of little-endian float32s)",
+						"schema": map[string]any{"type": "string", "enum": []string{"embeddings"}}}}},
+				jobsOp("getJob", "The job record; once succeeded, output.url is a presigned GET of the result (an analyze job's: output.analysis as JSON, and a presigned URL per thumbnail). Another key's job is a 404.")),
 			"delete": op("Delete the job, its inputs and output", map[string]any{"204": resp("deleted", nil), "401": denied, "404": errResp, "503": unavailable}, idParam,
 				jobsOp("deleteJob", "Cancels the job if it is still live, then removes its record, inputs and output.")),
 		},
@@ -440,6 +444,7 @@ func codesList() string {
 	for i, c := range []string{errcode.InvalidRequest, errcode.Unauthorized, errcode.Forbidden, errcode.NotFound, errcode.MethodNotAllowed, errcode.Conflict, errcode.UnsupportedMedia,
 		errcode.InputTooLarge, errcode.ImageTooLarge, errcode.EmptyInput, errcode.CorruptInput, errcode.InputNotFound, errcode.URLBlocked,
 		errcode.FetchFailed, errcode.NoFaceInSource, errcode.NoFaceInTarget, errcode.LowSimilarity, errcode.VideoTooLong, errcode.VideoTooManyFrames,
+		errcode.AnalysisNotFound, errcode.AnalysisNotReady, errcode.AnalysisTargetMismatch, errcode.UnknownIdentity, errcode.MappingWithoutSource,
 		errcode.VideoResolutionTooLarge, errcode.IdempotencyMismatch, errcode.RateLimited, errcode.QuotaExceeded, errcode.UnsupportedOption,
 		errcode.Unavailable, errcode.TimedOut, errcode.Internal} {
 		if i > 0 {

@@ -205,7 +205,7 @@ func TestOpenAPIWhatLintersAsk(t *testing.T) {
 	if e := job["status"].Value.Enum; len(e) != 5 {
 		t.Errorf("Job.status enum %v", e)
 	}
-	if e := job["kind"].Value.Enum; len(e) != 3 {
+	if e := job["kind"].Value.Enum; len(e) != 4 { // image, video, probe, analyze
 		t.Errorf("Job.kind enum %v", e)
 	}
 	if job["sources"].Value.Items.Ref == "" && job["sources"].Value.Items.Value == nil {

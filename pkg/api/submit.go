@@ -30,7 +30,7 @@ const maxJSONBody = 64 << 20
 // Submission is a job as a client describes it in JSON. The RunPod endpoint builds
 // one from its own input schemas and submits it through the same path.
 type Submission struct {
-	Kind      jobs.Kind       `json:"kind,omitempty"`   // image or video (from the target's content), or probe
+	Kind      jobs.Kind       `json:"kind,omitempty"`   // image or video (from the target's content), analyze, or probe
 	Source    json.RawMessage `json:"source,omitempty"` // one input or a list
 	Target    *Input          `json:"target,omitempty"`
 	Reference *Input          `json:"reference,omitempty"`
@@ -198,8 +198,8 @@ func resolveStreamed(ctx context.Context, d *Deps, job *jobs.Job, sub Submission
 		job.Kind = jobs.KindProbe
 		return nil
 	}
-	if sub.Kind != "" && sub.Kind != jobs.KindImage && sub.Kind != jobs.KindVideo {
-		return errcode.New(errcode.InvalidRequest, "kind %q is not one of image, video, probe", sub.Kind)
+	if sub.Kind != "" && sub.Kind != jobs.KindImage && sub.Kind != jobs.KindVideo && sub.Kind != jobs.KindAnalyze {
+		return errcode.New(errcode.InvalidRequest, "kind %q is not one of image, video, analyze, probe", sub.Kind)
 	}
 	// Strict like the rest of the body: an unknown field inside an input is refused.
 	var sources []Input
@@ -214,7 +214,7 @@ func resolveStreamed(ctx context.Context, d *Deps, job *jobs.Job, sub Submission
 			return errcode.New(errcode.InvalidRequest, "source must be an input or a list of inputs: %v", err)
 		}
 	}
-	if err := checkCounts(d, len(sources), sub.Target != nil); err != nil {
+	if err := checkShape(d, sub.Kind, job.Options, len(sources), sub.Reference != nil, sub.Target != nil); err != nil {
 		return err
 	}
 	for i, s := range sources {
@@ -236,12 +236,20 @@ func resolveStreamed(ctx context.Context, d *Deps, job *jobs.Job, sub Submission
 		return err
 	}
 	job.Target = in
-	return setKind(job, sub.Kind)
+	if err := setKind(job, sub.Kind); err != nil {
+		return err
+	}
+	return resolveMappings(ctx, d, job)
 }
 
 // setKind derives image or video from the target's content; a URL target is taken to
 // be what the client says (image by default) and checked by the worker.
 func setKind(job *jobs.Job, asked jobs.Kind) error {
+	if asked == jobs.KindAnalyze {
+		// An image or a video: the worker tells them apart by content.
+		job.Kind = jobs.KindAnalyze
+		return nil
+	}
 	kind := jobs.KindImage
 	if strings.HasPrefix(job.Target.ContentType, "video/") {
 		kind = jobs.KindVideo
@@ -355,13 +363,16 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 			return errcode.New(errcode.InvalidRequest, "unknown form field %q (expected source, target, reference, options, webhook_url, kind)", name)
 		}
 	}
-	if err := checkCounts(d, len(job.Sources), target); err != nil {
+	if err := checkShape(d, kind, opts, len(job.Sources), job.Reference != nil, target); err != nil {
 		return err
 	}
 	if err := setSpec(d, job, opts, hook); err != nil {
 		return err
 	}
-	return setKind(job, kind)
+	if err := setKind(job, kind); err != nil {
+		return err
+	}
+	return resolveMappings(r.Context(), d, job)
 }
 
 // enqueue writes the record, binds the idempotency key, then enqueues the task: a

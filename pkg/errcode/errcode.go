@@ -38,6 +38,11 @@ const (
 	NoFaceInSource          = "NO_FACE_IN_SOURCE"          // a source image without a detectable face
 	NoFaceInTarget          = "NO_FACE_IN_TARGET"          // a target image without a detectable face
 	LowSimilarity           = "LOW_SIMILARITY"             // a swapped face below options.min_similarity with on_low_similarity=fail
+	AnalysisNotFound        = "ANALYSIS_NOT_FOUND"         // options.analysis names no analyze job of this key (another key's looks the same)
+	AnalysisNotReady        = "ANALYSIS_NOT_READY"         // options.analysis names an analyze job that has not succeeded (yet)
+	AnalysisTargetMismatch  = "ANALYSIS_TARGET_MISMATCH"   // options.analysis analysed another target than the swap's
+	UnknownIdentity         = "UNKNOWN_IDENTITY"           // a mapping names an identity or face the analysis does not have
+	MappingWithoutSource    = "MAPPING_WITHOUT_SOURCE"     // a mapping with no source input
 	Unavailable             = "UNAVAILABLE"                // a dependency (Redis, storage) is down
 	TimedOut                = "TIMED_OUT"                  // the job ran past its execution timeout
 	Internal                = "INTERNAL"                   // a bug or an unexpected failure; see the logs
@@ -74,7 +79,8 @@ func Code(err error) string {
 // HTTPStatus maps a code to the status an HTTP response carries.
 func HTTPStatus(code string) int {
 	switch code {
-	case InvalidRequest, UnsupportedOption, URLBlocked, EmptyInput, InputNotFound:
+	case InvalidRequest, UnsupportedOption, URLBlocked, EmptyInput, InputNotFound,
+		AnalysisNotFound, AnalysisTargetMismatch, UnknownIdentity, MappingWithoutSource:
 		return http.StatusBadRequest
 	case Unauthorized:
 		return http.StatusUnauthorized
@@ -86,7 +92,7 @@ func HTTPStatus(code string) int {
 		return http.StatusNotFound
 	case MethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case Conflict:
+	case Conflict, AnalysisNotReady:
 		return http.StatusConflict
 	case InputTooLarge, ImageTooLarge, VideoTooLong, VideoTooManyFrames, VideoResolutionTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -37,6 +37,10 @@ type Input struct {
 	URL         string `json:"url,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	Size        int64  `json:"size,omitempty"`
+	// SHA256 is the hex digest of the bytes the API stored (base64 and multipart
+	// inputs), so a swap can tell that its target is the one an analysis looked at
+	// (SameContent) although each job stores its own copy.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Progress counts units of work: pipeline steps for an image, frames for a video.
@@ -73,6 +77,14 @@ type Output struct {
 	VideoSimilarity *SimilarityStats `json:"video_similarity,omitempty"`
 	FaceFramesShare *float64         `json:"face_frames_share,omitempty"`
 	LowSimilarity   bool             `json:"low_similarity,omitempty"`
+
+	// Analysis is an analyze job's result (analysis.go): the faces of an image, the
+	// identities of an image or a video. Embeddings are the identities' mean
+	// embeddings by identity id (EncodeEmbedding): kept in the record, in a field of
+	// their own, for the swaps that map them, and never in any JSON a client gets
+	// unless it asks (GET /v1/jobs/{id}?include=embeddings).
+	Analysis   *Analysis         `json:"analysis,omitempty"`
+	Embeddings map[string]string `json:"-"`
 }
 
 // SimilarityStats summarises per-frame identity similarities of a video: the
@@ -129,6 +141,9 @@ const (
 	KindImage Kind = "image" // swap faces in one image
 	KindVideo Kind = "video" // swap faces in every frame of a video
 	KindProbe Kind = "probe" // travel the whole path without inference: a synthetic health check
+	// KindAnalyze finds the faces of an image or the people of a video (analysis.go)
+	// without changing it; swaps then map its identities to sources (options.mappings).
+	KindAnalyze Kind = "analyze"
 )
 
 // Job is a job record as clients see it.
@@ -170,11 +185,18 @@ func (j Job) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(j))
 }
 
-// Inputs returns every input of the job: sources, target, reference.
+// Inputs returns every input of the job: sources, target, reference, and the
+// references and sources of its mappings.
 func (j *Job) Inputs() []Input {
 	in := append(append([]Input{}, j.Sources...), j.Target)
 	if j.Reference != nil {
 		in = append(in, *j.Reference)
+	}
+	for _, m := range j.Options.Mappings {
+		if m.Reference != nil {
+			in = append(in, *m.Reference)
+		}
+		in = append(in, m.Source...)
 	}
 	return in
 }

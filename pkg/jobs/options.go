@@ -41,6 +41,13 @@ type Options struct {
 	VideoEncoder string `json:"video_encoder,omitempty"` // libx264 (default) | libx265 | h264_nvenc
 	VideoQuality *int   `json:"video_quality,omitempty"` // 0–100, default 80 (crf = 51 − 0.51·q)
 	VideoHDR     string `json:"video_hdr,omitempty"`     // HDR (PQ/HLG) targets: tonemap (default, to BT.709 SDR) | keep (10-bit HEVC, tags and metadata kept)
+
+	// Analyze jobs and mapped swaps (mapping.go).
+	AnalyzeStride int       `json:"analyze_stride,omitempty"` // analyze jobs on a video: detect on every n-th frame, 1–30 (default 1, every frame)
+	TrackHold     int       `json:"track_hold,omitempty"`     // videos: frames a lost face track is held before it ends, 0–300 (default the pipeline's)
+	Analysis      string    `json:"analysis,omitempty"`       // mapped swaps: the analyze job whose identities or faces the mappings name
+	Mappings      []Mapping `json:"mappings,omitempty"`       // mapped swaps: each mapped person gets its own sources
+	Unmapped      string    `json:"unmapped,omitempty"`       // mapped swaps: keep (default) | blur the faces no mapping picks
 }
 
 // FaceOrders are the orders faces can be sorted in before selection.
@@ -179,6 +186,9 @@ func (o Options) Validate() error {
 		if n := SwapperSize(o.Swapper); n != 0 && (o.PixelBoost < n || o.PixelBoost%n != 0) {
 			return bad("options.pixel_boost %d is not a multiple of %s's %d px", o.PixelBoost, o.Swapper, n)
 		}
+	}
+	if err := o.validateMappings(); err != nil {
+		return err
 	}
 	switch o.OutputFormat {
 	case "", "jpeg", "png":

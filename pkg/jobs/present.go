@@ -20,5 +20,13 @@ func Present(ctx context.Context, objects Presigner, j *Job, expiry time.Duratio
 			j.Output.URL = u
 		}
 	}
+	if j.Output != nil && j.Output.Analysis != nil {
+		a := j.Output.Analysis
+		for _, t := range a.thumbnails() {
+			if u, err := objects.PresignGet(ctx, t.Key, expiry, ""); err == nil {
+				t.URL = u
+			}
+		}
+	}
 	return j
 }

@@ -228,6 +228,11 @@ func decode(id string, m map[string]string) (*Job, error) {
 			}
 		}
 	}
+	if v := m["embeddings"]; v != "" && j.Output != nil {
+		if err := json.Unmarshal([]byte(v), &j.Output.Embeddings); err != nil {
+			return nil, fmt.Errorf("decode job %s field embeddings: %w", id, err)
+		}
+	}
 	return j, nil
 }
 
@@ -357,6 +362,11 @@ func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[
 	if out != nil {
 		o, _ := json.Marshal(out)
 		fields = append(fields, "output", o)
+		if len(out.Embeddings) > 0 {
+			// An analysis's embeddings: a field of their own, never in the output's JSON.
+			e, _ := json.Marshal(out.Embeddings)
+			fields = append(fields, "embeddings", e)
+		}
 	}
 	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields})
 	return err
