@@ -80,6 +80,9 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 	if items, err = p.balance(frame, items, opts, st); err != nil {
 		return err
 	}
+	if err := p.CheckMasks(opts); err != nil {
+		return err
+	}
 	box := p.boxMask(size, opts.MaskBlur, opts.MaskPadding)
 	paste := func(f Face, src Embedding, crop []float32, m Affine) error {
 		if len(src) > 0 && p.rec != nil { // a pipeline without a recognizer has no report
@@ -92,10 +95,9 @@ func (p *Pipeline) swapInto(ctx context.Context, frame media.Frame, items []swap
 			st.Similarity = append(st.Similarity, sim)
 		}
 		t := time.Now()
-		mask := box
-		if opts.MouthMask {
-			mask = append([]float32(nil), box...)
-			keepMouth(mask, size, m.Apply(f.Landmarks[3]), m.Apply(f.Landmarks[4]))
+		mask, err := p.pasteMask(frame, f, crop, size, m, box, opts) // box, mouth and model masks (maskmodels.go)
+		if err != nil {
+			return err
 		}
 		PasteBack(frame, crop, mask, size, m)
 		st.Paste += time.Since(t)

@@ -125,6 +125,23 @@ type Options struct {
 	// MouthMask keeps the target's own mouth: a feathered region around the two
 	// mouth-corner landmarks is left out of the paste mask (see MouthMask).
 	MouthMask bool
+	// MaskTypes lists the masks the paste mask is the element-wise minimum of
+	// (MaskTypeNames: box, occlusion, region, area); empty means [box]. The
+	// model masks need the pipeline to have the model (MaskTypes()).
+	MaskTypes []string
+	// OccluderModel picks the occlusion model: one of OccluderModels,
+	// OccluderMany (all configured ones, element-wise minimum), or "" for the
+	// pipeline's default (xseg_1 when configured).
+	OccluderModel string
+	// ParserModel picks the face parser of region masks: one of ParserModels,
+	// or "" for the pipeline's default (bisenet_resnet_34 when configured).
+	ParserModel string
+	// MaskRegions are the face regions a region mask keeps (MaskRegions);
+	// empty means all of them.
+	MaskRegions []string
+	// MaskAreas are the face areas an area mask keeps (MaskAreas); empty
+	// means all of them.
+	MaskAreas []string
 
 	// Enhancer restores each swapped face with a face enhancer after the swap:
 	// "" (none) or one of EnhancerModels. The model must be configured in
@@ -242,6 +259,9 @@ func (o Options) Validate() error {
 	}
 	if w := o.EnhancerWeight; math.IsNaN(w) || w < 0 || w > 1 {
 		return fmt.Errorf("faceswap: EnhancerWeight %v: want a value in (0,1]", w)
+	}
+	if err := checkMaskOptions(o); err != nil {
+		return err
 	}
 	return checkSwapperOptions(o)
 }

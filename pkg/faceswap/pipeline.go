@@ -51,6 +51,10 @@ type ModelPaths struct {
 	Enhancers                     map[string]string
 	Swappers                      map[string]string
 	Converters                    map[string]string
+	// Occluders (OccluderModels), Parsers (ParserModels) and Landmarkers
+	// (LandmarkerModels) map mask model names to files, opened once in New;
+	// each is optional and enables a mask type (Pipeline.MaskTypes).
+	Occluders, Parsers, Landmarkers map[string]string
 }
 
 // Errors a client can act on. They are returned wrapped; test with errors.Is.
@@ -102,7 +106,8 @@ type Pipeline struct {
 	swp      *Swapper            // the default swapper
 	swappers map[string]*Swapper // every swapper by model name, the default included
 	enh      map[string]*Enhancer
-	masks    sync.Map // maskKey → []float32, read-only once stored
+	masks    sync.Map   // maskKey → []float32, read-only once stored
+	masker   maskModels // occluders, parsers, landmarkers (maskmodels.go)
 }
 
 // New opens the models on dev (sharing sessions already open there) and reads the
@@ -143,6 +148,9 @@ func New(paths ModelPaths, dev *inference.Device) (*Pipeline, error) {
 		}
 	}
 	if err := p.openSwappers(paths, open); err != nil {
+		return fail(err)
+	}
+	if err := p.openMaskModels(paths, open); err != nil {
 		return fail(err)
 	}
 	names := make([]string, 0, len(paths.Enhancers))

@@ -7,7 +7,8 @@
 // the other swappers (hyperswap_1a/1b/1c_256, ghost_1/2/3_256, simswap_256,
 // simswap_unofficial_512) with their embedding converters crossface_ghost.onnx and
 // crossface_simswap.onnx, and the face enhancers (gfpgan_1.2/1.3/1.4, codeformer,
-// gpen_bfr_256/512/1024/2048, restoreformer_plus_plus), each with the official
+// gpen_bfr_256/512/1024/2048, restoreformer_plus_plus) and the mask models
+// (xseg_1/2/3, bisenet_resnet_18/34, 2dfan4, fan_68_5), each with the official
 // model's signature. (The YOLOFace
 // stand-in's output is a constant chosen per test, so tests generate it themselves.)
 package main
@@ -47,5 +48,8 @@ func main() {
 	}
 	for _, name := range onnxgen.EnhancerModels {
 		write(name+".onnx", func(p string) error { return onnxgen.WriteEnhancer(p, name) })
+	}
+	for _, name := range append(append(append([]string(nil), onnxgen.OccluderModels...), onnxgen.ParserModels...), onnxgen.LandmarkerModels...) {
+		write(name+".onnx", func(p string) error { return onnxgen.WriteMaskModel(p, name) })
 	}
 }
