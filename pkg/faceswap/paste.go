@@ -78,11 +78,20 @@ func pasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 	// Positions step along each row in 16.16 fixed point (see warpNCHW); the
 	// weights and blend are float32.
 	pix := frame.Pix
+	const fpOne = 1 << 16
+	stepX, stepY := int64(math.Round(toCrop[0]*fpOne)), int64(math.Round(toCrop[3]*fpOne))
+	inBands(y1, y2, x2-x1, func(ya, yb int) {
+		pasteRows(pix, frame.Width, x1, x2, y1, ya, yb, toCrop, stepX, stepY, crop, mask, size, alpha)
+	})
+}
+
+// pasteRows is pasteBack's blend over the frame rows [ya, yb) of its region
+// [x1,x2)×[y1,…); rows are independent, so bands of them run concurrently.
+func pasteRows(pix []byte, width, x1, x2, y1, ya, yb int, toCrop Affine, stepX, stepY int64, crop, mask []float32, size int, alpha float32) {
 	const fp = 16
 	const fpOne = 1 << fp
 	const inv = 1.0 / fpOne
-	stepX, stepY := int64(math.Round(toCrop[0]*fpOne)), int64(math.Round(toCrop[3]*fpOne))
-	for y := y1; y < y2; y++ {
+	for y := ya; y < yb; y++ {
 		fy := float64(y - y1)
 		bx := toCrop[1]*fy + toCrop[2]
 		by := toCrop[4]*fy + toCrop[5]
@@ -90,7 +99,7 @@ func pasteBack(frame media.Frame, crop []float32, mask []float32, size int, m Af
 			continue
 		}
 		px, py := int64(math.Round(bx*fpOne)), int64(math.Round(by*fpOne))
-		row := pix[(y*frame.Width+x1)*3 : (y*frame.Width+x2)*3]
+		row := pix[(y*width+x1)*3 : (y*width+x2)*3]
 		for x := 0; x < len(row); x += 3 {
 			x0, y0 := int(px>>fp), int(py>>fp)
 			ax, ay := float32(px&(fpOne-1))*inv, float32(py&(fpOne-1))*inv

@@ -58,7 +58,7 @@ func resizeInto(frame media.Frame, blob []float32, w, h, nw, nh int, bgr bool, s
 		return
 	}
 	xs0, xs1, xa := resizeTaps(frame.Width, nw)
-	ys0, ys1, ya := resizeTaps(frame.Height, nh)
+	ys0, ys1, yfrac := resizeTaps(frame.Height, nh)
 	xo0, xo1, xw := make([]int, nw), make([]int, nw), make([]int32, nw)
 	for x := range nw {
 		xo0[x], xo1[x] = xs0[x]*3, xs1[x]*3
@@ -75,33 +75,37 @@ func resizeInto(frame media.Frame, blob []float32, w, h, nw, nh int, bgr bool, s
 			buf[x*3+2] = int32(src[a+2])*g + int32(src[b+2])*f
 		}
 	}
-	h0, h1 := make([]int32, nw*3), make([]int32, nw*3)
-	row0, row1 := -1, -1
 	const round = 1 << (2*resizeBits - 1)
-	for y := 0; y < nh; y++ {
-		r0, r1 := ys0[y], ys1[y]
-		if r0 == row1 { // moving down: the old second row is the new first
-			h0, h1, row0, row1 = h1, h0, row1, row0
+	// Bands of output rows run concurrently (inBands); each keeps its own two
+	// horizontally interpolated source rows.
+	inBands(0, nh, nw, func(ya, yb int) {
+		h0, h1 := make([]int32, nw*3), make([]int32, nw*3)
+		row0, row1 := -1, -1
+		for y := ya; y < yb; y++ {
+			r0, r1 := ys0[y], ys1[y]
+			if r0 == row1 { // moving down: the old second row is the new first
+				h0, h1, row0, row1 = h1, h0, row1, row0
+			}
+			if r0 != row0 {
+				hrow(r0, h0)
+				row0 = r0
+			}
+			if r1 != row1 {
+				hrow(r1, h1)
+				row1 = r1
+			}
+			fy := int32(yfrac[y]*resizeScale + 0.5)
+			gy := resizeScale - fy
+			o0, o1, o2 := ch0[y*w:y*w+nw], ch1[y*w:y*w+nw], ch2[y*w:y*w+nw]
+			for x := range o0 {
+				i := x * 3
+				v0 := (h0[i]*gy + h1[i]*fy + round) >> (2 * resizeBits)
+				v1 := (h0[i+1]*gy + h1[i+1]*fy + round) >> (2 * resizeBits)
+				v2 := (h0[i+2]*gy + h1[i+2]*fy + round) >> (2 * resizeBits)
+				o0[x], o1[x], o2[x] = lut[uint8(v0)], lut[uint8(v1)], lut[uint8(v2)]
+			}
 		}
-		if r0 != row0 {
-			hrow(r0, h0)
-			row0 = r0
-		}
-		if r1 != row1 {
-			hrow(r1, h1)
-			row1 = r1
-		}
-		fy := int32(ya[y]*resizeScale + 0.5)
-		gy := resizeScale - fy
-		o0, o1, o2 := ch0[y*w:y*w+nw], ch1[y*w:y*w+nw], ch2[y*w:y*w+nw]
-		for x := range o0 {
-			i := x * 3
-			v0 := (h0[i]*gy + h1[i]*fy + round) >> (2 * resizeBits)
-			v1 := (h0[i+1]*gy + h1[i+1]*fy + round) >> (2 * resizeBits)
-			v2 := (h0[i+2]*gy + h1[i+2]*fy + round) >> (2 * resizeBits)
-			o0[x], o1[x], o2[x] = lut[uint8(v0)], lut[uint8(v1)], lut[uint8(v2)]
-		}
-	}
+	})
 }
 
 // resizeTaps returns, for each destination index, the two source indices and the
