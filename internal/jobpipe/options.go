@@ -37,6 +37,8 @@ func faceswapOptions(o jobs.Options) faceswap.Options {
 		DetectorSize: o.DetectorSize, DetectorScore: o.DetectorScore,
 		MouthMask: o.MouthMask, Enhancer: o.Enhancer,
 		Swapper: o.Swapper, PixelBoost: o.PixelBoost,
+		MaskTypes: o.MaskTypes, OccluderModel: o.OccluderModel, ParserModel: o.ParserModel,
+		MaskRegions: o.MaskRegions, MaskAreas: o.MaskAreas,
 	}
 	if o.SwapperWeight != nil {
 		fo.SwapperWeight = *o.SwapperWeight

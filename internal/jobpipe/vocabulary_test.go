@@ -20,6 +20,11 @@ func TestVocabulariesMatch(t *testing.T) {
 		{"face_order", jobs.FaceOrders, faceswap.Orders, func(o *jobs.Options, v string) { o.FaceOrder = v }},
 		{"enhancer", jobs.Enhancers, faceswap.EnhancerModels, func(o *jobs.Options, v string) { o.Enhancer = v }},
 		{"swapper", jobs.Swappers, faceswap.SwapperModels, func(o *jobs.Options, v string) { o.Swapper = v }},
+		{"mask_types", jobs.MaskTypes, faceswap.MaskTypeNames, func(o *jobs.Options, v string) { o.MaskTypes = []string{v} }},
+		{"occluder_model", jobs.Occluders, faceswap.OccluderModels, func(o *jobs.Options, v string) { o.OccluderModel = v }},
+		{"parser_model", jobs.Parsers, faceswap.ParserModels, func(o *jobs.Options, v string) { o.ParserModel = v }},
+		{"mask_regions", jobs.MaskRegions, faceswap.MaskRegions, func(o *jobs.Options, v string) { o.MaskRegions = []string{v} }},
+		{"mask_areas", jobs.MaskAreas, faceswap.MaskAreas, func(o *jobs.Options, v string) { o.MaskAreas = []string{v} }},
 		// jobs has no list of selectors, only its Validate: faceswap's list is
 		// checked against that, and a made-up value must fail on both sides.
 		{"face_selector", nil, faceswap.Selectors, func(o *jobs.Options, v string) { o.FaceSelector = v }},
@@ -43,6 +48,26 @@ func TestVocabulariesMatch(t *testing.T) {
 		if o.Validate() == nil || faceswapOptions(o).Validate() == nil {
 			t.Errorf("%s: a made-up value passes jobs (%v) or faceswap (%v)", c.name, o.Validate(), faceswapOptions(o).Validate())
 		}
+	}
+}
+
+// The mask options map through unchanged, "many" included.
+func TestMaskOptionsMap(t *testing.T) {
+	o := jobs.Options{MaskTypes: []string{"box", "occlusion", "region", "area"}, OccluderModel: jobs.OccluderMany,
+		ParserModel: "bisenet_resnet_18", MaskRegions: []string{"nose", "mouth"}, MaskAreas: []string{"lower-face"}}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	fo := faceswapOptions(o)
+	if err := fo.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fo.MaskTypes, o.MaskTypes) || fo.OccluderModel != faceswap.OccluderMany || fo.ParserModel != o.ParserModel ||
+		!slices.Equal(fo.MaskRegions, o.MaskRegions) || !slices.Equal(fo.MaskAreas, o.MaskAreas) {
+		t.Errorf("mapped %+v", fo)
+	}
+	if jobs.OccluderMany != faceswap.OccluderMany {
+		t.Errorf("many: jobs %q, faceswap %q", jobs.OccluderMany, faceswap.OccluderMany)
 	}
 }
 

@@ -22,6 +22,11 @@ type Options struct {
 	MaskBlur         *float64  `json:"mask_blur,omitempty"`         // 0–1, default 0.3
 	MaskPadding      []float64 `json:"mask_padding,omitempty"`      // top, right, bottom, left percent, default 0
 	MouthMask        bool      `json:"mouth_mask,omitempty"`        // keep the target's own mouth
+	MaskTypes        []string  `json:"mask_types,omitempty"`        // any of MaskTypes, combined by minimum; default [box] (masks.go)
+	OccluderModel    string    `json:"occluder_model,omitempty"`    // occlusion: "" (the worker's default) | one of Occluders | many
+	ParserModel      string    `json:"parser_model,omitempty"`      // region: "" (the worker's default) | one of Parsers
+	MaskRegions      []string  `json:"mask_regions,omitempty"`      // region: any of MaskRegions, default all
+	MaskAreas        []string  `json:"mask_areas,omitempty"`        // area: any of MaskAreas, default all
 	Enhancer         string    `json:"enhancer,omitempty"`          // "" | one of Enhancers
 	EnhancerBlend    *int      `json:"enhancer_blend,omitempty"`    // 0–100, default 80
 	CodeFormerWeight *float64  `json:"codeformer_weight,omitempty"` // 0–1, default 0.5
@@ -159,6 +164,9 @@ func (o Options) Validate() error {
 		if p < 0 || p > 100 {
 			return bad("options.mask_padding value %g is outside 0–100", p)
 		}
+	}
+	if err := o.validateMasks(); err != nil {
+		return err
 	}
 	if o.Enhancer != "" && !oneOf(o.Enhancer, Enhancers) {
 		return bad("options.enhancer %q is not one of %v", o.Enhancer, Enhancers)

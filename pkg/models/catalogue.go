@@ -35,6 +35,12 @@ const (
 	// which map an ArcFace embedding into the identity space the ghost and
 	// SimSwap swappers were trained with.
 	RoleConverter Role = "converter"
+	// RoleOccluder, RoleParser and RoleLandmarker are the face mask models:
+	// XSeg occluders (occlusion masks), BiSeNet face parsers (region masks)
+	// and the 68-point landmarkers area masks are drawn from.
+	RoleOccluder   Role = "occluder"
+	RoleParser     Role = "parser"
+	RoleLandmarker Role = "landmarker"
 )
 
 // Source is one place to download a model from.
@@ -92,6 +98,7 @@ const (
 	licenseResearchRAIL = "ResearchRAIL (FaceFusion label): research use; not for commercial use"
 	licenseGhost        = "Apache-2.0 (FaceFusion label; ai-forever) — but fed an InsightFace ArcFace embedding, whose models are non-commercial"
 	licenseSimSwap      = "Non-Commercial (FaceFusion label; neuralchen SimSwap)"
+	licenseXSeg         = "GPL-3.0 (FaceFusion label; vendor DeepFaceLab): copyleft terms apply to distributing the model"
 	licenseCrossface    = "no licence in FaceFusion's metadata (a FaceFusion model, models-3.4.0); treat as FaceFusion's, ask its authors before commercial use"
 )
 
@@ -321,6 +328,77 @@ var catalogue = []Entry{
 		Sources: ffSources("restoreformer_plus_plus"),
 		License: "Apache-2.0 (FaceFusion label)",
 		Note:    "FaceFusion's RestoreFormer++ (wzhouxiff, models-3.0.0), ffhq_512 at 512 px, input and output as GFPGAN. Size unknown; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "xseg_1",
+		Role:    RoleOccluder,
+		File:    "xseg_1.onnx",
+		Sources: ffSourcesAt("models-3.1.0", "xseg_1"),
+		Size:    70_324_286,
+		License: licenseXSeg,
+		Note: "FaceFusion's default occluder (vendor DeepFaceLab, models-3.1.0; FF facefusion/face_masker.py): input 'input' " +
+			"1x256x256x3 NHWC BGR in [0,1], output [0][0] a 256x256x1 face mask. Size from a third-party listing of FF's " +
+			"files; checksum: CRC32 sidecar. Enable with SWAPD_OCCLUDER_MODELS=xseg_1=xseg_1.onnx.",
+	},
+	{
+		Name:    "xseg_2",
+		Role:    RoleOccluder,
+		File:    "xseg_2.onnx",
+		Sources: ffSourcesAt("models-3.1.0", "xseg_2"),
+		Size:    70_324_286,
+		License: licenseXSeg,
+		Note:    "FaceFusion's XSeg occluder 2 (DeepFaceLab, models-3.1.0), signature as xseg_1. Size from a third-party listing; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "xseg_3",
+		Role:    RoleOccluder,
+		File:    "xseg_3.onnx",
+		Sources: ffSourcesAt("models-3.2.0", "xseg_3"),
+		Size:    70_327_709,
+		License: licenseXSeg,
+		Note:    "FaceFusion's XSeg occluder 3 (DeepFaceLab, models-3.2.0), signature as xseg_1. Size from a third-party listing; checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "bisenet_resnet_18",
+		Role:    RoleParser,
+		File:    "bisenet_resnet_18.onnx",
+		Sources: ffSourcesAt("models-3.1.0", "bisenet_resnet_18"),
+		License: "MIT (FaceFusion label; vendor yakhyo)",
+		Note: "FaceFusion's lighter face parser (yakhyo/face-parsing BiSeNet, ResNet-18 backbone, models-3.1.0): input 'input' " +
+			"Nx3x512x512 RGB with ImageNet mean/std, output 0 Nx19x512x512 class logits (CelebAMask-HQ classes). " +
+			"Size unknown (about 51 MB); checksum: CRC32 sidecar.",
+	},
+	{
+		Name:    "bisenet_resnet_34",
+		Role:    RoleParser,
+		File:    "bisenet_resnet_34.onnx",
+		Sources: ffSourcesAt("models-3.0.0", "bisenet_resnet_34"),
+		Size:    93_632_546,
+		License: "MIT (FaceFusion label; vendor yakhyo)",
+		Note: "FaceFusion's default face parser (yakhyo BiSeNet, ResNet-34 backbone, models-3.0.0), signature as bisenet_resnet_18. " +
+			"Size from a third-party listing; checksum: CRC32 sidecar. Enable with SWAPD_PARSER_MODELS=bisenet_resnet_34=bisenet_resnet_34.onnx.",
+	},
+	{
+		Name:    "2dfan4",
+		Role:    RoleLandmarker,
+		File:    "2dfan4.onnx",
+		Sources: ffSources("2dfan4"),
+		Size:    97_904_803,
+		License: "MIT (FaceFusion label; vendor breadbread1984)",
+		Note: "FaceFusion's default 68-point landmarker (models-3.0.0; FF facefusion/face_landmarker.py): input 'input' 1x3x256x256 " +
+			"BGR in [0,1] (the face box scaled to 195 px), outputs [1,68,3] coordinates on a 64 grid and [1,68,64,64] heatmaps. " +
+			"Size from a third-party listing; checksum: CRC32 sidecar (FF's 2dfan4.hash is a948738e). Used for area masks.",
+	},
+	{
+		Name:    "fan_68_5",
+		Role:    RoleLandmarker,
+		File:    "fan_68_5.onnx",
+		Sources: ffSources("fan_68_5"),
+		Size:    944_321,
+		License: "OpenRAIL-M (FaceFusion label; a FaceFusion model)",
+		Note: "FaceFusion's 5-to-68 landmark estimator (models-3.0.0): input 'input' [1,5,2] (the five landmarks in unit ffhq_512 " +
+			"space), output [1,68,2]. Size from a third-party listing; checksum: CRC32 sidecar. Area masks use it when 2dfan4 " +
+			"is not configured.",
 	},
 }
 
