@@ -168,6 +168,14 @@ type Options struct {
 	// sub-images, each swapped at the native size, and re-interleaved. 0 is the
 	// native size.
 	PixelBoost int
+
+	// TrackHold is how many frames a tracked face of a video may go undetected
+	// and still be swapped, at landmarks interpolated across the gap (see
+	// tracking.go); 0 selects DefaultTrackHold, TrackHoldNone turns hold-over off.
+	TrackHold int
+	// NoSmoothing turns off the temporal smoothing of video landmarks (see
+	// smooth.go); it is there to measure what smoothing does.
+	NoSmoothing bool
 }
 
 // WithDefaults fills unset fields with their defaults.
@@ -261,6 +269,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("faceswap: EnhancerWeight %v: want a value in (0,1]", w)
 	}
 	if err := checkMaskOptions(o); err != nil {
+		return err
+	}
+	if err := checkTrackOptions(o); err != nil {
 		return err
 	}
 	return checkSwapperOptions(o)

@@ -108,6 +108,13 @@ type Pipeline struct {
 	enh      map[string]*Enhancer
 	masks    sync.Map   // maskKey → []float32, read-only once stored
 	masker   maskModels // occluders, parsers, landmarkers (maskmodels.go)
+
+	// Test hooks (set by tests only, before any call): dropDetections
+	// filters each analysed or swapped video frame's detections, to simulate
+	// detector misses; onTracked sees every video frame's faces as the
+	// tracking stage hands them to the swap (track ids, held-over flags).
+	dropDetections func(seq int, faces []Face) []Face
+	onTracked      func(seq int, faces []trackedFace)
 }
 
 // New opens the models on dev (sharing sessions already open there) and reads the

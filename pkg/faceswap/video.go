@@ -109,16 +109,25 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 
 	v := p.newVideoRun(ctx, opts, latent, src)
 	defer v.cancel()
-	workers := p.videoWorkers()
+	return v.runStages(ctx, r, w, progress)
+}
+
+// runStages runs v's stages over the frames of r, writes them to w and returns
+// the outcome (SwapVideo, SwapVideoMapped).
+func (v *videoRun) runStages(ctx context.Context, r FrameReader, w FrameWriter, progress func(done int)) (VideoStats, error) {
+	workers := v.p.videoWorkers()
 	v.pool = newFramePool(videoInFlight + 4*(workers-1))
 	read := make(chan *videoFrame, videoQueue)
 	prepared := make(chan *videoFrame, videoQueue)
 	detected := make(chan *videoFrame, videoQueue)
+	tracked := make(chan *videoFrame, videoQueue)
 	swapped := make(chan *videoFrame, videoQueue)
 	enhanced := make(chan *videoFrame, videoQueue)
 
 	var first *videoFrame
-	if opts.FaceSelector == SelectReference && len(opts.Reference) == 0 && autoIndexes(opts.TargetIndexes) {
+	opts := v.opts
+	if v.maps == nil && opts.FaceSelector == SelectReference && len(opts.Reference) == 0 && autoIndexes(opts.TargetIndexes) {
+		var err error
 		if first, err = v.referenceFromFirst(r); err != nil {
 			v.fail(err)
 			return v.result(ctx)
@@ -130,7 +139,9 @@ func (p *Pipeline) SwapVideo(ctx context.Context, r FrameReader, w FrameWriter, 
 	// model's run on the previous frame: one goroutine suffices.
 	v.stage(1, read, prepared, v.letterbox)
 	v.stage(workers, prepared, detected, v.detect)
-	v.stage(workers, detected, swapped, v.swap)
+	// Tracking needs the frames in order: one goroutine (videotrack.go).
+	v.trackFrames(detected, tracked)
+	v.stage(workers, tracked, swapped, v.swap)
 	v.stage(workers, swapped, enhanced, v.enhance)
 	v.wg.Add(1)
 	go v.drain(w, enhanced, progress)

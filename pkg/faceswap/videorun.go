@@ -16,9 +16,10 @@ import (
 type videoRun struct {
 	p      *Pipeline
 	opts   Options
-	latent []float32 // the source identity, computed once for every frame
-	src    Embedding // the source identity itself, for the similarity report
-	detW   int       // the detector canvas
+	latent []float32  // the source identity, computed once for every frame
+	src    Embedding  // the source identity itself, for the similarity report
+	maps   *mappedRun // SwapVideoMapped's mappings; nil in SwapVideo
+	detW   int        // the detector canvas
 	detH   int
 	run    context.Context
 	cancel context.CancelFunc
@@ -215,6 +216,18 @@ func (v *videoRun) detect(f *videoFrame, st *Stats) error {
 	t := time.Now()
 	faces, err := v.p.det.infer(f.det, v.opts.DetectorScore)
 	if err == nil {
+		faces = v.p.afterDetect(f.seq, faces)
+		if v.maps != nil {
+			// Mapped: every face, each with its identity, which its track's
+			// mean decides the mapping from (videotrack.go).
+			st.Detect += time.Since(t)
+			SortFaces(faces, OrderLeftRight)
+			f.faces = append(f.faces[:0], faces...)
+			var d time.Duration
+			f.embs, d, err = v.p.embedAll(f.frame, f.faces)
+			st.Embed += d
+			return err
+		}
 		faces, _, err = v.p.selectFaces(f.frame, faces, v.opts, true)
 	}
 	st.Detect += time.Since(t)
@@ -222,13 +235,24 @@ func (v *videoRun) detect(f *videoFrame, st *Stats) error {
 	return err
 }
 
-// swap swaps the source identity into f's selected faces, in place.
+// swap swaps the source identity into f's selected faces, in place; in a
+// mapped swap, it blurs the faces to blur and swaps each mapped face's own
+// identity.
 func (v *videoRun) swap(f *videoFrame, st *Stats) error {
+	for _, face := range f.blur {
+		t := time.Now()
+		BlurFace(f.frame, face)
+		st.Paste += time.Since(t)
+	}
 	if len(f.faces) == 0 {
 		return nil
 	}
+	items := f.items
+	if v.maps == nil {
+		items = oneIdentity(f.faces, v.latent, v.src)
+	}
 	n := len(st.Similarity)
-	err := v.p.swapInto(v.run, f.frame, oneIdentity(f.faces, v.latent, v.src), v.opts, st)
+	err := v.p.swapInto(v.run, f.frame, items, v.opts, st)
 	f.sim, f.hasSim = 0, len(st.Similarity) > n
 	for i, s := range st.Similarity[n:] {
 		if i == 0 || s < f.sim {
@@ -307,7 +331,7 @@ func (v *videoRun) result(ctx context.Context) (VideoStats, error) {
 		FramesWithFaces: v.written.FramesWithFaces,
 		FacesSwapped:    v.written.FacesSwapped,
 		Detect:          sum.Detect + v.refDetect,
-		Embed:           v.refEmbed,
+		Embed:           v.refEmbed + sum.Embed,
 		Score:           sum.Score,
 		Swap:            sum.Swap,
 		Paste:           sum.Paste,
@@ -336,46 +360,88 @@ type videoFrame struct {
 	faces  []Face   // selected target faces, with landmarks from the original frame
 	sim    float64  // the lowest identity similarity of the frame's swapped faces
 	hasSim bool
+
+	// Set by the tracking stage (videotrack.go), parallel to faces: each
+	// face's track and whether it was held over (interpolated into a frame
+	// where it was not detected). Landmarks are then the smoothed ones.
+	tracks []*track
+	held   []bool
+	// Mapped swaps: every face's embedding (detect), then the swap items and
+	// the faces to blur (tracking stage); faces becomes the swapped faces.
+	embs  []Embedding
+	items []swapItem
+	blur  []Face
 }
 
-// framePool recycles frame buffers and bounds how many exist: get blocks while
-// limit frames are in flight.
+// framePool recycles frame buffers and bounds how many are in flight: get
+// blocks while limit frames, plus one for each frame the tracking stage holds
+// back (setHeld), are out. Held frames get their own allowance because the
+// stage can release them only when later frames arrive, which need buffers of
+// their own; a video without gaps never holds one, so it uses no more buffers
+// than limit.
 type framePool struct {
-	free  chan *videoFrame
 	mu    sync.Mutex
-	made  int
+	free  []*videoFrame
+	out   int // frames handed out and not yet put back
 	limit int
+	held  int
+	wake  chan struct{} // signalled when a frame is put back or held grows
 }
 
 func newFramePool(limit int) *framePool {
-	return &framePool{free: make(chan *videoFrame, limit), limit: limit}
+	return &framePool{limit: limit, wake: make(chan struct{}, 1)}
 }
 
 func (fp *framePool) get(ctx context.Context) (*videoFrame, error) {
-	select {
-	case f := <-fp.free:
-		return f, nil
-	default:
-	}
-	fp.mu.Lock()
-	if fp.made < fp.limit {
-		fp.made++
+	for {
+		fp.mu.Lock()
+		if fp.out < fp.limit+fp.held {
+			fp.out++
+			var f *videoFrame
+			if n := len(fp.free); n > 0 {
+				f = fp.free[n-1]
+				fp.free[n-1] = nil
+				fp.free = fp.free[:n-1]
+			} else {
+				f = &videoFrame{}
+			}
+			fp.mu.Unlock()
+			return f, nil
+		}
 		fp.mu.Unlock()
-		return &videoFrame{}, nil
-	}
-	fp.mu.Unlock()
-	select {
-	case f := <-fp.free:
-		return f, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case <-fp.wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
 func (fp *framePool) put(f *videoFrame) {
 	f.faces = f.faces[:0]
+	clear(f.tracks)
+	f.tracks, f.held, f.embs, f.items, f.blur = f.tracks[:0], f.held[:0], nil, nil, nil
+	fp.mu.Lock()
+	fp.out--
+	fp.free = append(fp.free, f)
+	fp.mu.Unlock()
+	fp.signal()
+}
+
+// setHeld sets how many frames the tracking stage holds back.
+func (fp *framePool) setHeld(n int) {
+	fp.mu.Lock()
+	grew := n > fp.held
+	fp.held = n
+	fp.mu.Unlock()
+	if grew {
+		fp.signal()
+	}
+}
+
+func (fp *framePool) signal() {
 	select {
-	case fp.free <- f:
-	default: // cannot happen: at most limit frames exist
+	case fp.wake <- struct{}{}:
+	default:
 	}
 }
