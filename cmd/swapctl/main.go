@@ -2,6 +2,7 @@
 // progress bar, inspect or cancel jobs, and download the production models.
 //
 //	swapctl swap -source me.jpg -target clip.mp4 [-enhance] [-mouth-mask] -o out.mp4
+//	swapctl analyze -target group.jpg|clip.mp4 [-stride 3]   (faces or people, for mappings)
 //	swapctl status <id> | cancel <id> | list [-status failed]
 //	swapctl models list | download | verify [-dir ./models]
 //	swapctl webhook verify -secret whsec_… -request captured.http
@@ -40,12 +41,14 @@ const (
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: swapctl swap|status|cancel|list|models|webhook|bench ...")
+		fmt.Fprintln(stderr, "usage: swapctl swap|analyze|status|cancel|list|models|webhook|bench ...")
 		return exitUsage, nil
 	}
 	switch args[0] {
 	case "swap":
 		return cmdSwap(ctx, args[1:], getenv, stdout, stderr)
+	case "analyze":
+		return cmdAnalyze(ctx, args[1:], getenv, stdout, stderr)
 	case "status":
 		return cmdStatus(ctx, args[1:], getenv, stdout, stderr, false)
 	case "cancel":
@@ -59,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "bench":
 		return cmdBench(ctx, args[1:], getenv, stdout, stderr)
 	}
-	return exitUsage, fmt.Errorf("unknown command %q (want swap, status, cancel, list, models, webhook or bench)", args[0])
+	return exitUsage, fmt.Errorf("unknown command %q (want swap, analyze, status, cancel, list, models, webhook or bench)", args[0])
 }
 
 // plural writes a count with its noun: "1 face", "2 faces", "0 faces".

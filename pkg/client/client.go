@@ -58,7 +58,7 @@ func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.Ha
 func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 	var total int64
 	for _, p := range append([]string{r.Target, r.Reference}, r.Sources...) {
-		if p != "" && !isURL(p) {
+		if p != "" && !isURL(p) && !isUploadKey(p) {
 			fi, err := os.Stat(p)
 			if err != nil {
 				return nil, err
@@ -70,6 +70,9 @@ func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 	input := func(p string) (map[string]string, error) {
 		if isURL(p) {
 			return map[string]string{"url": p}, nil
+		}
+		if isUploadKey(p) {
+			return map[string]string{"key": p}, nil
 		}
 		key, err := c.upload(ctx, p, func(n int64) {
 			sent += n
@@ -106,6 +109,40 @@ func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 		body["webhook"] = map[string]string{"url": r.WebhookURL}
 	}
 	return c.submit(ctx, body, r.IdempotencyKey)
+}
+
+// isUploadKey reports whether p names an upload already in storage (an analyze job's
+// Target.Key, to swap the same target) rather than a local file.
+func isUploadKey(p string) bool {
+	if !strings.HasPrefix(p, "uploads/") {
+		return false
+	}
+	_, err := os.Stat(p)
+	return err != nil
+}
+
+// Analyze submits an analyze job of target (a local file, uploaded first, or an
+// http(s) URL): the faces of an image, or the people of a video, for a later swap's
+// options.mappings. Wait for it like any job; the result is Output.Analysis. To map
+// its people, submit the swap with Options.Analysis set to its id and the same
+// target: job.Target.Key (the upload) or the same URL as Request.Target.
+func (c *Client) Analyze(ctx context.Context, target string, opts *jobs.Options, webhookURL string) (*Job, error) {
+	in := map[string]string{"url": target}
+	if !isURL(target) {
+		key, err := c.upload(ctx, target, nil)
+		if err != nil {
+			return nil, err
+		}
+		in = map[string]string{"key": key}
+	}
+	body := map[string]any{"kind": jobs.KindAnalyze, "target": in}
+	if opts != nil {
+		body["options"] = opts
+	}
+	if webhookURL != "" {
+		body["webhook"] = map[string]string{"url": webhookURL}
+	}
+	return c.submit(ctx, body, "")
 }
 
 // Probe submits a probe job: it travels API, queue, a device slot and the webhook
