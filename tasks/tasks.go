@@ -2,16 +2,20 @@
 // and handlers, in one place, as asynq's own examples do, and the background loop that
 // keeps them in step with the job records.
 //
-// There are two task types. A swap task runs the face pipeline for one job; a webhook
-// task delivers one job event. They are separate so a failing webhook receiver is
-// retried on its own schedule and never re-runs a GPU job. The files:
+// There are two task types. A swap task runs the face pipeline for one job (of any
+// kind: image, video, analyze, probe); a webhook task delivers one job event. They are
+// separate so a failing webhook receiver is retried on its own schedule and never
+// re-runs a GPU job. The files:
 //
 //   - tasks.go: task names, queues, payloads, constructors, EnqueueSwap (the one way
 //     into the queue)
 //   - swap.go: the swap handler's lifecycle (start, run, record the outcome, retry or
 //     fail); attempt.go: what an attempt does for any kind (fetch inputs, take a device
 //     slot, embed the sources, progress); image.go and video.go: the image and video
-//     attempts; cancel.go: noticing a client's cancel while running
+//     attempts; analyze.go: the analyze attempt (faces and people of a target, thumbnails,
+//     embeddings kept in the record); mapping.go: a mapped swap's people resolved from
+//     its analysis or reference images; cancel.go: noticing a client's cancel while
+//     running
 //   - pipeline.go: the face pipeline as a job sees it (internal/jobpipe adapts
 //     pkg/faceswap to it); embcache.go: source embeddings cached by content hash
 //   - fetch.go and slowsource.go: reading inputs from storage or URLs, cutting off
