@@ -45,6 +45,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	swapper := s.String("SWAPD_SWAPPER_MODEL", defaultFile(models.RoleSwapper), "default swapper file (options.swapper unset): inswapper_128.onnx, or another swapper named by its file, e.g. hyperswap_1a_256.onnx")
 	swappers := s.String("SWAPD_SWAPPER_MODELS", "", "further swappers offered, name=file pairs, with the embedding converters they need: hyperswap_1a_256=hyperswap_1a_256.onnx,ghost_1_256=ghost_1_256.onnx,crossface_ghost=crossface_ghost.onnx,…")
 	enhancers := s.String("SWAPD_ENHANCER_MODELS", "", "enhancers offered, name=file pairs: gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx,…")
+	occluders := s.String("SWAPD_OCCLUDER_MODELS", "", "occluders offered for occlusion masks, name=file pairs: xseg_1=xseg_1.onnx,xseg_2=xseg_2.onnx,xseg_3=xseg_3.onnx")
+	parsers := s.String("SWAPD_PARSER_MODELS", "", "face parsers offered for region masks, name=file pairs: bisenet_resnet_34=bisenet_resnet_34.onnx,bisenet_resnet_18=bisenet_resnet_18.onnx")
+	landmarkers := s.String("SWAPD_LANDMARKER_MODELS", "", "68-point landmarkers for area masks, name=file pairs: 2dfan4=2dfan4.onnx,fan_68_5=fan_68_5.onnx (2dfan4 is used when both are given)")
 	devices := s.String("SWAPD_DEVICES", "cpu", "devices: cpu, or cuda:0,cuda:1 …")
 	s.String("SWAPD_SLOTS_PER_DEVICE", "1", "jobs that may run inference on one device at once")
 	s.String("SWAPD_REQUIRE_GPU", "false", "refuse to start when a GPU provider is missing, instead of falling back to CPU")
@@ -135,6 +138,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Enhancers:  map[string]string{},
 	}
 	if paths.Swappers, paths.Converters, err = parseSwappers(*swappers, *modelsDir); err != nil {
+		return err
+	}
+	if paths.Occluders, err = parseModelList("SWAPD_OCCLUDER_MODELS", *occluders, *modelsDir); err != nil {
+		return err
+	}
+	if paths.Parsers, err = parseModelList("SWAPD_PARSER_MODELS", *parsers, *modelsDir); err != nil {
+		return err
+	}
+	if paths.Landmarkers, err = parseModelList("SWAPD_LANDMARKER_MODELS", *landmarkers, *modelsDir); err != nil {
 		return err
 	}
 	for _, kv := range config.List(*enhancers) {
@@ -251,9 +263,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
-	// Publish the swappers this worker offers, so the API refuses at submit a job
-	// asking for one no worker has (pkg/api/offers.go).
-	go publishOffers(ctx, rdb, pipelines[devs[0]].Swappers(), log)
+	// Publish the swappers and masks this worker offers, so the API refuses at
+	// submit a job asking for one no worker has (pkg/api/offers.go).
+	go publishOffers(ctx, rdb, workerOffers(pipelines[devs[0]]), log)
 	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Objects: store, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
@@ -304,15 +316,19 @@ func parseSwappers(list, dir string) (swappers, converters map[string]string, er
 	return swappers, converters, nil
 }
 
-// publishOffers republishes the worker's swapper models every jobs.OfferRefresh
-// until ctx ends. A failed publication is logged and retried at the next tick;
-// the offers outlive a few missed ones (jobs.OfferTTL).
-func publishOffers(ctx context.Context, rdb redis.Cmdable, names []string, log *slog.Logger) {
+// publishOffers republishes the worker's offers (kind → names: swapper models,
+// mask types, occluders, parsers) every jobs.OfferRefresh until ctx ends. A
+// failed publication is logged and retried at the next tick; the offers outlive
+// a few missed ones (jobs.OfferTTL).
+func publishOffers(ctx context.Context, rdb redis.Cmdable, offers map[string][]string, log *slog.Logger) {
 	t := time.NewTicker(jobs.OfferRefresh)
 	defer t.Stop()
 	for {
-		if err := jobs.PublishOffers(ctx, rdb, jobs.OfferSwapper, names, time.Now()); err != nil && ctx.Err() == nil {
-			log.Warn("publish swapper offers", "err", err)
+		now := time.Now()
+		for kind, names := range offers {
+			if err := jobs.PublishOffers(ctx, rdb, kind, names, now); err != nil && ctx.Err() == nil {
+				log.Warn("publish offers", "kind", kind, "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -39,7 +39,8 @@ func TestPublishOffers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		publishOffers(ctx, rdb, []string{"inswapper_128", "simswap_256"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		publishOffers(ctx, rdb, map[string][]string{jobs.OfferSwapper: {"inswapper_128", "simswap_256"}, jobs.OfferMask: {"occlusion"}},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
 		close(done)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
@@ -58,6 +59,17 @@ func TestPublishOffers(t *testing.T) {
 	}
 	if ok, _ := jobs.Offered(context.Background(), rdb, jobs.OfferSwapper, "ghost_3_256", time.Now()); ok {
 		t.Error("ghost_3_256 offered though the worker does not have it")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if ok, _ := jobs.Offered(context.Background(), rdb, jobs.OfferMask, "occlusion", time.Now()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the occlusion mask never offered")
+		}
+	}
+	if ok, _ := jobs.Offered(context.Background(), rdb, jobs.OfferMask, "region", time.Now()); ok {
+		t.Error("region masks offered though the worker has no parser")
 	}
 	cancel()
 	<-done

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,5 +32,49 @@ func TestCheckOffered(t *testing.T) {
 	err := checkOffered(d, jobs.Options{Swapper: "simswap_unofficial_512"})
 	if errcode.Code(err) != errcode.UnsupportedOption || errcode.HTTPStatus(errcode.Code(err)) != http.StatusBadRequest {
 		t.Errorf("unoffered swapper: %v (status %d)", err, errcode.HTTPStatus(errcode.Code(err)))
+	}
+}
+
+// A mask type, occluder or parser no worker offers is UNSUPPORTED_OPTION at
+// submit; what a worker published passes, and so do box and "many".
+func TestCheckOfferedMasks(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	defer rdb.Close()
+	d := &Deps{Redis: rdb}
+	now := time.Now()
+	for kind, names := range map[string][]string{
+		jobs.OfferSwapper:  {"inswapper_128"},
+		jobs.OfferMask:     {"occlusion", "region"},
+		jobs.OfferOccluder: {"xseg_1"},
+		jobs.OfferParser:   {"bisenet_resnet_34"},
+	} {
+		if err := jobs.PublishOffers(context.Background(), rdb, kind, names, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range []jobs.Options{
+		{MaskTypes: []string{"box"}},
+		{MaskTypes: []string{"box", "occlusion"}},
+		{MaskTypes: []string{"occlusion"}, OccluderModel: "xseg_1"},
+		{MaskTypes: []string{"occlusion"}, OccluderModel: jobs.OccluderMany},
+		{MaskTypes: []string{"region"}, ParserModel: "bisenet_resnet_34", MaskRegions: []string{"nose"}},
+		{MaskTypes: []string{"box"}, OccluderModel: "xseg_3"}, // no occlusion mask: the model is not used
+	} {
+		if err := checkOffered(d, o); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	for _, c := range []struct {
+		o    jobs.Options
+		want string
+	}{
+		{jobs.Options{MaskTypes: []string{"area"}}, "SWAPD_LANDMARKER_MODELS"},
+		{jobs.Options{MaskTypes: []string{"occlusion"}, OccluderModel: "xseg_2"}, "SWAPD_OCCLUDER_MODELS"},
+		{jobs.Options{MaskTypes: []string{"region"}, ParserModel: "bisenet_resnet_18"}, "SWAPD_PARSER_MODELS"},
+	} {
+		err := checkOffered(d, c.o)
+		if errcode.Code(err) != errcode.UnsupportedOption || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want UNSUPPORTED_OPTION naming %s", c.o, err, c.want)
+		}
 	}
 }
