@@ -7,17 +7,20 @@ import (
 	"math/rand/v2"
 )
 
-// InswapperFaithfulFile is the cache file name of the FLOP-faithful inswapper_128
-// stand-in (InswapperFaithful with div 1).
-const InswapperFaithfulFile = "inswapper_128_faithful.onnx"
+// FaithfulSwappers are the swappers FaithfulSwapper can build: those whose
+// architecture is public. (hyperswap's is not; ghost's AEI-Net and GFPGAN's are,
+// and are not built yet.)
+var FaithfulSwappers = []string{swapperInswapper128, SwapperSimswap256, SwapperSimswap512}
 
-// InswapperFaithful returns a stand-in for inswapper_128.onnx that costs what the
-// real model costs: the same layers as its public re-implementation (ReSwapper's
-// StyleTransferModel_128), with random weights, and exactly the official
-// signature (target [1,3,128,128], source [1,512] → output [1,3,128,128], a
-// 512×512 "emap" as the last initializer). The cheap stand-ins (Swapper) cost
+// FaithfulSwapper returns a stand-in for swapper name that costs what the real
+// model costs: the real architecture's layers, random weights, and exactly the
+// official file's signature. The cheap stand-ins (Swapper, StandinSwapper) cost
 // almost nothing, so benchmarks made with them measure swapd's work around the
-// model; this one makes the model's share real:
+// model; these make the model's share real.
+//
+// inswapper_128 follows its public re-implementation (ReSwapper's
+// StyleTransferModel_128), about 175 GMAC per face and 530 MB, with the 512×512
+// emap as the last initializer:
 //
 //	encoder  7×7 conv 3→128 (reflect pad), 3×3 conv 128→256, 3×3 stride-2 convs
 //	         256→512 and 512→1024, LeakyReLU 0.2 after each         → 1024×32×32
@@ -27,35 +30,103 @@ const InswapperFaithfulFile = "inswapper_128_faithful.onnx"
 //	decoder  bilinear ×2, 3×3 conv 1024→512, bilinear ×2, 3×3 convs 512→256 and
 //	         256→128, 7×7 conv 128→3 (reflect pad), tanh, (x+1)/2
 //
-// About 175 GMAC per face (macs, counted over the Conv and Gemm nodes) and 530 MB
-// of weights: generate it on demand into a cache, never into the repository. div
-// divides every hidden channel count (div 1 is the real cost; a larger div keeps
-// the topology and signature at a fraction of the size, for tests). Weights are
-// drawn uniformly with He scaling from a PCG generator seeded with seed.
-func InswapperFaithful(seed int64, div int) (model []byte, macs int64, err error) {
-	if div < 1 || 128%div != 0 {
-		return nil, 0, fmt.Errorf("onnxgen: channel divisor %d must divide 128", div)
+// simswap_256 and simswap_unofficial_512 follow SimSwap's Generator_Adain_Upsample
+// (fs_networks_fix.py; 9 AdaIN residual blocks of 512 channels at 32×32; the 512
+// model is the "deep" variant with a fourth down- and up-sampling), about 63 and
+// 133 GMAC. Batch norms are left out: at inference they fold into the convolution
+// before them and cost nothing.
+//
+// macs counts the Conv and Gemm multiply-accumulates. Generate the full models
+// (div 1) on demand into a cache, never into the repository. div divides every
+// hidden channel count: a larger div keeps the topology and signature at a
+// fraction of the size, for tests. Weights are drawn uniformly with He scaling
+// from a PCG generator seeded with seed.
+func FaithfulSwapper(name string, seed int64, div int) (model []byte, macs int64, err error) {
+	b, err := buildFaithful(name, seed, div, false)
+	if err != nil {
+		return nil, 0, err
 	}
-	b := newNetBuilder(seed, false)
-	b.inswapper(div)
 	return b.g.Marshal(), b.macs, nil
 }
 
-// InswapperFaithfulMACs is the multiply-accumulate count of InswapperFaithful(_, div)
-// without generating its weights.
-func InswapperFaithfulMACs(div int) int64 {
-	b := newNetBuilder(0, true)
-	b.inswapper(div)
-	return b.macs
+// FaithfulSwapperMACs is the multiply-accumulate count of FaithfulSwapper(name, _,
+// div), without generating its weights.
+func FaithfulSwapperMACs(name string, div int) (int64, error) {
+	b, err := buildFaithful(name, 0, div, true)
+	if err != nil {
+		return 0, err
+	}
+	return b.macs, nil
 }
 
-// WriteInswapperFaithful writes InswapperFaithful(seed, div) to path atomically.
-func WriteInswapperFaithful(path string, seed int64, div int) error {
-	m, _, err := InswapperFaithful(seed, div)
+// WriteFaithfulSwapper writes FaithfulSwapper(name, seed, div) to path atomically.
+func WriteFaithfulSwapper(path, name string, seed int64, div int) error {
+	m, _, err := FaithfulSwapper(name, seed, div)
 	if err != nil {
 		return err
 	}
 	return writeAtomic(path, m)
+}
+
+func buildFaithful(name string, seed int64, div int, dry bool) (*netBuilder, error) {
+	if div < 1 || 64%div != 0 {
+		return nil, fmt.Errorf("onnxgen: channel divisor %d must divide 64", div)
+	}
+	b := newNetBuilder(seed, dry)
+	switch name {
+	case swapperInswapper128:
+		b.inswapper(div)
+	case SwapperSimswap256:
+		b.simswap(div, 256, false)
+	case SwapperSimswap512:
+		b.simswap(div, 512, true)
+	default:
+		return nil, fmt.Errorf("onnxgen: no FLOP-faithful stand-in for swapper %q (have %v)", name, FaithfulSwappers)
+	}
+	return b, nil
+}
+
+// simswap is SimSwap's Generator_Adain_Upsample at size, deep for the 512 model.
+func (b *netBuilder) simswap(div, size int, deep bool) {
+	c := func(n int) int { return n / div }
+	x, side := b.reflectPad("target", 3), size
+	x, side = b.conv(x, 3, c(64), 7, 1, 0, side+6)
+	x = b.node("Relu", []string{x}, nil)
+	chans := []int{64, 128, 256, 512}
+	for i := 1; i < len(chans); i++ {
+		x, side = b.conv(x, c(chans[i-1]), c(chans[i]), 3, 2, 1, side)
+		x = b.node("Relu", []string{x}, nil)
+	}
+	if deep {
+		x, side = b.conv(x, c(512), c(512), 3, 2, 1, side)
+		x = b.node("Relu", []string{x}, nil)
+	}
+	for range 9 {
+		y, _ := b.conv(b.reflectPad(x, 1), c(512), c(512), 3, 1, 0, side+2)
+		y = b.adain(y, c(512))
+		y = b.node("Relu", []string{y}, nil)
+		y, _ = b.conv(b.reflectPad(y, 1), c(512), c(512), 3, 1, 0, side+2)
+		y = b.adain(y, c(512))
+		x = b.node("Add", []string{x, y}, nil)
+	}
+	ups := []int{512, 256, 128, 64}
+	if deep {
+		ups = []int{512, 512, 256, 128, 64}
+	}
+	for i := 1; i < len(ups); i++ {
+		x, side = b.upsample(x, side)
+		x, side = b.conv(x, c(ups[i-1]), c(ups[i]), 3, 1, 1, side)
+		x = b.node("Relu", []string{x}, nil)
+	}
+	x, _ = b.conv(b.reflectPad(x, 3), c(64), 3, 7, 1, 0, side+6)
+	b.g.Nodes = append(b.g.Nodes, Node{Name: "output", Op: "Identity", Inputs: []string{x}, Outputs: []string{"output"}})
+	s := int64(size)
+	b.g.Name = fmt.Sprintf("simswap_%d_faithful_standin", size)
+	b.g.Inputs = []ValueInfo{
+		{Name: "target", ElemType: Float, Dims: []int64{1, 3, s, s}},
+		{Name: "source", ElemType: Float, Dims: []int64{1, 512}},
+	}
+	b.g.Outputs = []ValueInfo{{Name: "output", ElemType: Float, Dims: []int64{1, 3, s, s}}}
 }
 
 func (b *netBuilder) inswapper(div int) {

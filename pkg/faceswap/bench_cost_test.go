@@ -18,15 +18,16 @@ import (
 // Benchmarks that tell the truth about model cost (issue #12). The cheap stand-ins
 // cost almost nothing, so the other benchmarks measure swapd's own work; these put
 // it next to a stand-in that costs what inswapper_128 costs (175 GMAC per face:
-// onnxgen.InswapperFaithful), and measure the CPU-side ceiling of the video
+// onnxgen.FaithfulSwapper), and measure the CPU-side ceiling of the video
 // pipeline when inference costs nothing, against libx264's on the same machine.
 //
 //	go test ./pkg/faceswap -run '^$' -bench 'SwapCost|VideoCost|VideoCPUCeiling' -benchtime 3x
 
-// faithfulSwapper returns the FLOP-faithful inswapper_128 stand-in, generating it
-// (about 530 MB, a few seconds) into SWAPD_STANDIN_CACHE, else the user cache
-// directory, the first time. It is never written into the repository.
-func faithfulSwapper(b *testing.B) string {
+// faithfulSwapper returns the FLOP-faithful stand-in of swapper name, generating
+// it (inswapper_128: about 530 MB, a few seconds) into SWAPD_STANDIN_CACHE, else
+// the user cache directory, the first time; never into the repository. It is
+// named after the model, as the real file is, so the pipeline knows it by name.
+func faithfulSwapper(b *testing.B, name string) string {
 	b.Helper()
 	dir := os.Getenv("SWAPD_STANDIN_CACHE")
 	if dir == "" {
@@ -36,7 +37,8 @@ func faithfulSwapper(b *testing.B) string {
 		}
 		dir = filepath.Join(c, "swapd", "standins")
 	}
-	path := filepath.Join(dir, onnxgen.InswapperFaithfulFile)
+	dir = filepath.Join(dir, "faithful")
+	path := filepath.Join(dir, name+".onnx")
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -44,21 +46,41 @@ func faithfulSwapper(b *testing.B) string {
 		b.Fatal(err)
 	}
 	t := time.Now()
-	if err := onnxgen.WriteInswapperFaithful(path, 1, 1); err != nil {
+	if err := onnxgen.WriteFaithfulSwapper(path, name, 1, 1); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("generated %s in %v", path, time.Since(t).Round(time.Millisecond))
 	return path
 }
 
-// BenchmarkSwapCost is the per-face cost of a swap (crop, model, paste) with the
-// cheap stand-in and with the FLOP-faithful one, at the native size and with pixel
-// boost 256 (four runs of the model). GMAC/s is the faithful model's arithmetic
-// rate on this device: 175 GMAC × runs per second.
+// faithfulPipeline opens a pipeline whose swapper name is the FLOP-faithful
+// stand-in (its embedding converter, if any, is the cheap stand-in: a 512×512
+// matrix, whose cost is nothing next to the generator's).
+func faithfulPipeline(b *testing.B, name string) *faceswap.Pipeline {
+	b.Helper()
+	paths := faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(b),
+		Swappers: map[string]string{name: faithfulSwapper(b, name)}}
+	if faceswap.SwapperFileModel(paths.Swapper) == name { // the default's own name: it is the default
+		paths.Swapper, paths.Swappers = paths.Swappers[name], nil
+	}
+	if conv := onnxgen.SwapperConverter(name); conv != "" {
+		path := filepath.Join(b.TempDir(), conv+".onnx")
+		if err := onnxgen.WriteStandinConverter(path, conv, 1); err != nil {
+			b.Fatal(err)
+		}
+		paths.Converters = map[string]string{conv: path}
+	}
+	return newPipeline(b, paths)
+}
+
+// BenchmarkSwapCost is the per-face cost of a swap (crop, model, paste) with each
+// FLOP-faithful stand-in (onnxgen.FaithfulSwappers) at its native size and at twice
+// it (pixel boost: four runs of the model), next to the cheap inswapper stand-in.
+// GMAC/s is the model's arithmetic rate on this device (its MACs × runs per second);
+// model-% is the share of the face's time spent inside ONNX Runtime.
 func BenchmarkSwapCost(b *testing.B) {
 	ctx := context.Background()
 	cheap := testPipeline(b)
-	faithful := newPipeline(b, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: faithfulSwapper(b)})
 	src, _, err := cheap.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -68,27 +90,42 @@ func BenchmarkSwapCost(b *testing.B) {
 	if err != nil || len(faces) == 0 {
 		b.Fatal("no face in the target", err)
 	}
-	macs := float64(onnxgen.InswapperFaithfulMACs(1))
-	for _, c := range []struct {
-		name string
-		p    *faceswap.Pipeline
-	}{{"cheap", cheap}, {"faithful", faithful}} {
-		for _, boost := range []int{0, 256} {
-			b.Run(fmt.Sprintf("%s/boost=%d", c.name, max(boost, 128)), func(b *testing.B) {
-				opts := faceswap.Options{PixelBoost: boost}
-				runs0, _ := c.p.InferenceStats()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if _, _, err := c.p.SwapFaces(ctx, target, faces[:1], src, opts); err != nil {
-						b.Fatal(err)
-					}
+	measure := func(b *testing.B, p *faceswap.Pipeline, opts faceswap.Options, macs int64) {
+		// One untimed swap first: ONNX Runtime sizes its buffers on a session's
+		// first run at a shape, which is not the per-face cost.
+		if _, _, err := p.SwapFaces(ctx, target, faces[:1], src, opts); err != nil {
+			b.Fatal(err)
+		}
+		runs0, busy0 := p.InferenceStats()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := p.SwapFaces(ctx, target, faces[:1], src, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runs1, busy1 := p.InferenceStats()
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/face")
+		b.ReportMetric(100*(busy1-busy0).Seconds()/b.Elapsed().Seconds(), "model-%")
+		if macs > 0 {
+			b.ReportMetric(float64(macs)*float64(runs1-runs0)/(busy1-busy0).Seconds()/1e9, "GMAC/s")
+		}
+	}
+	b.Run("cheap/inswapper_128/128", func(b *testing.B) { measure(b, cheap, faceswap.Options{}, 0) })
+	for _, name := range onnxgen.FaithfulSwappers {
+		p := faithfulPipeline(b, name)
+		macs, err := onnxgen.FaithfulSwapperMACs(name, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size := onnxgen.SwapperSize(name)
+		for _, boost := range []int{size, 2 * size} {
+			b.Run(fmt.Sprintf("faithful/%s/%d", name, boost), func(b *testing.B) {
+				opts := faceswap.Options{Swapper: name}
+				if boost != size {
+					opts.PixelBoost = boost
 				}
-				b.StopTimer()
-				runs1, _ := c.p.InferenceStats()
-				b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/face")
-				if c.name == "faithful" {
-					b.ReportMetric(macs*float64(runs1-runs0)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-				}
+				measure(b, p, opts, macs)
 			})
 		}
 	}
@@ -99,13 +136,13 @@ func BenchmarkSwapCost(b *testing.B) {
 // beforehand and written nowhere, so the figure is the pipeline's own.
 func BenchmarkVideoCost(b *testing.B) {
 	ctx := context.Background()
-	p := newPipeline(b, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: faithfulSwapper(b)})
+	p := faithfulPipeline(b, "inswapper_128")
 	frames := decodeClip(b, filepath.Join(testdata, "video", "five_people_640x480.mp4"), 0, 0, 4)
 	src, _, err := p.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := faceswap.Options{FaceSelector: faceswap.SelectMany}
+	opts := faceswap.Options{FaceSelector: faceswap.SelectMany, Swapper: "inswapper_128"}
 	var n, faces int
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
