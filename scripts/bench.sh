@@ -19,6 +19,13 @@ go test -run '^$' -bench 'DecodeEncode' -benchtime 1x ./pkg/media/ 2>&1 | grep -
 go test -run '^$' -bench 'VideoFile' -benchtime 1x ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "== swappers: per-face cost of each swapper stand-in at each pixel-boost size (warp, split, runs, interleave, mask, paste)"
 go test -run '^$' -bench 'SwapperPixelBoost' -benchtime "${BENCHTIME_BOOST:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+echo "== real model cost: FLOP-faithful stand-ins (inswapper_128 175 GMAC, simswap_256 63, simswap_unofficial_512 133; generated once into ~/.cache/swapd/standins)"
+echo "   per face at native size and 2x pixel boost; model-% = share of the face's time inside ONNX Runtime"
+go test -run '^$' -bench 'SwapCost' -benchtime "${BENCHTIME_COST:-2x}" -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+echo "   video with the faithful inswapper_128: 4 frames of the five-person clip, every face"
+go test -run '^$' -bench 'VideoCost' -benchtime 1x -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+echo "== CPU-side ceiling of the video pipeline (zero-cost detector and swapper, 5 faces a frame) vs libx264 veryfast on the same frames"
+go test -run '^$' -bench 'VideoCPUCeiling' -benchtime "${BENCHTIME_CEILING:-2x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 fi
 
 echo "== stack: submit → webhook, worker stages, submit latency, RSS"
