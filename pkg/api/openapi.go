@@ -115,6 +115,8 @@ func componentSchemas() map[string]any {
 			// Exactly one of key, url, base64 (all omitempty strings).
 			s.MinProperties, s.MaxProperties = ptr(uint64(1)), ptr(uint64(1))
 			s.Description = "one input: exactly one of key (from POST /v1/uploads), url (fetched by the worker) or base64 (optionally a data: URL)"
+		case "Options":
+			describeMaskOptions(s) // openapi_masks.go
 		case "Job":
 			if p, ok := s.Properties.Get("sources"); ok {
 				p.Description = "the stored inputs; an empty list for a probe job"
