@@ -19,7 +19,7 @@ func coded(err error) error {
 		return errcode.New(errcode.NoFaceInTarget, "no face in the target matched the face selection")
 	case errors.Is(err, faceswap.ErrNoFaceInTarget):
 		return errcode.New(errcode.NoFaceInTarget, "no face was found in the target image")
-	case errors.Is(err, faceswap.ErrSwapperUnavailable):
+	case errors.Is(err, faceswap.ErrSwapperUnavailable), errors.Is(err, faceswap.ErrMaskUnavailable):
 		return errcode.New(errcode.UnsupportedOption, "%v", err)
 	}
 	// An index beyond the faces found: the request was well formed, the image lacks

@@ -48,6 +48,10 @@ func (j Pipeline) check(o jobs.Options) error {
 	if name := cmp.Or(o.Swapper, j.p.DefaultSwapper()); o.PixelBoost != 0 && !faceswap.PixelBoostValid(name, o.PixelBoost) {
 		return errcode.New(errcode.UnsupportedOption, "pixel_boost %d is not a multiple of %s's %d px", o.PixelBoost, name, faceswap.SwapperSize(name))
 	}
+	// A mask model the API let through (some worker offered it) that this one lacks.
+	if err := j.p.CheckMasks(faceswapOptions(o)); err != nil {
+		return errcode.New(errcode.UnsupportedOption, "%v", err)
+	}
 	// The full pipeline options, not only the embedding's: anything the pipeline
 	// would refuse mid-job (and the worker would take for a transient failure) is
 	// refused now.

@@ -15,3 +15,11 @@ func TestSwapperUnavailableIsUnsupportedOption(t *testing.T) {
 		t.Errorf("coded: %v", err)
 	}
 }
+
+// A mask model the worker lacks is UNSUPPORTED_OPTION too.
+func TestMaskUnavailableIsUnsupportedOption(t *testing.T) {
+	err := coded(fmt.Errorf("%w: region mask with parser %q", faceswap.ErrMaskUnavailable, "bisenet_resnet_18"))
+	if errcode.Code(err) != errcode.UnsupportedOption {
+		t.Errorf("coded: %v", err)
+	}
+}
