@@ -120,11 +120,9 @@ func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p Webhoo
 		return nil
 	}
 	// With SWAPD_REDIS_MIN_REPLICAS, the receiver hears of the outcome only once the
-	// replicas hold it and the task (a failover could otherwise lose the outcome, run
-	// the job again and send the event twice); unconfirmed, the task makes the attempt.
-	if err := n.Jobs.Confirm(ctx); err != nil {
-		return nil
-	}
+	// replicas hold it and the task: the attempt's delivery claim is confirmed on them
+	// before it sends (claimDelivery), and replication is one ordered stream, so that
+	// confirms the outcome and the task too. Unconfirmed, the task makes the attempt.
 	d.start(n, p, j, enqueued)
 	return nil
 }
@@ -133,14 +131,19 @@ func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p Webhoo
 // in a goroutine (never in the swap task's slot), at most Concurrency at once, so a
 // job's webhook does not wait for a worker to poll the queue for a second task.
 //
-// Exactly once per webhook-id: the task for the later attempts is already scheduled
-// (Notify) and becomes due only after the schedule's first delay; the direct attempt
-// must be over, its result recorded, well before then: it waits for a delivery slot
-// and talks to the receiver only until half that delay has passed since the enqueue.
-// On success it marks the job's webhook delivered (the task, were it to run anyway,
-// sees the mark and sends nothing) and deletes the task; on failure it leaves the
-// task to the schedule, except that a receiver the SSRF guard refuses has its task
-// run at once (which fails it for good, as any refused attempt does).
+// Once per webhook-id: the task for the later attempts is already scheduled (Notify),
+// due after the schedule's first delay (give or take a second: asynq scores scheduled
+// tasks in whole seconds, so a short first delay can make it due at once). The direct
+// attempt and the task never both send: each claims the event first (claimDelivery),
+// and whoever finds it claimed or delivered sends nothing (the task tries again
+// later). The direct attempt waits for a delivery slot until half the first delay
+// has passed since the enqueue (then the task makes the attempt), and gives the
+// receiver as long as any attempt (webhook.DefaultTimeout: an answer cut off sooner
+// would be a delivery the receiver has and swapd retries). On success it marks the
+// event delivered (the task, when it runs, sees the mark and sends nothing) and
+// deletes the task; on failure it gives the claim back and leaves the task to the
+// schedule, except that a receiver the SSRF guard refuses has its task run at once
+// (which fails it for good, as any refused attempt does).
 type DirectDelivery struct {
 	Handler   *WebhookHandler  // renders, signs, delivers; its Jobs, Client, Secret, Log, Metrics
 	Inspector *asynq.Inspector // deletes (or runs) the scheduled task
@@ -167,31 +170,46 @@ func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job, enque
 }
 
 // attempt makes the direct attempt for p, rendering its body from j (the record Notify
-// read, which ended and whose webhook was not sent); the receiver must have answered
-// by deadline.
-func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, deadline time.Time) {
+// read, which ended and whose webhook was not sent), if it gets a delivery slot by
+// slotBy.
+func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slotBy time.Time) {
 	h := d.Handler
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
+	wait, cancelWait := context.WithDeadline(context.Background(), slotBy)
+	defer cancelWait()
+	select {
+	case <-wait.Done():
+		log.Debug("no slot for the direct webhook attempt in time; the scheduled task makes it")
+		return
+	default:
+	}
 	select {
 	case d.slots <- struct{}{}:
 		defer func() { <-d.slots }()
-	case <-ctx.Done():
+	case <-wait.Done():
 		log.Debug("no slot for the direct webhook attempt in time; the scheduled task makes it")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), webhook.DefaultTimeout)
+	defer cancel()
+	// Recording the outcome must not be cut short by the attempt's deadline.
+	rctx, rcancel := context.WithTimeout(context.Background(), jobs.DeliveredMarkWindow+10*time.Second)
+	defer rcancel()
+	token, err := h.claimDelivery(ctx, log, p)
+	if err != nil {
+		log.Debug("no direct webhook attempt; the scheduled task makes it", "err", err)
 		return
 	}
 	body, err := n.Render(ctx, j, p.Type)
 	if err != nil {
+		h.releaseDelivery(rctx, log, p, token)
 		return // the scheduled task renders it again
 	}
 	t0 := time.Now()
 	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
 	took := time.Since(t0)
-	// Recording the outcome must not be cut short by the attempt's deadline.
-	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer rcancel()
 	if err != nil {
+		h.releaseDelivery(rctx, log, p, token)
 		h.Metrics.WebhookAttempt(metrics.WebhookFailedRetrying, took)
 		log.Warn("webhook attempt failed", "attempt", 1, "direct", true, "err", err)
 		if errors.Is(err, netguard.ErrBlocked) {
@@ -203,9 +221,9 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, dea
 		return
 	}
 	h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
-	log.Debug("webhook delivered", "status", status, "direct", true)
-	if err := h.markDelivered(rctx, p.JobID); err != nil {
-		log.Warn("webhook delivered, but its mark is not confirmed; the scheduled task may send it again", "err", err)
+	log.Info("webhook delivered", "status", status, "path", "direct")
+	if err := h.markDelivered(rctx, p); err != nil {
+		log.Warn("webhook delivered, but its mark is not confirmed on a replica (written where Redis took it)", "err", err)
 		return
 	}
 	if err := d.Inspector.DeleteTask(QueueWebhooks, p.EventID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
@@ -216,10 +234,15 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, dea
 
 // WebhookRetryDelay is RetryDelay(schedule) for the webhook server, where a task whose
 // first attempt was made directly (WebhookPayload.Direct) is one step further along
-// the schedule: its n-th retry waits the schedule's (n+1)-th delay.
+// the schedule: its n-th retry waits the schedule's (n+1)-th delay. A task that found
+// its event claimed by another attempt (ErrDeliveryBusy) looks again shortly.
 func WebhookRetryDelay(schedule []time.Duration) asynq.RetryDelayFunc {
 	base := RetryDelay(schedule)
 	return func(n int, err error, t *asynq.Task) time.Duration {
+		var busy *DeliveryBusyError
+		if errors.As(err, &busy) {
+			return min(max(busy.Left, 200*time.Millisecond), 2*time.Second)
+		}
 		if t.Type() == TypeWebhook {
 			var p struct {
 				Direct bool `json:"direct"`
@@ -271,19 +294,33 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := decodePayload(t, &p); err != nil {
 		return err
 	}
-	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
-	body, delivered, err := h.body(ctx, p)
-	if err != nil {
-		// swapd's own Redis is failing (a failover), not the receiver: retried without
-		// spending the receiver's attempts (IsFailure), so a short schedule cannot run
-		// out while the record cannot be read.
-		return &OutageError{Since: time.Now(), Err: err}
-	}
-	if delivered {
-		// A re-delivered task (its acknowledgement was lost with a Redis primary, or
-		// the reaper enqueued it again): the record says the receiver has it.
+	retried, _ := asynq.GetRetryCount(ctx)
+	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID, "path", "task", "retried", retried)
+	// Whatever fails on swapd's own Redis here (a failover), not at the receiver, is
+	// retried without spending the receiver's attempts (an OutageError, see
+	// IsFailure), so a short schedule cannot run out during a failover.
+	token, err := h.claimDelivery(ctx, log, p)
+	if errors.Is(err, errAlreadyDelivered) {
+		// A re-delivered task (its dequeue or acknowledgement was lost with a Redis
+		// primary, or the reaper enqueued it again), or one whose direct attempt
+		// succeeded: the receiver has it.
 		log.Info("webhook already delivered; not sending it again")
 		return nil
+	}
+	var busy *DeliveryBusyError
+	if errors.As(err, &busy) {
+		log.Info("webhook being sent by another attempt; looking again shortly", "claim_left", busy.Left)
+	}
+	if err != nil {
+		return &OutageError{Since: time.Now(), Err: err}
+	}
+	// Recording the outcome must not be cut short by the task's deadline.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), jobs.DeliveredMarkWindow+10*time.Second)
+	defer rcancel()
+	body, err := h.body(ctx, p)
+	if err != nil {
+		h.releaseDelivery(rctx, log, p, token)
+		return &OutageError{Since: time.Now(), Err: err}
 	}
 	t0 := time.Now()
 	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
@@ -291,12 +328,12 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 		log.Info("webhook delivered", "status", status)
-		if err := h.markDelivered(ctx, p.JobID); err != nil {
-			log.Warn("webhook delivered, but its mark is not confirmed; a re-run may send it again", "err", err)
+		if err := h.markDelivered(rctx, p); err != nil {
+			log.Warn("webhook delivered, but its mark is not confirmed on a replica (written where Redis took it)", "err", err)
 		}
 		return nil
 	}
-	retried, _ := asynq.GetRetryCount(ctx)
+	h.releaseDelivery(rctx, log, p, token)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	// A receiver the SSRF guard refuses at dial time (its name resolves to a private
 	// or reserved address) is refused on every attempt: the schedule would only repeat
@@ -313,36 +350,83 @@ func (h *WebhookHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // body renders this attempt's body from the job record, so presigned URLs are fresh
-// at every retry, or reports that the record says the webhook was delivered already. A record that is gone (deleted by its owner, or expired during a
+// at every retry. A record that is gone (deleted by its owner, or expired during a
 // long retry schedule) leaves the snapshot taken when the event happened.
-func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) (body []byte, delivered bool, err error) {
+func (h *WebhookHandler) body(ctx context.Context, p WebhookPayload) ([]byte, error) {
 	if len(p.Body) > 0 {
-		return p.Body, false, nil
+		return p.Body, nil
 	}
 	j, err := h.Jobs.Get(ctx, p.JobID)
 	if e, ok := errcode.As(err); ok && e.Code == errcode.NotFound {
-		return p.Snapshot, false, nil
+		return p.Snapshot, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("load job %s for its webhook: %w", p.JobID, err)
+		return nil, fmt.Errorf("load job %s for its webhook: %w", p.JobID, err)
 	}
-	if j.Webhook != nil && j.Webhook.Status == "delivered" {
-		return nil, true, nil
-	}
-	body, err = h.Notifier.Render(ctx, j, p.Type)
-	return body, false, err
+	return h.Notifier.Render(ctx, j, p.Type)
 }
 
-// markDelivered records that the receiver has job id's webhook, and with
-// SWAPD_REDIS_MIN_REPLICAS waits until a replica holds the mark: a task re-delivered
-// after a failover then finds it and sends nothing. The delivery is a fact, so while
-// the mark cannot be confirmed (the primary is failing over) it is written again,
-// on whichever primary the client reaches, for up to markTimeout.
-func (h *WebhookHandler) markDelivered(ctx context.Context, id string) error {
-	const markTimeout = 10 * time.Second
-	deadline := time.Now().Add(markTimeout)
+// errAlreadyDelivered: claimDelivery found the event delivered.
+var errAlreadyDelivered = errors.New("webhook already delivered")
+
+// DeliveryBusyError is claimDelivery's error while another attempt holds the event's
+// claim (for Left more at most): the task looks again shortly (WebhookRetryDelay),
+// without spending an attempt, and finds the event delivered, or the claim given
+// back or expired.
+type DeliveryBusyError struct {
+	EventID string
+	Left    time.Duration
+}
+
+func (e *DeliveryBusyError) Error() string {
+	return fmt.Sprintf("webhook %s is being sent by another attempt (its claim ends within %v)", e.EventID, e.Left.Round(time.Millisecond))
+}
+
+// claimDelivery claims p's event for this attempt (jobs.Store.ClaimDelivery) and
+// waits until the replicas hold the claim (jobs.Store.Confirm), so that no other
+// attempt sends the event meanwhile, even across a Redis failover: a second
+// deliverer (the event's task while the direct attempt sends, a task asynq hands out
+// again after a failover lost its acknowledgement) finds the claim and sends nothing.
+// It returns the claim's token, errAlreadyDelivered, a *DeliveryBusyError, or the
+// error of a claim that Redis failed to take or confirm (then given back).
+func (h *WebhookHandler) claimDelivery(ctx context.Context, log *slog.Logger, p WebhookPayload) (string, error) {
+	token := jobs.NewClaimToken()
+	c, left, err := h.Jobs.ClaimDelivery(ctx, p.JobID, p.EventID, token)
+	switch {
+	case err != nil:
+		return "", err
+	case c == jobs.AlreadyDelivered:
+		return "", errAlreadyDelivered
+	case c == jobs.ClaimedByOther:
+		log.Debug("webhook claimed by another attempt; not sending it now", "left", left)
+		return "", &DeliveryBusyError{EventID: p.EventID, Left: left}
+	}
+	if err := h.Jobs.Confirm(ctx); err != nil {
+		h.releaseDelivery(context.WithoutCancel(ctx), log, p, token)
+		return "", fmt.Errorf("claim of webhook %s not confirmed on replicas: %w", p.EventID, err)
+	}
+	return token, nil
+}
+
+// releaseDelivery gives p's claim back after an attempt that sent nothing or failed,
+// best effort: a claim that cannot be given back expires (jobs.DeliveryClaimTTL).
+func (h *WebhookHandler) releaseDelivery(ctx context.Context, log *slog.Logger, p WebhookPayload, token string) {
+	if err := h.Jobs.ReleaseDelivery(ctx, p.EventID, token); err != nil {
+		log.Debug("give the webhook claim back", "err", err)
+	}
+}
+
+// markDelivered records that the receiver has p's event (jobs.Store.MarkDelivered),
+// and with SWAPD_REDIS_MIN_REPLICAS waits until a replica holds the mark: a task
+// re-delivered after a failover then finds it and sends nothing. The delivery is a
+// fact, so while the mark cannot be confirmed (the primary is failing over) it is
+// written again, on whichever primary the client reaches, for up to
+// jobs.DeliveredMarkWindow, well within the claim that keeps other attempts away
+// meanwhile (jobs.DeliveryClaimTTL).
+func (h *WebhookHandler) markDelivered(ctx context.Context, p WebhookPayload) error {
+	deadline := time.Now().Add(jobs.DeliveredMarkWindow)
 	for {
-		err := h.Jobs.SetWebhookStatus(ctx, id, "delivered")
+		err := h.Jobs.MarkDelivered(ctx, p.JobID, p.EventID)
 		if err == nil {
 			err = h.Jobs.Confirm(ctx)
 		}
