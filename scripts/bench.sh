@@ -19,6 +19,9 @@ go test -run '^$' -bench 'DecodeEncode' -benchtime 1x ./pkg/media/ 2>&1 | grep -
 go test -run '^$' -bench 'VideoFile' -benchtime 1x ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "== swappers: per-face cost of each swapper stand-in at each pixel-boost size (warp, split, runs, interleave, mask, paste)"
 go test -run '^$' -bench 'SwapperPixelBoost' -benchtime "${BENCHTIME_BOOST:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+echo "== masks: per-face cost of each mask model stand-in (occluders, many, parsers, landmarkers + area mask) at the 128 crop and a 512 pixel boost"
+echo "   crop, resize, run, resize back, smoothing; the stand-ins' networks are trivial, so this is swapd's work around each model"
+go test -run '^$' -bench 'MaskModel' -benchtime "${BENCHTIME_MASK:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "== real model cost: FLOP-faithful stand-ins (inswapper_128 175 GMAC, simswap_256 63, simswap_unofficial_512 133; generated once into ~/.cache/swapd/standins)"
 echo "   per face at native size and 2x pixel boost; model-% = share of the face's time inside ONNX Runtime"
 go test -run '^$' -bench 'SwapCost' -benchtime "${BENCHTIME_COST:-2x}" -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true

@@ -121,15 +121,22 @@ func (p *Parser) RegionMask(crop []float32, size int, regions []string) ([]float
 	if len(logits) != parserClasses*plane {
 		return nil, fmt.Errorf("faceswap: parser %s returned %d values, want %d", p.name, len(logits), parserClasses*plane)
 	}
-	m := make([]float32, plane)
-	for i := range plane {
-		best, arg := logits[i], 0
-		for c := 1; c < parserClasses; c++ {
-			if v := logits[c*plane+i]; v > best { // the first maximum, as numpy's argmax
-				best, arg = v, c
+	// Argmax over the classes, a class plane at a time (sequential memory); a
+	// later class must be strictly greater, so ties go to the first maximum, as
+	// numpy's argmax.
+	best := append([]float32(nil), logits[:plane]...)
+	arg := make([]uint8, plane)
+	for c := 1; c < parserClasses; c++ {
+		for i, v := range logits[c*plane : (c+1)*plane] {
+			if v > best[i] {
+				best[i], arg[i] = v, uint8(c)
 			}
 		}
-		if want[arg] {
+	}
+	m := best[:plane] // reused: 1 where the class is selected
+	for i, c := range arg {
+		m[i] = 0
+		if want[c] {
 			m[i] = 1
 		}
 	}
