@@ -67,6 +67,12 @@ func faceswapOptions(o jobs.Options) faceswap.Options {
 	if o.CodeFormerWeight != nil {
 		fo.EnhancerWeight = *o.CodeFormerWeight
 	}
+	if o.TrackHold != nil {
+		fo.TrackHold = *o.TrackHold
+		if fo.TrackHold == 0 {
+			fo.TrackHold = faceswap.TrackHoldNone // an explicit 0 turns hold-over off
+		}
+	}
 	return fo
 }
 

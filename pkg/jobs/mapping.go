@@ -40,8 +40,8 @@ func (o Options) validateMappings() error {
 	if o.AnalyzeStride < 0 || o.AnalyzeStride > 30 {
 		return bad("options.analyze_stride %d is outside 1–30", o.AnalyzeStride)
 	}
-	if o.TrackHold < 0 || o.TrackHold > 300 {
-		return bad("options.track_hold %d is outside 0–300 frames", o.TrackHold)
+	if o.TrackHold != nil && (*o.TrackHold < 0 || *o.TrackHold > 300) {
+		return bad("options.track_hold %d is outside 0–300 frames", *o.TrackHold)
 	}
 	if o.Unmapped != "" && o.Unmapped != UnmappedKeep && o.Unmapped != UnmappedBlur {
 		return bad("options.unmapped %q is not %q or %q", o.Unmapped, UnmappedKeep, UnmappedBlur)
