@@ -17,7 +17,7 @@ import (
 // instead of leaving a hard-edged rectangle.
 const (
 	blurCells   = 6    // cells across the blurred region's long side
-	blurGrow    = 0.2  // the region is the box grown by this fraction on each side
+	blurGrow    = 0.3  // the region is the box grown by this fraction on each side
 	blurFeather = 0.25 // the outer fraction of the ellipse's radius that fades out
 )
 
