@@ -220,7 +220,10 @@ func (p *Pipeline) enhanceInto(ctx context.Context, frame media.Frame, faces []F
 			return err
 		}
 		t := time.Now()
-		err := e.Enhance(frame, f, mask, blend, opts.EnhancerWeight)
+		fm, err := p.enhancerMask(frame, f, e, mask, opts) // the occlusion mask too, when asked (maskmodels.go)
+		if err == nil {
+			err = e.Enhance(frame, f, fm, blend, opts.EnhancerWeight)
+		}
 		st.Enhance += time.Since(t)
 		if err != nil {
 			return err

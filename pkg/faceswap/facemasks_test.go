@@ -493,3 +493,26 @@ func TestMaskOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// With an enhancer, the occluded pixels stay the target's too: FaceFusion's
+// enhancer adds the occlusion mask to its box mask. The patch is a green the
+// occluder stand-in keys on but the enhancer stand-in would change (its red and
+// blue go to 0), so an enhancer pasting through the box mask alone would show.
+func TestOcclusionMaskWithEnhancer(t *testing.T) {
+	files := maskModelFiles(t)
+	m := testModels(t)
+	p := newPipeline(t, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(t),
+		Enhancers: map[string]string{faceswap.EnhancerGFPGAN14: m.Enhancers[faceswap.EnhancerGFPGAN14]},
+		Occluders: map[string]string{onnxgen.OccluderXSeg1: files[onnxgen.OccluderXSeg1]}})
+	s := newMaskScene(t, p)
+	patch := around(s.face.Landmarks[2], 0.4*s.eyeD)
+	painted := s.target.Clone()
+	paint(painted, patch, [3]uint8{40, 200, 40})
+	types := []string{faceswap.MaskBox, faceswap.MaskOcclusion}
+	out := s.swap(t, p, painted, faceswap.Options{MaskTypes: types, Enhancer: faceswap.EnhancerGFPGAN14})
+	checkOccluded(t, s, painted, out, patch, "box+occlusion with gfpgan_1.4")
+	swapOnly := s.swap(t, p, painted, faceswap.Options{MaskTypes: types})
+	if _, _, mean := changed(swapOnly, out, around(s.face.Landmarks[0], 0.15*s.eyeD)); mean < 2 {
+		t.Errorf("the enhancer changed the eye by %.1f levels on average, want a visible change", mean)
+	}
+}

@@ -340,3 +340,25 @@ func (p *Pipeline) pasteMask(frame media.Frame, f Face, crop []float32, size int
 	}
 	return mask, nil
 }
+
+// enhancerMask is the paste mask of an enhanced face: the enhancer's box mask,
+// and with an occlusion mask in opts the minimum of it and the occlusion mask of
+// the enhancer's own crop of frame (the swapped frame), as FaceFusion's
+// face_enhancer enhance_face does. Region and area masks apply to the swap only
+// (FaceFusion's enhancer takes only box and occlusion).
+func (p *Pipeline) enhancerMask(frame media.Frame, f Face, e *Enhancer, box []float32, opts Options) ([]float32, error) {
+	if !opts.hasMask(MaskOcclusion) {
+		return box, nil
+	}
+	occ, err := p.occludersFor(opts)
+	if err != nil {
+		return nil, err
+	}
+	size := e.Size()
+	om, err := OcclusionMask(WarpFrame(frame, AlignTransform(f.Landmarks, e.spec.template, size), size, size), occ...)
+	if err != nil {
+		return nil, err
+	}
+	minInto(om, box)
+	return om, nil
+}
