@@ -22,9 +22,9 @@ go test -run '^$' -bench 'SwapperPixelBoost' -benchtime "${BENCHTIME_BOOST:-5x}"
 echo "== masks: per-face cost of each mask model stand-in (occluders, many, parsers, landmarkers + area mask) at the 128 crop and a 512 pixel boost"
 echo "   crop, resize, run, resize back, smoothing; the stand-ins' networks are trivial, so this is swapd's work around each model"
 go test -run '^$' -bench 'MaskModel' -benchtime "${BENCHTIME_MASK:-5x}" ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
-echo "== real model cost: FLOP-faithful stand-ins (inswapper_128 175 GMAC, simswap_256 63, simswap_unofficial_512 133; generated once into ~/.cache/swapd/standins)"
+echo "== real model cost: FLOP-faithful stand-ins (inswapper_128 175 GMAC, simswap_256 63, simswap_unofficial_512 133, gfpgan_1.4 198; generated once into ~/.cache/swapd/standins)"
 echo "   per face at native size and 2x pixel boost; model-% = share of the face's time inside ONNX Runtime"
-go test -run '^$' -bench 'SwapCost' -benchtime "${BENCHTIME_COST:-2x}" -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
+go test -run '^$' -bench 'SwapCost|EnhanceCost' -benchtime "${BENCHTIME_COST:-2x}" -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "   video with the faithful inswapper_128: 4 frames of the five-person clip, every face"
 go test -run '^$' -bench 'VideoCost' -benchtime 1x -timeout 60m ./pkg/faceswap/ 2>&1 | grep -E '^(Benchmark|FAIL)' || true
 echo "== CPU-side ceiling of the video pipeline (zero-cost detector and swapper, 5 faces a frame) vs libx264 veryfast on the same frames"

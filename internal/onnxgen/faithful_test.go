@@ -116,3 +116,62 @@ func TestFaithfulSwapperRuns(t *testing.T) {
 		})
 	}
 }
+
+// The FLOP-faithful GFPGAN builds with the official enhancer signature, its full
+// size counts the architecture's cost, and a reduced-width copy runs and depends
+// on its input.
+func TestFaithfulEnhancer(t *testing.T) {
+	initORT(t)
+	for _, name := range onnxgen.FaithfulEnhancers {
+		full, err := onnxgen.FaithfulEnhancerMACs(name, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %.1f GMAC per face", name, float64(full)/1e9)
+		if g := float64(full) / 1e9; g < 80 || g > 250 {
+			t.Errorf("%s: %.1f GMAC, want the order of GFPGANv1Clean's", name, g)
+		}
+	}
+	if _, err := onnxgen.FaithfulEnhancerMACs("codeformer", 1); err == nil {
+		t.Error("codeformer (not built) was accepted")
+	}
+	path := filepath.Join(t.TempDir(), "gfpgan_1.4.onnx")
+	if err := onnxgen.WriteFaithfulEnhancer(path, "gfpgan_1.4", 5, 16); err != nil {
+		t.Fatal(err)
+	}
+	devs, _ := inference.ParseDevices("cpu", 1)
+	defer devs[0].Close()
+	s, err := devs[0].OpenSession(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	img := []int64{1, 3, 512, 512}
+	if len(s.Inputs) != 1 || s.Inputs[0].Name != "input" || !equal(s.Inputs[0].Dimensions, img) ||
+		len(s.Outputs) != 1 || s.Outputs[0].Name != "output" || !equal(s.Outputs[0].Dimensions, img) {
+		t.Fatalf("signature %v %v -> %v", s.InputNames(), s.Inputs, s.Outputs)
+	}
+	in := make([]float32, 3*512*512)
+	for i := range in {
+		in[i] = float32(i%251)/125 - 1
+	}
+	run := func() []float32 {
+		out, err := s.RunFloat32(inference.Tensor{Shape: img, Data: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Data
+	}
+	a := run()
+	for _, v := range a {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("output value %v", v)
+		}
+	}
+	for i := range in {
+		in[i] = -in[i]
+	}
+	if d := meanAbsDiff(run(), a); d < 1e-4 {
+		t.Errorf("output does not depend on the input: %v", d)
+	}
+}

@@ -29,6 +29,13 @@ import (
 // named after the model, as the real file is, so the pipeline knows it by name.
 func faithfulSwapper(b *testing.B, name string) string {
 	b.Helper()
+	return faithfulModel(b, name, func(path string) error { return onnxgen.WriteFaithfulSwapper(path, name, 1, 1) })
+}
+
+// faithfulModel returns the cached FLOP-faithful model name, written by write the
+// first time.
+func faithfulModel(b *testing.B, name string, write func(path string) error) string {
+	b.Helper()
 	dir := os.Getenv("SWAPD_STANDIN_CACHE")
 	if dir == "" {
 		c, err := os.UserCacheDir()
@@ -46,7 +53,7 @@ func faithfulSwapper(b *testing.B, name string) string {
 		b.Fatal(err)
 	}
 	t := time.Now()
-	if err := onnxgen.WriteFaithfulSwapper(path, name, 1, 1); err != nil {
+	if err := write(path); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("generated %s in %v", path, time.Since(t).Round(time.Millisecond))
@@ -129,6 +136,43 @@ func BenchmarkSwapCost(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkEnhanceCost is the per-face cost of the enhancer with the
+// FLOP-faithful GFPGAN 1.4 stand-in (onnxgen.FaithfulEnhancer, ≈ 198 GMAC): align
+// to 512 px, normalise, the model, paste and blend (Stats.Enhance of a swap).
+func BenchmarkEnhanceCost(b *testing.B) {
+	ctx := context.Background()
+	name := faceswap.EnhancerGFPGAN14
+	path := faithfulModel(b, name, func(path string) error { return onnxgen.WriteFaithfulEnhancer(path, name, 1, 1) })
+	p := newPipeline(b, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(b),
+		Enhancers: map[string]string{name: path}})
+	src, _, err := p.Embed(ctx, []media.Frame{loadFrame(b, "astronaut.png")}, faceswap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := loadFrame(b, "grace_hopper.jpg")
+	faces, err := p.Detect(ctx, target, faceswap.Options{})
+	if err != nil || len(faces) == 0 {
+		b.Fatal("no face in the target", err)
+	}
+	opts := faceswap.Options{Enhancer: name}
+	if _, _, err := p.SwapFaces(ctx, target, faces[:1], src, opts); err != nil { // untimed first run
+		b.Fatal(err)
+	}
+	macs, _ := onnxgen.FaithfulEnhancerMACs(name, 1)
+	var enhance time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, st, err := p.SwapFaces(ctx, target, faces[:1], src, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		enhance += st.Enhance
+	}
+	b.StopTimer()
+	b.ReportMetric(enhance.Seconds()*1000/float64(b.N), "enhance-ms/face")
+	b.ReportMetric(float64(macs)*float64(b.N)/enhance.Seconds()/1e9, "GMAC/s")
 }
 
 // BenchmarkVideoCost is the video figure with the FLOP-faithful swapper: the first
