@@ -108,6 +108,9 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 			return fail(err)
 		}
 	}
+	if err := onnxgen.WriteMaskModel(filepath.Join(models, "xseg_1.onnx"), onnxgen.OccluderXSeg1); err != nil {
+		return fail(err)
+	}
 	td := Testdata()
 	s.Env = map[string]string{
 		"SWAPD_ADDR":             fmt.Sprintf("127.0.0.1:%d", testenv.FreePort()),
@@ -126,6 +129,7 @@ func Start(overrides map[string]string, w io.Writer) (*Stack, error) {
 		"SWAPD_RECOGNIZER_MODEL": filepath.Join(td, "models", "arcface_compat_512.onnx"),
 		"SWAPD_SWAPPER_MODEL":    "inswapper_128.onnx",
 		"SWAPD_ENHANCER_MODELS":  "gfpgan_1.4=gfpgan_1.4.onnx,codeformer=codeformer.onnx",
+		"SWAPD_OCCLUDER_MODELS":  "xseg_1=xseg_1.onnx", // occlusion masks; no parser or landmarker, so region and area are not offered
 		"SWAPD_DEVICES":          "cpu",
 		"SWAPD_WEBHOOK_SECRET":   s.Secret.String(),
 		"SWAPD_WEBHOOK_SCHEDULE": "300ms,300ms,300ms",
