@@ -26,7 +26,9 @@ import (
 //     attempt runs it from the start;
 //   - a job can end without its webhook task being enqueued (Redis failed between the
 //     two, or the process died): the Reaper enqueues it. The task id is the event's
-//     webhook-id, so this never sends an event twice.
+//     webhook-id, and every attempt claims the event before sending and finds it
+//     delivered after (see WebhookHandler.claimDelivery), so this never sends an event
+//     twice.
 //
 // It looks only at records older than Grace, so it never races the normal path, and
 // it leaves alone every task asynq still holds.

@@ -87,23 +87,46 @@ func (s *Store) Confirm(ctx context.Context) error {
 	return nil
 }
 
-// Withdraw removes a job whose submission could not be confirmed (Confirm failed
-// after Create and the enqueue): the record, its index entries, and the
-// idempotency key bound to it (idem, if not empty), so the client's retry after a 503
-// starts afresh instead of replaying a job that was never accepted. A task left in the
-// queue finds no record and is skipped. It is best effort: on a primary that Sentinel
-// has replaced, the writes it undoes are lost anyway.
+// Withdraw takes back a job whose submission could not be confirmed (Confirm failed
+// after Create and the enqueue; the client is answered 503), in one step on the
+// primary it reaches:
+//
+//   - a job still queued goes: its record, its index entries, and the idempotency key
+//     bound to it (idem, if not empty), so the client's retry after the 503 starts
+//     afresh. Its task, left in the queue, finds no record and is skipped;
+//   - a job a worker has already started (the task was taken while the replicas were
+//     awaited) is left to run, once, and so is its idempotency key: a retry with the
+//     same key is answered with this job instead of running a second one;
+//   - a job whose record is not there leaves only its idempotency key to remove.
+//
+// It is best effort: on a
+// primary that Sentinel has replaced, the writes it undoes and the undoing are lost
+// alike, and what reached the replica stands: the job runs once, and a retry with the
+// same Idempotency-Key is answered with it.
 func (s *Store) Withdraw(ctx context.Context, j *Job, idem string) error {
-	if _, err := s.Delete(ctx, j); err != nil {
-		return err
+	idk := ""
+	if idem != "" {
+		idk = idemKey(j.Owner, idem)
 	}
-	if idem == "" {
-		return nil
+	err := withdrawScript.Run(ctx, s.rdb,
+		[]string{key(j.ID), ownerKey(j.Owner), runningKey, queuedKey, notifyKey, liveKey(j.Owner), expiringKey, expiringUploadsKey, idk},
+		j.ID).Err()
+	if err != nil {
+		return fmt.Errorf("withdraw job %s: %w", j.ID, err)
 	}
-	return unrememberScript.Run(ctx, s.rdb, []string{idemKey(j.Owner, idem)}, j.ID).Err()
+	return nil
 }
 
-// unrememberScript deletes an idempotency key only while it still names this job.
-var unrememberScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'job') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
+// withdrawScript: 1 withdrawn, 0 left to run (started or ended), -1 no record.
+var withdrawScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if st and st ~= 'queued' then return 0 end
+if st then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  for i = 3, 7 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  redis.call('HDEL', KEYS[8], ARGV[1])
+end
+if KEYS[9] ~= '' and redis.call('HGET', KEYS[9], 'job') == ARGV[1] then redis.call('DEL', KEYS[9]) end
+if st then return 1 end
+return -1`)
