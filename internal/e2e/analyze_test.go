@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image"
 	"image/draw"
 	"image/jpeg"
@@ -261,6 +263,9 @@ func TestMappingByIdentityImage(t *testing.T) {
 		t.Fatalf("mapped swap of two people: output %+v", j.Output)
 	}
 	target, out := decodeImage(t, group), decodeImage(t, fetchOutput(t, j))
+	for i := range faces {
+		t.Logf("face %d: mean diff %.2f", i, meanDiffRGB(target, out, faceRect(faces[i].Box)))
+	}
 	for _, i := range []int{0, 2} {
 		if d := meanDiffRGB(target, out, faceRect(faces[i].Box)); d < 4 {
 			t.Errorf("mapped face %d barely changed (mean diff %.2f)", i, d)
@@ -414,4 +419,57 @@ func readAbs(t *testing.T, path string) []byte {
 type refusal struct {
 	apiError
 	Status int `json:"-"`
+}
+
+// A video analysis reports its progress in frames over Server-Sent Events, and a
+// cancel mid-video ends it canceled, without an output; the worker then runs the
+// next job.
+func TestAnalyzeVideoEventsAndCancel(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "long.mp4")
+	ffmpeg(t, "-stream_loop", "4", "-i", filepath.Join(testdata(), "video/five_people_640x480.mp4"), "-c", "copy", in)
+	id := analyze(t, st, readAbs(t, in), nil, "")
+	req, _ := http.NewRequest("GET", st.URL+"/v1/jobs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+st.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	var events []jobs.Job
+	canceled := false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() { // the server closes the stream after the terminal event
+		v, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var j jobs.Job
+		if err := json.Unmarshal([]byte(v), &j); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, j)
+		if !canceled && j.Status == jobs.Running && j.Progress.Done > 0 {
+			// Frames, not steps: the looped video has about 450.
+			if j.Progress.Total < 300 {
+				t.Errorf("progress %+v: want frames of the video as the total", j.Progress)
+			}
+			var c jobs.Job
+			if r := st.do(t, http.MethodPost, "/v1/jobs/"+id+"/cancel", "", nil, &c); r.StatusCode != 200 {
+				t.Fatalf("cancel: %d", r.StatusCode)
+			}
+			canceled = true
+		}
+	}
+	if !canceled {
+		t.Fatalf("never saw progress in %d events", len(events))
+	}
+	last := events[len(events)-1]
+	if last.Status != jobs.Canceled || last.Output != nil || last.Progress.Done >= last.Progress.Total {
+		t.Fatalf("last event %s %+v output %+v", last.Status, last.Progress, last.Output)
+	}
+	st.waitStatus(t, probe(t, st, ""), jobs.Succeeded)
 }
