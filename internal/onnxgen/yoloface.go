@@ -32,23 +32,9 @@ type YOLOFaceDetection struct {
 // them again in frame coordinates.
 func YOLOFace(dets []YOLOFaceDetection) ([]byte, error) {
 	const n = YOLOFaceAnchors
-	out := make([]float32, YOLOFaceRows*n)
-	used := map[int]bool{}
-	for _, d := range dets {
-		if d.Anchor < 0 || d.Anchor >= n {
-			return nil, fmt.Errorf("onnxgen: YOLOFace anchor %d out of range [0,%d)", d.Anchor, n)
-		}
-		if used[d.Anchor] {
-			return nil, fmt.Errorf("onnxgen: YOLOFace anchor %d used twice", d.Anchor)
-		}
-		used[d.Anchor] = true
-		col := []float32{d.CX, d.CY, d.W, d.H, d.Score}
-		for _, l := range d.Landmarks {
-			col = append(col, l[0], l[1], d.LandmarkConfidence)
-		}
-		for r, v := range col {
-			out[r*n+d.Anchor] = v
-		}
+	out, err := yoloColumns(dets)
+	if err != nil {
+		return nil, err
 	}
 	g := Graph{
 		Name: "yoloface_8n_standin",
@@ -72,6 +58,30 @@ func YOLOFace(dets []YOLOFaceDetection) ([]byte, error) {
 		},
 	}
 	return g.Marshal(), nil
+}
+
+// yoloColumns lays dets out as the [20, 8400] output, one anchor column each.
+func yoloColumns(dets []YOLOFaceDetection) ([]float32, error) {
+	const n = YOLOFaceAnchors
+	out := make([]float32, YOLOFaceRows*n)
+	used := map[int]bool{}
+	for _, d := range dets {
+		if d.Anchor < 0 || d.Anchor >= n {
+			return nil, fmt.Errorf("onnxgen: YOLOFace anchor %d out of range [0,%d)", d.Anchor, n)
+		}
+		if used[d.Anchor] {
+			return nil, fmt.Errorf("onnxgen: YOLOFace anchor %d used twice", d.Anchor)
+		}
+		used[d.Anchor] = true
+		col := []float32{d.CX, d.CY, d.W, d.H, d.Score}
+		for _, l := range d.Landmarks {
+			col = append(col, l[0], l[1], d.LandmarkConfidence)
+		}
+		for r, v := range col {
+			out[r*n+d.Anchor] = v
+		}
+	}
+	return out, nil
 }
 
 // WriteYOLOFace writes YOLOFace(dets) to path atomically.

@@ -138,7 +138,7 @@ func (v *videoRun) runStages(ctx context.Context, r FrameReader, w FrameWriter, 
 	// Letterboxing is the CPU half of detection, split off so it overlaps the
 	// model's run on the previous frame: one goroutine suffices.
 	v.stage(1, read, prepared, v.letterbox)
-	v.stage(workers, prepared, detected, v.detect)
+	v.detectStage(workers, prepared, detected)
 	// Tracking needs the frames in order: one goroutine (videotrack.go).
 	v.trackFrames(detected, tracked)
 	v.stage(workers, tracked, swapped, v.swap)

@@ -210,26 +210,97 @@ func (v *videoRun) letterbox(f *videoFrame, st *Stats) error {
 }
 
 // detect runs the detector on f's prepared input and keeps the faces the options
-// select. Target indexes a frame does not have are skipped (lenient selection): a
-// face leaving the picture for a while is no reason to fail the video.
+// select (detected).
 func (v *videoRun) detect(f *videoFrame, st *Stats) error {
 	t := time.Now()
 	faces, err := v.p.det.infer(f.det, v.opts.DetectorScore)
-	if err == nil {
-		faces = v.p.afterDetect(f.seq, faces)
-		if v.maps != nil {
-			// Mapped: every face, each with its identity, which its track's
-			// mean decides the mapping from (videotrack.go).
-			st.Detect += time.Since(t)
-			SortFaces(faces, OrderLeftRight)
-			f.faces = append(f.faces[:0], faces...)
-			var d time.Duration
-			f.embs, d, err = v.p.embedAll(f.frame, f.faces)
-			st.Embed += d
-			return err
-		}
-		faces, _, err = v.p.selectFaces(f.frame, faces, v.opts, true)
+	st.Detect += time.Since(t)
+	if err != nil {
+		return err
 	}
+	return v.detected(f, faces, st)
+}
+
+// detectStage runs detect over the frames from in on `workers` goroutines, or,
+// when the detector takes batches (Detector.Batched), on one goroutine that runs
+// every frame already waiting, up to maxDetectBatch, through one model Run. It
+// never waits for a batch to fill: a batch is what queued up while the previous
+// Run ran, so batching adds no latency and grows only when detection is behind.
+func (v *videoRun) detectStage(workers int, in <-chan *videoFrame, out chan<- *videoFrame) {
+	if !v.p.det.Batched() {
+		v.stage(workers, in, out, v.detect)
+		return
+	}
+	st := &Stats{}
+	v.stageStats = append(v.stageStats, st)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		defer close(out)
+		batch := make([]*videoFrame, 0, maxDetectBatch)
+		ins := make([]detInput, 0, maxDetectBatch)
+		for {
+			f, ok := v.recv(in)
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], f)
+		waiting:
+			for len(batch) < maxDetectBatch {
+				select {
+				case g, ok := <-in:
+					if !ok {
+						break waiting
+					}
+					batch = append(batch, g)
+				default:
+					break waiting
+				}
+			}
+			ins = ins[:0]
+			for _, g := range batch {
+				ins = append(ins, g.det)
+			}
+			t := time.Now()
+			faces, err := v.p.det.inferBatch(ins, v.opts.DetectorScore)
+			st.Detect += time.Since(t)
+			if err != nil {
+				v.fail(fmt.Errorf("faceswap: frames %d–%d: %w", batch[0].seq, batch[len(batch)-1].seq, err))
+				return
+			}
+			for i, g := range batch {
+				if err := v.detected(g, faces[i], st); err != nil {
+					v.fail(fmt.Errorf("faceswap: frame %d: %w", g.seq, err))
+					return
+				}
+				if !v.send(out, g) {
+					v.fail(v.run.Err())
+					return
+				}
+			}
+		}
+	}()
+}
+
+// detected keeps what the options select of f's detected faces. Target indexes a
+// frame does not have are skipped (lenient selection): a face leaving the picture
+// for a while is no reason to fail the video.
+func (v *videoRun) detected(f *videoFrame, faces []Face, st *Stats) error {
+	t := time.Now()
+	faces = v.p.afterDetect(f.seq, faces)
+	if v.maps != nil {
+		// Mapped: every face, each with its identity, which its track's
+		// mean decides the mapping from (videotrack.go).
+		st.Detect += time.Since(t)
+		SortFaces(faces, OrderLeftRight)
+		f.faces = append(f.faces[:0], faces...)
+		var d time.Duration
+		var err error
+		f.embs, d, err = v.p.embedAll(f.frame, f.faces)
+		st.Embed += d
+		return err
+	}
+	faces, _, err := v.p.selectFaces(f.frame, faces, v.opts, true)
 	st.Detect += time.Since(t)
 	f.faces = append(f.faces[:0], faces...)
 	return err
