@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image"
@@ -165,6 +166,23 @@ func TestAnalyzeImageFacesLeftToRight(t *testing.T) {
 	}
 	if b := string(waitWebhook(t, rec, 1)[0].Body); strings.Contains(b, `"embedding"`) {
 		t.Error("the webhook body carries embeddings")
+	}
+
+	// The thumbnails and the result go with the job.
+	objects := st.store(t)
+	keys := []string{j.Output.Key, a.Faces[0].Thumbnail.Key, a.Identities[len(a.Identities)-1].Thumbnail.Key}
+	for _, k := range keys {
+		if _, err := objects.Stat(context.Background(), k); err != nil {
+			t.Fatalf("%s before the delete: %v", k, err)
+		}
+	}
+	if resp := st.do(t, http.MethodDelete, "/v1/jobs/"+id, "", nil, nil); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	for _, k := range keys {
+		if _, err := objects.Stat(context.Background(), k); err == nil {
+			t.Errorf("%s is still stored after the job was deleted", k)
+		}
 	}
 }
 
