@@ -2,10 +2,12 @@
 // similarity alignment to the ArcFace/FFHQ templates, ArcFace identity
 // embeddings, face selection (one/many/reference, orders, explicit indexes),
 // FaceFusion's swappers (inswapper_128, hyperswap, ghost, SimSwap: swapmodels.go)
-// with pixel boost, FaceFusion-style box-mask paste-back with an optional kept mouth,
-// face enhancers (GFPGAN 1.4, CodeFormer, GPEN-BFR) and a concurrent video frame
-// pipeline (SwapVideo). It follows FaceFusion's order and constants
-// (docs/face-pipeline-facts.md) and knows nothing about HTTP, queues or ffmpeg.
+// with pixel boost, FaceFusion-style paste-back through the minimum of its box,
+// occlusion (XSeg), region (BiSeNet) and area (68-landmark) masks (maskmodels.go)
+// with an optional kept mouth, face enhancers (GFPGAN 1.4, CodeFormer, GPEN-BFR)
+// and a concurrent video frame pipeline (SwapVideo). It follows FaceFusion's
+// order and constants (docs/face-pipeline-facts.md) and knows nothing about
+// HTTP, queues or ffmpeg.
 //
 // A Pipeline is bound to one inference.Device. It does not take device slots
 // itself: the caller holds a slot (inference.Pool.Acquire) around each call, so
