@@ -91,7 +91,9 @@ func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 		}
 		sources = append(sources, in)
 	}
-	body["source"] = sources
+	if len(sources) > 0 { // a mapped swap's sources are in its mappings
+		body["source"] = sources
+	}
 	in, err := input(r.Target)
 	if err != nil {
 		return nil, err
@@ -109,6 +111,12 @@ func (c *Client) Submit(ctx context.Context, r Request) (*Job, error) {
 		body["webhook"] = map[string]string{"url": r.WebhookURL}
 	}
 	return c.submit(ctx, body, r.IdempotencyKey)
+}
+
+// Upload puts a local file into storage through a presigned URL and returns its
+// upload key, for inputs given by key (a mapping's sources and reference).
+func (c *Client) Upload(ctx context.Context, path string) (string, error) {
+	return c.upload(ctx, path, nil)
 }
 
 // isUploadKey reports whether p names an upload already in storage (an analyze job's

@@ -63,6 +63,53 @@ func ExampleClient_Submit() {
 	// Output: succeeded image/png 1 face
 }
 
+// Analyze a group photo, then give two of its people their own sources: the swap
+// names the analysis and the same target (the analysis's upload key), and maps
+// identities to sources (inputs as upload keys or URLs); the third person is kept.
+func ExampleClient_Analyze() {
+	ctx := context.Background()
+	c := client.New(swapd.URL, swapd.Key)
+	an, err := c.Analyze(ctx, face("group_test3.jpg"), nil, "")
+	if err == nil {
+		an, err = c.Wait(ctx, an.ID, nil)
+	}
+	if err != nil {
+		fmt.Println("analyze:", err)
+		return
+	}
+	a := an.Output.Analysis
+	fmt.Println(an.Status, len(a.Faces), "faces,", a.Identities[0].ID, "leftmost")
+	astro, err := c.Upload(ctx, face("astronaut.png"))
+	if err != nil {
+		fmt.Println("upload:", err)
+		return
+	}
+	grace, err := c.Upload(ctx, face("grace_hopper.jpg"))
+	if err != nil {
+		fmt.Println("upload:", err)
+		return
+	}
+	third := 2
+	job, err := c.Submit(ctx, client.Request{Target: an.Target.Key, Options: &jobs.Options{
+		Analysis: an.ID,
+		Mappings: []jobs.Mapping{
+			{Identity: a.Identities[0].ID, Source: []jobs.Input{{Key: astro}}},
+			{Face: &third, Source: []jobs.Input{{Key: grace}}},
+		},
+	}})
+	if err == nil {
+		job, err = c.Wait(ctx, job.ID, nil)
+	}
+	if err != nil {
+		fmt.Println("swap:", err)
+		return
+	}
+	fmt.Println(job.Status, job.Output.Faces, "faces swapped")
+	// Output:
+	// succeeded 3 faces, person-1 leftmost
+	// succeeded 2 faces swapped
+}
+
 // A job that cannot succeed ends failed with a stable code; IsCode tells the codes
 // apart, here for a source image without a face.
 func ExampleIsCode() {
