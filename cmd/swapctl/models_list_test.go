@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// models list shows every model's licence, the swappers of issue 9 included.
+// models list shows every model's licence, the swappers and mask models of issue 9 included.
 func TestModelsListShowsLicence(t *testing.T) {
 	dir := t.TempDir()
 	env := func(k string) string {
@@ -30,6 +30,10 @@ func TestModelsListShowsLicence(t *testing.T) {
 		"simswap_unofficial_512": "Non-Commercial",
 		"inswapper_128":          "non-commercial",
 		"crossface_simswap":      "no licence",
+		"xseg_3":                 "GPL-3.0",
+		"bisenet_resnet_18":      "MIT",
+		"2dfan4":                 "MIT",
+		"fan_68_5":               "OpenRAIL-M",
 	}
 	for _, line := range lines[1:] {
 		f := strings.Fields(line)
