@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -129,6 +130,34 @@ func TestMappedSwapSubmit(t *testing.T) {
 	sum := sha256.Sum256(imgA)
 	if err != nil || rec.Kind != jobs.KindAnalyze || rec.Target.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("analyze record %+v: %v", rec, err)
+	}
+
+	// Multipart: kind=analyze and a target part; a source part is refused.
+	multi := func(parts map[string][]byte) int {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, name := range []string{"kind", "source", "target"} {
+			if v, ok := parts[name]; ok {
+				w, _ := mw.CreateFormFile(name, name+".png")
+				if name == "kind" {
+					w, _ = mw.CreateFormField(name)
+				}
+				_, _ = w.Write(v)
+			}
+		}
+		_ = mw.Close()
+		r := httptest.NewRequest("POST", "/v1/jobs", &body)
+		r.Header.Set("Authorization", "Bearer k1")
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := multi(map[string][]byte{"kind": []byte("analyze"), "target": imgB}); code != http.StatusAccepted {
+		t.Errorf("multipart analyze: %d", code)
+	}
+	if code := multi(map[string][]byte{"kind": []byte("analyze"), "source": imgA, "target": imgB}); code != http.StatusBadRequest {
+		t.Errorf("multipart analyze with a source: %d", code)
 	}
 
 	swap := func(key string, target []byte, opts map[string]any) answer {
