@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -138,9 +139,11 @@ func TestMappedSwapSubmit(t *testing.T) {
 		mw := multipart.NewWriter(&body)
 		for _, name := range []string{"kind", "source", "target"} {
 			if v, ok := parts[name]; ok {
-				w, _ := mw.CreateFormFile(name, name+".png")
+				var w io.Writer
 				if name == "kind" {
 					w, _ = mw.CreateFormField(name)
+				} else {
+					w, _ = mw.CreateFormFile(name, name+".png")
 				}
 				_, _ = w.Write(v)
 			}
