@@ -56,6 +56,10 @@ use_test_models() {
   export SWAPD_RECOGNIZER_MODEL="$(cd "$td/models" && pwd)/arcface_compat_512.onnx"
   export SWAPD_SWAPPER_MODEL="$PWD/data/test-models/inswapper_128.onnx"
   export SWAPD_ENHANCER_MODELS="gfpgan_1.4=$PWD/data/test-models/gfpgan_1.4.onnx,codeformer=$PWD/data/test-models/codeformer.onnx,gpen_bfr_256=$PWD/data/test-models/gpen_bfr_256.onnx,gpen_bfr_512=$PWD/data/test-models/gpen_bfr_512.onnx"
+  local m="$PWD/data/test-models"
+  export SWAPD_OCCLUDER_MODELS="xseg_1=$m/xseg_1.onnx,xseg_2=$m/xseg_2.onnx,xseg_3=$m/xseg_3.onnx"
+  export SWAPD_PARSER_MODELS="bisenet_resnet_18=$m/bisenet_resnet_18.onnx,bisenet_resnet_34=$m/bisenet_resnet_34.onnx"
+  export SWAPD_LANDMARKER_MODELS="2dfan4=$m/2dfan4.onnx,fan_68_5=$m/fan_68_5.onnx"
   echo "run: using the small TEST models (results are not a real face swap)" >&2
 }
 if [ "${SWAPD_MODEL_SET:-}" = test ]; then
