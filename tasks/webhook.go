@@ -108,7 +108,7 @@ func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p Webhoo
 		return err
 	}
 	enqueued := time.Now()
-	_, err = n.Client.EnqueueContext(ctx, t, asynq.ProcessIn(d.Schedule[0]))
+	_, err = n.Client.EnqueueContext(ctx, t, asynq.ProcessAt(notBefore(enqueued.Add(d.Schedule[0]))))
 	fresh := err == nil
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue webhook for job %s: %w", p.JobID, err)
@@ -127,16 +127,26 @@ func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p Webhoo
 	return nil
 }
 
+// notBefore returns t rounded up to a whole second. asynq scores a scheduled task by
+// the second it falls in and makes it due once that second begins, so a task
+// scheduled for t itself could be due up to a second early: before a first delay of
+// 300 ms had even begun, or before the direct attempt it backs up was over.
+func notBefore(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
 // DirectDelivery makes a webhook's first attempt from the worker that ended the job,
 // in a goroutine (never in the swap task's slot), at most Concurrency at once, so a
 // job's webhook does not wait for a worker to poll the queue for a second task.
 //
 // Once per webhook-id: the task for the later attempts is already scheduled (Notify),
-// due after the schedule's first delay (give or take a second: asynq scores scheduled
-// tasks in whole seconds, so a short first delay can make it due at once). The direct
-// attempt and the task never both send: each claims the event first (claimDelivery),
-// and whoever finds it claimed or delivered sends nothing (the task tries again
-// later). The direct attempt waits for a delivery slot until half the first delay
+// due after the schedule's first delay (up to a second more: see notBefore). The
+// direct attempt and the task never both send, whichever runs first or however long
+// the receiver takes: each claims the event first (claimDelivery), and whoever finds
+// it claimed or delivered sends nothing (the task tries again shortly). The direct attempt waits for a delivery slot until half the first delay
 // has passed since the enqueue (then the task makes the attempt), and gives the
 // receiver as long as any attempt (webhook.DefaultTimeout: an answer cut off sooner
 // would be a delivery the receiver has and swapd retries). On success it marks the

@@ -35,3 +35,21 @@ func TestWebhookRetryDelayShiftsDirectTasks(t *testing.T) {
 		t.Errorf("swap task: %v, want %v", got, want)
 	}
 }
+
+// The direct attempt's task is scheduled for a whole second at or after its delay:
+// asynq makes a task due once the second its time falls in begins, so an unrounded
+// time would be due up to a second early.
+func TestNotBefore(t *testing.T) {
+	base := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ in, want time.Time }{
+		{base, base},
+		{base.Add(time.Nanosecond), base.Add(time.Second)},
+		{base.Add(300 * time.Millisecond), base.Add(time.Second)},
+		{base.Add(999 * time.Millisecond), base.Add(time.Second)},
+	} {
+		got := notBefore(c.in)
+		if !got.Equal(c.want) || got.Before(c.in) || got.Unix() < c.in.Unix() {
+			t.Errorf("notBefore(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

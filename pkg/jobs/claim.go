@@ -12,9 +12,9 @@ import (
 
 // A webhook event may have more than one would-be deliverer at once: the worker that
 // ended the job makes the first attempt directly while the event's task waits in the
-// queue (asynq scores scheduled tasks in whole seconds, so a task scheduled 300 ms
-// ahead can be due at once), and after a Redis failover asynq may hand a task out
-// again because its dequeue or acknowledgement was lost with the old primary. Each
+// queue, due after the first delay whether or not that attempt is over, and after a
+// Redis failover asynq may hand a task out again because its dequeue or
+// acknowledgement was lost with the old primary. Each
 // deliverer therefore claims the event before it sends anything, and a delivered
 // event is marked, both in one key per event (by its webhook-id):
 //
