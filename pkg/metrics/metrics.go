@@ -30,9 +30,10 @@ const Namespace = "swapd"
 
 // Job kinds (the kind label).
 const (
-	KindImage = "image"
-	KindVideo = "video"
-	KindProbe = "probe"
+	KindImage   = "image"
+	KindVideo   = "video"
+	KindProbe   = "probe"
+	KindAnalyze = "analyze"
 )
 
 // Terminal job statuses (the status label of jobs_finished_total).
@@ -183,7 +184,7 @@ func New() *Metrics {
 	)
 	// Start the bounded series at zero so rate() and absence alerts work
 	// before the first event.
-	for _, k := range []string{KindImage, KindVideo, KindProbe} {
+	for _, k := range []string{KindImage, KindVideo, KindProbe, KindAnalyze} {
 		m.jobsSubmitted.WithLabelValues(k)
 	}
 	for _, o := range []string{WebhookDelivered, WebhookFailedRetrying, WebhookFailedFinal} {
@@ -334,7 +335,7 @@ func (u uncheckedCollector) Collect(ch chan<- prometheus.Metric) { u.c.Collect(c
 
 func normKind(k string) string {
 	switch k {
-	case KindImage, KindVideo, KindProbe:
+	case KindImage, KindVideo, KindProbe, KindAnalyze:
 		return k
 	}
 	return Other

@@ -84,6 +84,7 @@ func TestFamiliesAndLabels(t *testing.T) {
 		`swapd_jobs_submitted_total{kind="image"} 2`,
 		`swapd_jobs_submitted_total{kind="video"} 1`,
 		`swapd_jobs_submitted_total{kind="probe"} 0`,
+		`swapd_jobs_submitted_total{kind="analyze"} 0`,
 		`swapd_jobs_submitted_total{kind="other"} 1`,
 
 		"# TYPE swapd_jobs_finished_total counter",
