@@ -201,10 +201,11 @@ func (l *Landmarker) Name() string { return l.name }
 // 195/max(w, h) and centred in a 256×256 crop, fed as BGR/255 NCHW; output 0's
 // x, y (a 64 grid) times 4 are mapped back through the inverse crop transform;
 // the score is the mean over the 68 heatmaps of their maximum, mapped from
-// [0, 0.9] to [0, 1]. swapd's crop replicates the frame border where
-// FaceFusion's is black, and it skips FaceFusion's rotation by the estimated
-// face angle (swapd detects upright faces only) and its CLAHE contrast boost
-// for very dark crops (mean L < 30).
+// [0, 0.9] to [0, 1]. As FaceFusion, the crop is turned upright first by the
+// face angle snapped to 0, 90, 180 or 270° (FaceAngle; FaceFusion takes it from
+// the fan_68_5 jaw line, swapd from the eye line, which is parallel to it).
+// swapd's crop replicates the frame border where FaceFusion's is black, and it
+// skips FaceFusion's CLAHE contrast boost for very dark crops (mean L < 30).
 //
 // fan_68_5 (estimate_face_landmark_68_5): the five landmarks are mapped into
 // unit ffhq_512 space by their similarity transform to that template, the
@@ -238,6 +239,7 @@ func (l *Landmarker) Landmarks(frame media.Frame, face Face) (Landmarks68, float
 	x1, y1, x2, y2 := float64(face.Box[0]), float64(face.Box[1]), float64(face.Box[2]), float64(face.Box[3])
 	scale := 195 / math.Max(math.Max(x2-x1, y2-y1), 1)
 	m := Affine{scale, 0, (fan4Size - (x1+x2)*scale) * 0.5, 0, scale, (fan4Size - (y1+y2)*scale) * 0.5}
+	m = m.then(rotation(FaceAngle(face), fan4Size)) // translate and scale, then turn upright
 	inv, _ := m.Invert()
 	crop := WarpFrame(frame, m, fan4Size, fan4Size)
 	blob := make([]float32, 3*fan4Size*fan4Size)
@@ -265,4 +267,32 @@ func (l *Landmarker) Landmarks(frame media.Frame, face Face) (Landmarks68, float
 	}
 	score := min(max(sum/68/0.9, 0), 1)
 	return out, score, nil
+}
+
+// FaceAngle is FaceFusion's face_helper.estimate_face_angle: the direction of
+// the line across the face (FaceFusion: jaw point 0 to 16; here the left to the
+// right eye, parallel to it) in degrees, snapped to 0, 90, 180 or 270.
+func FaceAngle(face Face) int {
+	l, r := face.Landmarks[0], face.Landmarks[1]
+	theta := math.Atan2(float64(r.Y-l.Y), float64(r.X-l.X)) * 180 / math.Pi
+	theta = math.Mod(theta+360, 360)
+	return int(math.Round(theta/90)) % 4 * 90
+}
+
+// rotation is cv2.getRotationMatrix2D((size/2, size/2), angle, 1) as
+// FaceFusion's create_rotation_matrix_and_size builds it for a square crop: for
+// multiples of 90° the rotated crop keeps its size, so no re-centring is needed.
+func rotation(angle, size int) Affine {
+	a := float64(angle) * math.Pi / 180
+	c, s := math.Round(math.Cos(a)), math.Round(math.Sin(a)) // exact for multiples of 90°
+	cx := float64(size) / 2
+	return Affine{c, s, (1-c)*cx - s*cx, -s, c, s*cx + (1-c)*cx}
+}
+
+// then returns the transform applying m, then n: (n ∘ m)(p) = n(m(p)).
+func (m Affine) then(n Affine) Affine {
+	return Affine{
+		n[0]*m[0] + n[1]*m[3], n[0]*m[1] + n[1]*m[4], n[0]*m[2] + n[1]*m[5] + n[2],
+		n[3]*m[0] + n[4]*m[3], n[3]*m[1] + n[4]*m[4], n[3]*m[2] + n[4]*m[5] + n[5],
+	}
 }

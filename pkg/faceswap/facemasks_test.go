@@ -516,3 +516,44 @@ func TestOcclusionMaskWithEnhancer(t *testing.T) {
 		t.Errorf("the enhancer changed the eye by %.1f levels on average, want a visible change", mean)
 	}
 }
+
+// 2dfan4's crop is turned upright by the face angle, as FaceFusion's is: on a
+// frame turned 90° the landmarks are the upright ones turned with it.
+func TestLandmarker2DFAN4FaceAngle(t *testing.T) {
+	p := maskPipeline(t, onnxgen.Landmarker2DFAN4)
+	s := newMaskScene(t, p)
+	up, _, err := p.Landmarks68(s.target, s.face)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := s.target.Width, s.target.Height
+	rot := media.NewFrame(h, w) // turned 90° clockwise: (x, y) → (h−1−y, x)
+	for y := range h {
+		for x := range w {
+			copy(rot.Pix[(x*h+(h-1-y))*3:], s.target.Pix[(y*w+x)*3:(y*w+x)*3+3])
+		}
+	}
+	turn := func(q faceswap.Point) faceswap.Point { return faceswap.Point{X: float32(h-1) - q.Y, Y: q.X} }
+	face := s.face
+	for i, q := range face.Landmarks {
+		face.Landmarks[i] = turn(q)
+	}
+	a, b := turn(faceswap.Point{X: s.face.Box[0], Y: s.face.Box[1]}), turn(faceswap.Point{X: s.face.Box[2], Y: s.face.Box[3]})
+	face.Box = [4]float32{min(a.X, b.X), min(a.Y, b.Y), max(a.X, b.X), max(a.Y, b.Y)}
+	if got := faceswap.FaceAngle(face); got != 90 {
+		t.Fatalf("FaceAngle of the turned face %d, want 90", got)
+	}
+	if got := faceswap.FaceAngle(s.face); got != 0 {
+		t.Fatalf("FaceAngle of the upright face %d, want 0", got)
+	}
+	turned, _, err := p.Landmarks68(rot, face)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range up {
+		want := turn(up[i])
+		if d := math.Hypot(float64(turned[i].X-want.X), float64(turned[i].Y-want.Y)); d > 2 {
+			t.Fatalf("point %d: %v on the turned frame, want %v (the upright one turned), %.1f px off", i, turned[i], want, d)
+		}
+	}
+}
