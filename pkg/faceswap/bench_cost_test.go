@@ -214,14 +214,7 @@ func BenchmarkVideoCPUCeiling(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	det := filepath.Join(dir, onnxgen.YOLOFaceFile)
-	// Five faces across the 640×640 canvas, the size of the clip's faces at 640 wide.
-	var dets []onnxgen.YOLOFaceDetection
-	for i := range 5 {
-		cx := float32(70 + 125*i)
-		f := faceswap.Face{Box: [4]float32{cx - 30, 250, cx + 30, 330}, Landmarks: [5]faceswap.Point{
-			{X: cx - 12, Y: 280}, {X: cx + 12, Y: 280}, {X: cx, Y: 295}, {X: cx - 10, Y: 312}, {X: cx + 10, Y: 312}}}
-		dets = append(dets, yoloDetection(100+i*1000, f, 0.9))
-	}
+	dets := rowOfFaces(5)
 	if err := onnxgen.WriteYOLOFace(det, dets); err != nil {
 		b.Fatal(err)
 	}

@@ -19,13 +19,7 @@ import (
 // untouched and every real one swapped.
 func TestVideoBatchedDetection(t *testing.T) {
 	dir := t.TempDir()
-	var dets []onnxgen.YOLOFaceDetection
-	for i := range 5 {
-		cx := float32(70 + 125*i)
-		f := faceswap.Face{Box: [4]float32{cx - 30, 250, cx + 30, 330}, Landmarks: [5]faceswap.Point{
-			{X: cx - 12, Y: 280}, {X: cx + 12, Y: 280}, {X: cx, Y: 295}, {X: cx - 10, Y: 312}, {X: cx + 10, Y: 312}}}
-		dets = append(dets, yoloDetection(100+i*1000, f, 0.9))
-	}
+	dets := rowOfFaces(5)
 	open := func(dynamic bool) *faceswap.Pipeline {
 		path := filepath.Join(dir, map[bool]string{true: "dynamic", false: "static"}[dynamic]+"_"+onnxgen.YOLOFaceFile)
 		if err := onnxgen.WriteYOLOFaceGated(path, dets, dynamic); err != nil {
@@ -88,6 +82,19 @@ func TestVideoBatchedDetection(t *testing.T) {
 	if want := 5 * countTrue(pattern); st.FacesSwapped != want {
 		t.Errorf("%d faces swapped, want %d", st.FacesSwapped, want)
 	}
+}
+
+// rowOfFaces is n YOLOFace stand-in detections side by side across the 640×640
+// canvas, face-sized for a 640-wide frame.
+func rowOfFaces(n int) []onnxgen.YOLOFaceDetection {
+	var dets []onnxgen.YOLOFaceDetection
+	for i := range n {
+		cx := float32(70 + 125*i)
+		f := faceswap.Face{Box: [4]float32{cx - 30, 250, cx + 30, 330}, Landmarks: [5]faceswap.Point{
+			{X: cx - 12, Y: 280}, {X: cx + 12, Y: 280}, {X: cx, Y: 295}, {X: cx - 10, Y: 312}, {X: cx + 10, Y: 312}}}
+		dets = append(dets, yoloDetection(100+i*1000, f, 0.9))
+	}
+	return dets
 }
 
 func countTrue(bs []bool) int {
