@@ -204,8 +204,9 @@ func (l *Landmarker) Name() string { return l.name }
 // [0, 0.9] to [0, 1]. As FaceFusion, the crop is turned upright first by the
 // face angle snapped to 0, 90, 180 or 270° (FaceAngle; FaceFusion takes it from
 // the fan_68_5 jaw line, swapd from the eye line, which is parallel to it).
-// swapd's crop replicates the frame border where FaceFusion's is black, and it
-// skips FaceFusion's CLAHE contrast boost for very dark crops (mean L < 30).
+// Outside the frame the crop is black (cv2.warpAffine's default constant
+// border). swapd skips FaceFusion's CLAHE contrast boost for very dark crops
+// (mean L < 30).
 //
 // fan_68_5 (estimate_face_landmark_68_5): the five landmarks are mapped into
 // unit ffhq_512 space by their similarity transform to that template, the
@@ -241,9 +242,8 @@ func (l *Landmarker) Landmarks(frame media.Frame, face Face) (Landmarks68, float
 	m := Affine{scale, 0, (fan4Size - (x1+x2)*scale) * 0.5, 0, scale, (fan4Size - (y1+y2)*scale) * 0.5}
 	m = m.then(rotation(FaceAngle(face), fan4Size)) // translate and scale, then turn upright
 	inv, _ := m.Invert()
-	crop := WarpFrame(frame, m, fan4Size, fan4Size)
 	blob := make([]float32, 3*fan4Size*fan4Size)
-	resizeInto(crop, blob, fan4Size, fan4Size, fan4Size, fan4Size, true, 1.0/255, 0)
+	warpConstantBGR(frame, m, fan4Size, blob)
 	outs, err := l.sess.RunFloat32(inference.Tensor{Shape: []int64{1, 3, fan4Size, fan4Size}, Data: blob})
 	if err != nil {
 		return out, 0, fmt.Errorf("faceswap: 2dfan4: %w", err)
@@ -294,5 +294,43 @@ func (m Affine) then(n Affine) Affine {
 	return Affine{
 		n[0]*m[0] + n[1]*m[3], n[0]*m[1] + n[1]*m[4], n[0]*m[2] + n[1]*m[5] + n[2],
 		n[3]*m[0] + n[4]*m[3], n[3]*m[1] + n[4]*m[4], n[3]*m[2] + n[4]*m[5] + n[5],
+	}
+}
+
+// warpConstantBGR warps the size×size crop of src under m into dst as planar
+// B, G, R values x/255: bilinear, with the frame surrounded by black
+// (cv2.warpAffine's defaults, which FaceFusion's landmarker crop uses), each
+// value rounded to 8 bits as OpenCV's uint8 crop is.
+func warpConstantBGR(src media.Frame, m Affine, size int, dst []float32) {
+	plane := size * size
+	inv, ok := m.Invert()
+	if !ok {
+		clear(dst[:3*plane])
+		return
+	}
+	w, h := src.Width, src.Height
+	tap := func(x, y int, c int) float64 {
+		if x < 0 || y < 0 || x >= w || y >= h {
+			return 0
+		}
+		return float64(src.Pix[(y*w+x)*3+c])
+	}
+	for y := range size {
+		for x := range size {
+			sx, sy := inv.apply64(float64(x), float64(y))
+			fx, fy := math.Floor(sx), math.Floor(sy)
+			ax, ay := sx-fx, sy-fy
+			x0, y0 := int(fx), int(fy)
+			if math.IsNaN(sx+sy) || x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
+				for c := range 3 {
+					dst[c*plane+y*size+x] = 0
+				}
+				continue
+			}
+			for c := range 3 {
+				v := (tap(x0, y0, c)*(1-ax)+tap(x0+1, y0, c)*ax)*(1-ay) + (tap(x0, y0+1, c)*(1-ax)+tap(x0+1, y0+1, c)*ax)*ay
+				dst[(2-c)*plane+y*size+x] = float32(math.Round(v)) / 255 // RGB pixel → planes B, G, R
+			}
+		}
 	}
 }
