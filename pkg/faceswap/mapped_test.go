@@ -2,6 +2,7 @@ package faceswap_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -119,14 +120,19 @@ func newMappedSetup(t *testing.T) mappedSetup {
 	return s
 }
 
+// maps maps identity 0 to source 0 and identity 3 to source 1.
+func (s mappedSetup) maps() []faceswap.Mapping {
+	return []faceswap.Mapping{
+		{Reference: s.analysis.Identities[0].Embedding, Source: s.sources[0]},
+		{Reference: s.analysis.Identities[3].Embedding, Source: s.sources[1]},
+	}
+}
+
 // run swaps identities 0 → source 0 and 3 → source 1 of the test video and
 // returns the frames written and what the tracking stage reported.
 func (s mappedSetup) run(t *testing.T, unmapped string) ([]media.Frame, map[int][]faceswap.TrackedFace, faceswap.VideoStats) {
 	t.Helper()
-	maps := []faceswap.Mapping{
-		{Reference: s.analysis.Identities[0].Embedding, Source: s.sources[0]},
-		{Reference: s.analysis.Identities[3].Embedding, Source: s.sources[1]},
-	}
+	maps := s.maps()
 	var mu sync.Mutex
 	got := map[int][]faceswap.TrackedFace{}
 	faceswap.SetOnTracked(s.p, func(seq int, faces []faceswap.TrackedFace) {
@@ -272,11 +278,42 @@ func TestSwapVideoMapped(t *testing.T) {
 }
 
 // With unmapped: blur, the other three people are blurred: the high-frequency
-// energy in their boxes drops well below the original's.
+// energy in their boxes drops well below the original's. Person 0 (the
+// leftmost) enters the video at frame 30 here (a detector wrapper hides them
+// before): they get their source from their first frame on, and nobody else
+// gets it before.
 func TestSwapVideoMappedBlur(t *testing.T) {
 	s := newMappedSetup(t)
+	const enters = 30
+	faceswap.SetDropDetections(s.p, func(seq int, faces []faceswap.Face) []faceswap.Face {
+		if seq >= enters {
+			return faces
+		}
+		var kept []faceswap.Face
+		for _, f := range faces {
+			if f.Box[0] > 200 { // person 0's face is the one left of x = 200
+				kept = append(kept, f)
+			}
+		}
+		return kept
+	})
 	out, got, _ := s.run(t, faceswap.UnmappedBlur)
 	person := personOf(t, s, got)
+	first := -1
+	for seq := range len(s.frames) {
+		for _, f := range got[seq] {
+			if f.Mapping == 0 && first < 0 {
+				first = seq
+			}
+			if f.Mapping == 0 && person[f.Track] != 0 {
+				t.Errorf("frame %d: identity %d got person 0's source", seq, person[f.Track])
+			}
+		}
+	}
+	t.Logf("person 0 enters at frame %d and is first swapped in frame %d", enters, first)
+	if first != enters {
+		t.Errorf("person 0 entering at frame %d was first swapped in frame %d", enters, first)
+	}
 	var before, after float64
 	blurred := 0
 	for seq, faces := range got {
@@ -325,4 +362,58 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// The image path: in one frame of the test video, identities 0 and 3 get their
+// own sources and nothing else changes; with unmapped: blur the other three
+// are blurred too.
+func TestSwapMapped(t *testing.T) {
+	s := newMappedSetup(t)
+	ctx := context.Background()
+	frame := s.frames[0]
+	faces, err := s.p.Detect(ctx, frame, faceswap.Options{})
+	if err != nil || len(faces) != 5 {
+		t.Fatalf("frame 0: %d faces, %v", len(faces), err)
+	}
+	faceswap.SortFaces(faces, faceswap.OrderLeftRight)
+	out, st, err := s.p.SwapMapped(ctx, frame, s.maps(), "", faceswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("similarity %v", st.Similarity)
+	if st.SwappedFaces != 2 {
+		t.Fatalf("%d faces swapped, want 2", st.SwappedFaces)
+	}
+	rects := [][4]int{pasteRegion(faces[0], frame.Width, frame.Height, 1), pasteRegion(faces[3], frame.Width, frame.Height, 1)}
+	if n := changedOutsideRects(out, frame, rects); n != 0 {
+		t.Errorf("%d pixels changed outside faces 0 and 3", n)
+	}
+	for i, k := range map[int]int{0: 0, 3: 1} {
+		e, err := s.p.EmbedFace(out, faces[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, other := faceswap.Cosine(e, s.sources[k]), faceswap.Cosine(e, s.sources[1-k])
+		t.Logf("face %d: similarity to its source %.3f, to the other %.3f", i, own, other)
+		if own < other+0.2 {
+			t.Errorf("face %d: similarity to its own source %.3f, to the other %.3f", i, own, other)
+		}
+	}
+	blurred, _, err := s.p.SwapMapped(ctx, frame, s.maps(), faceswap.UnmappedBlur, faceswap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 2, 4} {
+		r := boxRect(faces[i], frame.Width, frame.Height)
+		if b, a := highFreq(frame, r), highFreq(blurred, r); !(a < 0.2*b) {
+			t.Errorf("face %d: blur kept %.1f%% of the high-frequency energy", i, 100*a/b)
+		}
+	}
+	if _, _, err := s.p.SwapMapped(ctx, frame, s.maps(), "smudge", faceswap.Options{}); err == nil {
+		t.Error("unmapped \"smudge\" accepted")
+	}
+	far := []faceswap.Mapping{{Reference: s.sources[0], Source: s.sources[1]}}
+	if _, _, err := s.p.SwapMapped(ctx, frame, far, "", faceswap.Options{}); !errors.Is(err, faceswap.ErrNoFaceSelected) {
+		t.Errorf("a mapping matching nobody: %v, want ErrNoFaceSelected", err)
+	}
 }

@@ -22,10 +22,11 @@ const (
 	// move a few pixels per frame, so a person's consecutive boxes overlap by
 	// 0.6–0.9; 0.2 still follows a fast move or a short gap.
 	trackMinIoU = 0.2
-	// trackMinCosine vetoes a match whose identities clearly differ. A single
-	// frame's embedding of a small face against its track's mean scores 0.2 to
-	// 0.98 for the same person on the test video (faces 24–64 px wide), so the
-	// veto sits below that: it catches a different person, not a bad frame.
+	// trackMinCosine vetoes a match whose identities clearly differ. One
+	// frame's embedding of a small face against another frame's scores 0.20
+	// to 0.98 for the same person on the test video (faces 24–64 px wide), and
+	// against a track's mean more, so the veto sits below that: it catches a
+	// different person, not a bad frame.
 	trackMinCosine = 0.1
 	// trackEmbedIoU is the least overlap for a match carried by the embedding
 	// (cosine ≥ trackEmbedCosine): a face that moved further than trackMinIoU
@@ -111,7 +112,6 @@ type match struct {
 	// prev is the track's previous detection (when gap > 0: the face before the gap).
 	prev     Face
 	prevSeen int
-	isNew    bool
 }
 
 // update matches faces (and their embeddings, if any: nil or one per face) of
@@ -161,7 +161,7 @@ func (tr *tracker) update(seq int, faces []Face, embs []Embedding) []match {
 		tr.next++
 		tr.live = append(tr.live, t)
 		taken[t] = true
-		out[i] = match{face: i, track: t, isNew: true}
+		out[i] = match{face: i, track: t}
 	}
 	for i, m := range out {
 		var e Embedding

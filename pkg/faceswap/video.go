@@ -68,13 +68,22 @@ func (p *Pipeline) videoWorkers() int {
 
 // SwapVideo swaps faces in every frame r supplies and writes the frames to w, in
 // order. Frames move through concurrent stages — read → letterbox → detect and
-// select → swap, mask and paste → enhance → write — one goroutine each, connected
-// by channels of 4 frames; letterboxing is split from the detector run so that it
-// overlaps the model's run on the previous frame. At most 8 frames are in flight,
-// their pixel buffers (and detector input blobs) recycled through a pool, so a
-// video allocates no frame buffers after the first 8 frames. The writer restores
-// sequence order. Frames in which no face is selected pass through unchanged
-// (byte for byte).
+// select → track → swap, mask and paste → enhance → write — one goroutine each,
+// connected by channels of 4 frames; letterboxing is split from the detector run
+// so that it overlaps the model's run on the previous frame. At most 8 frames are
+// in flight, their pixel buffers (and detector input blobs) recycled through a
+// pool, so a video allocates no frame buffers after the first 8 frames (plus one
+// per frame the tracking stage holds back, below). The writer restores sequence
+// order. Frames in which no face is selected (or held over) pass through
+// unchanged (byte for byte).
+//
+// Tracking (videotrack.go): the selected faces are followed from frame to frame,
+// their landmarks smoothed over time (smooth.go; opts.NoSmoothing turns it off)
+// so the swapped face does not tremble with the detector's noise, and a face the
+// detector misses for up to opts.TrackHold frames is still swapped there, at
+// landmarks interpolated across the gap (hold-over), unless the region no longer
+// looks like it (appearance.go). A still face's landmarks are not changed, so its
+// frames are what Swap makes of them.
 //
 // Selection works per frame: "one" takes the first face after ordering (the
 // largest by default) in each frame, "many" all, "reference" those within
