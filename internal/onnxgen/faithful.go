@@ -8,9 +8,8 @@ import (
 )
 
 // FaithfulSwappers are the swappers FaithfulSwapper can build: those whose
-// architecture is public. (hyperswap's is not; ghost's AEI-Net and GFPGAN's are,
-// and are not built yet.)
-var FaithfulSwappers = []string{swapperInswapper128, SwapperSimswap256, SwapperSimswap512}
+// architecture is public. (hyperswap's is not.)
+var FaithfulSwappers = []string{swapperInswapper128, SwapperSimswap256, SwapperSimswap512, SwapperGhost1, SwapperGhost2, SwapperGhost3}
 
 // FaithfulSwapper returns a stand-in for swapper name that costs what the real
 // model costs: the real architecture's layers, random weights, and exactly the
@@ -36,10 +35,14 @@ var FaithfulSwappers = []string{swapperInswapper128, SwapperSimswap256, SwapperS
 // 133 GMAC. Batch norms are left out: at inference they fold into the convolution
 // before them and cost nothing.
 //
-// macs counts the Conv and Gemm multiply-accumulates. Generate the full models
-// (div 1) on demand into a cache, never into the repository. div divides every
-// hidden channel count: a larger div keeps the topology and signature at a
-// fraction of the size, for tests. Weights are drawn uniformly with He scaling
+// ghost_1_256, ghost_2_256 and ghost_3_256 follow GHOST's AEI-Net (U-Net attribute
+// encoder, AAD generator with 1, 2 and 3 AAD blocks per residual block; see ghost
+// in faithful_ghost.go), about 16.3, 31.0 and 45.7 GMAC.
+//
+// macs counts the Conv, ConvTranspose and Gemm multiply-accumulates. Generate the
+// full models (div 1) on demand into a cache, never into the repository. div
+// divides every hidden channel count: a larger div keeps the topology and
+// signature at a fraction of the size, for tests. Weights are drawn uniformly with He scaling
 // from a PCG generator seeded with seed.
 func FaithfulSwapper(name string, seed int64, div int) (model []byte, macs int64, err error) {
 	b, err := buildFaithful(name, seed, div, false)
@@ -80,6 +83,12 @@ func buildFaithful(name string, seed int64, div int, dry bool) (*netBuilder, err
 		b.simswap(div, 256, false)
 	case SwapperSimswap512:
 		b.simswap(div, 512, true)
+	case SwapperGhost1:
+		b.ghost(div, 1)
+	case SwapperGhost2:
+		b.ghost(div, 2)
+	case SwapperGhost3:
+		b.ghost(div, 3)
 	default:
 		return nil, fmt.Errorf("onnxgen: no FLOP-faithful stand-in for swapper %q (have %v)", name, FaithfulSwappers)
 	}

@@ -11,10 +11,12 @@ import (
 
 // The FLOP-faithful stand-ins count the multiply-accumulates of the real
 // architectures (inswapper_128 ≈ 175 GMAC per face, as ReSwapper's
-// StyleTransferModel_128; SimSwap's generator ≈ 63 at 256 and ≈ 133 at 512), and
-// dividing their channels divides the cost by about the square.
+// StyleTransferModel_128; SimSwap's generator ≈ 63 at 256 and ≈ 133 at 512;
+// GHOST's AEI-Net ≈ 16, 31 and 46 with 1, 2 and 3 AAD blocks), and dividing their
+// channels divides the cost by about the square.
 func TestFaithfulSwapperMACs(t *testing.T) {
-	want := map[string][2]float64{"inswapper_128": {170, 180}, "simswap_256": {55, 70}, "simswap_unofficial_512": {120, 145}}
+	want := map[string][2]float64{"inswapper_128": {170, 180}, "simswap_256": {55, 70}, "simswap_unofficial_512": {120, 145},
+		"ghost_1_256": {15, 18}, "ghost_2_256": {29, 33}, "ghost_3_256": {43, 48}}
 	for _, name := range onnxgen.FaithfulSwappers {
 		full, err := onnxgen.FaithfulSwapperMACs(name, 1)
 		if err != nil {
