@@ -3,10 +3,13 @@ package faceswap_test
 import (
 	"context"
 	"math"
+	"reflect"
+	"runtime"
 	"sort"
 	"testing"
 
 	"github.com/swapd/swapd/pkg/faceswap"
+	"github.com/swapd/swapd/pkg/inference"
 	"github.com/swapd/swapd/pkg/media"
 )
 
@@ -16,6 +19,14 @@ import (
 func trackedVideo(t *testing.T, frames []media.Frame, opts faceswap.Options, drop func(seq int, faces []faceswap.Face) []faceswap.Face) (map[int][]faceswap.TrackedFace, faceswap.VideoStats) {
 	t.Helper()
 	p := newPipeline(t, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(t)})
+	got, st, _ := trackedVideoOn(t, p, frames, opts, drop)
+	return got, st
+}
+
+// trackedVideoOn is trackedVideo on p, which it sets hooks on; it also returns
+// the frames written.
+func trackedVideoOn(t *testing.T, p *faceswap.Pipeline, frames []media.Frame, opts faceswap.Options, drop func(seq int, faces []faceswap.Face) []faceswap.Face) (map[int][]faceswap.TrackedFace, faceswap.VideoStats, []media.Frame) {
+	t.Helper()
 	src, _, err := p.Embed(context.Background(), []media.Frame{loadFrame(t, "astronaut.png")}, faceswap.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -26,14 +37,15 @@ func trackedVideo(t *testing.T, frames []media.Frame, opts faceswap.Options, dro
 		faceswap.SetDropDetections(p, drop)
 	}
 	opts.FaceSelector = faceswap.SelectMany
-	st, err := p.SwapVideo(context.Background(), &sliceReader{frames: frames}, &collector{failAt: -1}, src, opts, nil)
+	w := &collector{failAt: -1}
+	st, err := p.SwapVideo(context.Background(), &sliceReader{frames: frames}, w, src, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(frames) {
-		t.Fatalf("tracking stage reported %d of %d frames", len(got), len(frames))
+	if len(got) != len(frames) || len(w.frames) != len(frames) {
+		t.Fatalf("tracking stage reported %d, writer got %d of %d frames", len(got), len(w.frames), len(frames))
 	}
-	return got, st
+	return got, st, w.frames
 }
 
 // alignedJitter is the frame-to-frame jitter of the aligned crops: for each
@@ -115,14 +127,10 @@ func droppedFrames(frames map[int][]faceswap.TrackedFace, people int) (dropped, 
 	return dropped, held
 }
 
-// A detector wrapper drops the leftmost face on chosen frames (on top of the
-// small detector's own misses): without hold-over those frames lose a swapped
-// face, with it none does, and each person keeps one track.
-func TestHoldOverBridgesDroppedDetections(t *testing.T) {
-	frames := fivePeopleFrames(t)
-	dropAt := map[int]bool{20: true, 21: true, 22: true, 50: true, 51: true, 52: true, 53: true, 70: true}
-	drop := func(seq int, faces []faceswap.Face) []faceswap.Face {
-		if !dropAt[seq] || len(faces) == 0 {
+// dropLeftmost is a detector wrapper dropping the leftmost face on the frames of at.
+func dropLeftmost(at map[int]bool) func(seq int, faces []faceswap.Face) []faceswap.Face {
+	return func(seq int, faces []faceswap.Face) []faceswap.Face {
+		if !at[seq] || len(faces) == 0 {
 			return faces
 		}
 		left := 0
@@ -133,6 +141,49 @@ func TestHoldOverBridgesDroppedDetections(t *testing.T) {
 		}
 		return append(append([]faceswap.Face(nil), faces[:left]...), faces[left+1:]...)
 	}
+}
+
+// With several detect and swap workers, frames reach the tracking stage out of
+// order: it restores the order, so tracking, hold-over and the output are those
+// of a single worker.
+func TestTrackingWithSeveralWorkers(t *testing.T) {
+	frames := fivePeopleFrames(t)[:36]
+	drop := dropLeftmost(map[int]bool{10: true, 11: true, 12: true})
+	one, _, outOne := trackedVideoOn(t, newPipeline(t, faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(t)}), frames, faceswap.Options{}, drop)
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	devs, err := inference.ParseDevices("cpu:9", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs[0].IntraOpThreads = 1 // four frames at once (videoWorkers)
+	defer devs[0].Close()
+	p, err := faceswap.New(faceswap.ModelPaths{Detector: detectorModel, Recognizer: recognizerPath, Swapper: testSwapper(t)}, devs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	many, _, outMany := trackedVideoOn(t, p, frames, faceswap.Options{}, drop)
+	for seq := range frames {
+		if !reflect.DeepEqual(one[seq], many[seq]) {
+			t.Errorf("frame %d: one worker tracked %+v, four %+v", seq, one[seq], many[seq])
+		}
+		if m := maxDiff(outOne[seq], outMany[seq], whole(outOne[seq])); m != 0 {
+			t.Errorf("frame %d: outputs differ by %d", seq, m)
+		}
+	}
+	if d, held := droppedFrames(many, 5); d != 0 || held < 3 {
+		t.Errorf("four workers: %d frames lost a face, %d held over", d, held)
+	}
+}
+
+// A detector wrapper drops the leftmost face on chosen frames (on top of the
+// small detector's own misses): without hold-over those frames lose a swapped
+// face, with it none does, and each person keeps one track.
+func TestHoldOverBridgesDroppedDetections(t *testing.T) {
+	frames := fivePeopleFrames(t)
+	dropAt := map[int]bool{20: true, 21: true, 22: true, 50: true, 51: true, 52: true, 53: true, 70: true}
+	drop := dropLeftmost(dropAt)
 	none, stNone := trackedVideo(t, frames, faceswap.Options{TrackHold: faceswap.TrackHoldNone}, drop)
 	hold, stHold := trackedVideo(t, frames, faceswap.Options{}, drop)
 	dNone, _ := droppedFrames(none, 5)

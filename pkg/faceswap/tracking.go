@@ -12,9 +12,11 @@ const (
 	DefaultTrackHold = 5
 	// TrackHoldNone turns hold-over off (TrackHold 0 selects the default).
 	TrackHoldNone = -1
-	// maxTrackHold bounds TrackHold: every frame of hold can keep one more
-	// frame buffer in flight.
-	maxTrackHold = 30
+	// MaxTrackHold bounds TrackHold: every frame of hold can keep one more
+	// frame buffer in flight (6 MB at 1080p, 24 MB at 4K), and a face gone for
+	// a second is gone, not missed. Callers validating a hold of their own
+	// should check against it.
+	MaxTrackHold = 30
 )
 
 // trackHold is opts.TrackHold with its default applied and TrackHoldNone as 0.
@@ -29,9 +31,9 @@ func (o Options) trackHold() int {
 }
 
 func checkTrackOptions(o Options) error {
-	if o.TrackHold < TrackHoldNone || o.TrackHold > maxTrackHold {
+	if o.TrackHold < TrackHoldNone || o.TrackHold > MaxTrackHold {
 		return fmt.Errorf("faceswap: TrackHold %d: want 0 (default %d), 1 to %d frames, or %d (none)",
-			o.TrackHold, DefaultTrackHold, maxTrackHold, TrackHoldNone)
+			o.TrackHold, DefaultTrackHold, MaxTrackHold, TrackHoldNone)
 	}
 	return nil
 }
