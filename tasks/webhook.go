@@ -146,14 +146,15 @@ func notBefore(t time.Time) time.Time {
 // due after the schedule's first delay (up to a second more: see notBefore). The
 // direct attempt and the task never both send, whichever runs first or however long
 // the receiver takes: each claims the event first (claimDelivery), and whoever finds
-// it claimed or delivered sends nothing (the task tries again shortly). The direct attempt waits for a delivery slot until half the first delay
-// has passed since the enqueue (then the task makes the attempt), and gives the
-// receiver as long as any attempt (webhook.DefaultTimeout: an answer cut off sooner
-// would be a delivery the receiver has and swapd retries). On success it marks the
-// event delivered (the task, when it runs, sees the mark and sends nothing) and
-// deletes the task; on failure it gives the claim back and leaves the task to the
-// schedule, except that a receiver the SSRF guard refuses has its task run at once
-// (which fails it for good, as any refused attempt does).
+// it claimed or delivered sends nothing (the task tries again shortly). The direct
+// attempt waits for a delivery slot until half the first delay has passed since the
+// enqueue (then the task makes the attempt), and gives the receiver as long as any
+// attempt (webhook.DefaultTimeout: an answer cut off sooner would be a delivery the
+// receiver has and swapd retries). On success it marks the event delivered (the task,
+// when it runs, sees the mark and sends nothing) and deletes the task; on failure it
+// gives the claim back and leaves the task to the schedule, except that a receiver
+// the SSRF guard refuses has its task run at once (which fails it for good, as any
+// refused attempt does).
 type DirectDelivery struct {
 	Handler   *WebhookHandler  // renders, signs, delivers; its Jobs, Client, Secret, Log, Metrics
 	Inspector *asynq.Inspector // deletes (or runs) the scheduled task
@@ -245,7 +246,7 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slo
 // WebhookRetryDelay is RetryDelay(schedule) for the webhook server, where a task whose
 // first attempt was made directly (WebhookPayload.Direct) is one step further along
 // the schedule: its n-th retry waits the schedule's (n+1)-th delay. A task that found
-// its event claimed by another attempt (ErrDeliveryBusy) looks again shortly.
+// its event claimed by another attempt (DeliveryBusyError) looks again shortly.
 func WebhookRetryDelay(schedule []time.Duration) asynq.RetryDelayFunc {
 	base := RetryDelay(schedule)
 	return func(n int, err error, t *asynq.Task) time.Duration {
