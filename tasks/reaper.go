@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -201,9 +202,11 @@ func (r *Reaper) swapTask(ctx context.Context, id string) (*jobs.Job, *asynq.Tas
 	if err != nil {
 		return nil, nil, err
 	}
-	queues := []string{SwapQueue(job.Owner)}
-	if queues[0] != QueueSwap {
-		queues = append(queues, QueueSwap)
+	queues := []string{JobQueue(job)}
+	for _, q := range []string{SwapQueue(job.Owner), QueueSwap} {
+		if !slices.Contains(queues, q) {
+			queues = append(queues, q)
+		}
 	}
 	for _, q := range queues {
 		info, err := r.Inspector.GetTaskInfo(q, id)

@@ -34,6 +34,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -72,8 +74,39 @@ func SwapQueue(owner string) string {
 	return QueueSwap
 }
 
-// IsSwapQueue reports whether a queue name is one of the swap lanes.
-func IsSwapQueue(name string) bool { return SwapQueues[name] > 0 }
+// IsSwapQueue reports whether a queue name is one of the swap lanes or a worker
+// profile's swap queue.
+func IsSwapQueue(name string) bool {
+	return SwapQueues[name] > 0 || strings.HasPrefix(name, profileQueuePrefix)
+}
+
+// IsLane reports whether a queue name is one of the swap lanes every worker serves.
+func IsLane(name string) bool { return SwapQueues[name] > 0 }
+
+// ProfileQueue is the swap queue of the workers with profile id (jobs.ProfileID):
+// jobs that need something only those workers offer wait there.
+func ProfileQueue(id string) string { return profileQueuePrefix + id }
+
+const profileQueuePrefix = QueueSwap + "-p"
+
+// JobQueue is the queue of job's swap task: the profile queue the API chose for
+// it (jobs.Job.Queue), else its owner's lane.
+func JobQueue(job *jobs.Job) string {
+	if job.Queue != "" {
+		return job.Queue
+	}
+	return SwapQueue(job.Owner)
+}
+
+// SwapQueuesFor is what the swap server of a worker with profile id serves: every
+// lane, and its profile's queue with the weight of a lane.
+func SwapQueuesFor(profile string) map[string]int {
+	m := maps.Clone(SwapQueues)
+	if profile != "" {
+		m[ProfileQueue(profile)] = 1
+	}
+	return m
+}
 
 // A worker runs two asynq servers, one for the swap lanes and one for webhooks, so
 // that webhook deliveries (network I/O to receivers that may hang) never take the task
@@ -133,7 +166,7 @@ func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 // still exists under the job's id is an error matching asynq.ErrTaskIDConflict, which
 // callers that only need the task to exist ignore.
 func EnqueueSwap(ctx context.Context, q *asynq.Client, job *jobs.Job) error {
-	t, err := NewSwapTask(job.ID, append([]asynq.Option{asynq.Queue(SwapQueue(job.Owner))}, JobTaskOptions(job)...)...)
+	t, err := NewSwapTask(job.ID, append([]asynq.Option{asynq.Queue(JobQueue(job))}, JobTaskOptions(job)...)...)
 	if err != nil {
 		return err
 	}

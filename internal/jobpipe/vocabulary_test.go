@@ -11,6 +11,17 @@ import (
 // The API accepts what pkg/jobs lists; the worker runs what pkg/faceswap accepts.
 // A value in one vocabulary only would pass submission and then fail every job
 // (or be runnable but refused at the door), so the two must name the same values.
+// The API's bound on options.track_hold is the pipeline's.
+func TestTrackHoldBoundMatches(t *testing.T) {
+	if jobs.MaxTrackHold != faceswap.MaxTrackHold {
+		t.Fatalf("jobs.MaxTrackHold %d, faceswap.MaxTrackHold %d", jobs.MaxTrackHold, faceswap.MaxTrackHold)
+	}
+	over := jobs.MaxTrackHold + 1
+	if err := (jobs.Options{TrackHold: &over}).Validate(); err == nil {
+		t.Errorf("track_hold %d accepted", over)
+	}
+}
+
 func TestVocabulariesMatch(t *testing.T) {
 	cases := []struct {
 		name           string

@@ -2,6 +2,7 @@ package workercmd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/swapd/swapd/internal/config"
@@ -28,8 +29,8 @@ func parseModelList(env, list, dir string) (map[string]string, error) {
 }
 
 // workerOffers is what a worker with pipeline p publishes for the API's submit
-// check (pkg/api/offers.go): its swappers, the mask types it can make besides
-// box, its occluders and its face parsers.
+// check (pkg/api/offers.go): its swappers, its enhancers, the mask types it can
+// make besides box, its occluders and its face parsers.
 func workerOffers(p *faceswap.Pipeline) map[string][]string {
 	var masks []string
 	for _, t := range p.MaskTypes() {
@@ -39,8 +40,22 @@ func workerOffers(p *faceswap.Pipeline) map[string][]string {
 	}
 	return map[string][]string{
 		jobs.OfferSwapper:  p.Swappers(),
+		jobs.OfferEnhancer: p.Enhancers(),
 		jobs.OfferMask:     masks,
 		jobs.OfferOccluder: p.Occluders(),
 		jobs.OfferParser:   p.Parsers(),
 	}
+}
+
+// profileItems lists offers as the "kind:name" items of the worker's profile
+// (jobs.ProfileID), sorted.
+func profileItems(offers map[string][]string) []string {
+	var items []string
+	for kind, names := range offers {
+		for _, n := range names {
+			items = append(items, jobs.OfferItem(kind, n))
+		}
+	}
+	slices.Sort(items)
+	return items
 }

@@ -227,9 +227,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer notifier.Direct.Wait()
 	}
 
+	offers := workerOffers(pipelines[devs[0]])
+	profile := jobs.ProfileID(profileItems(offers))
 	srv := asynq.NewServer(redisOpt, asynq.Config{
-		Concurrency:              concurrency,
-		Queues:                   tasks.SwapQueues,
+		Concurrency: concurrency,
+		// Every lane, and the queue of jobs that need what this worker's
+		// configuration offers (pkg/jobs/profiles.go).
+		Queues:                   tasks.SwapQueuesFor(profile),
 		ShutdownTimeout:          shutdownTimeout,
 		RetryDelayFunc:           tasks.RetryDelay(schedule),
 		IsFailure:                tasks.IsFailure,
@@ -263,9 +267,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
-	// Publish the swappers and masks this worker offers, so the API refuses at
-	// submit a job asking for one no worker has (pkg/api/offers.go).
-	go publishOffers(ctx, rdb, workerOffers(pipelines[devs[0]]), log)
+	// Publish the models and masks this worker offers, and its profile, so the API
+	// refuses at submit a job no worker can run and routes one that only some
+	// workers can run to them (pkg/api/offers.go).
+	go publishOffers(ctx, rdb, offers, profile, log)
 	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Objects: store, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
@@ -317,18 +322,23 @@ func parseSwappers(list, dir string) (swappers, converters map[string]string, er
 }
 
 // publishOffers republishes the worker's offers (kind → names: swapper models,
-// mask types, occluders, parsers) every jobs.OfferRefresh until ctx ends. A
+// enhancers, mask types, occluders, parsers) and its profile every
+// jobs.OfferRefresh until ctx ends. A
 // failed publication is logged and retried at the next tick; the offers outlive
 // a few missed ones (jobs.OfferTTL).
-func publishOffers(ctx context.Context, rdb redis.Cmdable, offers map[string][]string, log *slog.Logger) {
+func publishOffers(ctx context.Context, rdb redis.Cmdable, offers map[string][]string, profile string, log *slog.Logger) {
 	t := time.NewTicker(jobs.OfferRefresh)
 	defer t.Stop()
+	items := profileItems(offers)
 	for {
 		now := time.Now()
 		for kind, names := range offers {
 			if err := jobs.PublishOffers(ctx, rdb, kind, names, now); err != nil && ctx.Err() == nil {
 				log.Warn("publish offers", "kind", kind, "err", err)
 			}
+		}
+		if err := jobs.PublishProfile(ctx, rdb, profile, items, now); err != nil && ctx.Err() == nil {
+			log.Warn("publish profile", "profile", profile, "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -39,7 +39,7 @@ func TestPublishOffers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		publishOffers(ctx, rdb, map[string][]string{jobs.OfferSwapper: {"inswapper_128", "simswap_256"}, jobs.OfferMask: {"occlusion"}},
+		publishOffers(ctx, rdb, map[string][]string{jobs.OfferSwapper: {"inswapper_128", "simswap_256"}, jobs.OfferMask: {"occlusion"}}, "test-profile",
 			slog.New(slog.NewTextHandler(io.Discard, nil)))
 		close(done)
 	}()

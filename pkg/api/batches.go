@@ -162,7 +162,7 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 		ctx := context.WithoutCancel(ctx)
 		for _, j := range created {
 			_, _ = d.Jobs.Cancel(ctx, j.ID)
-			_ = d.Inspector.DeleteTask(tasks.SwapQueue(j.Owner), j.ID)
+			_ = d.Inspector.DeleteTask(tasks.JobQueue(j), j.ID)
 			_, _ = d.Jobs.Delete(ctx, j)
 		}
 		for _, j := range items {
@@ -187,7 +187,7 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 	}
 	for i, t := range sub.Targets {
 		j := newJob(key.ID)
-		j.Sources, j.Options, j.Webhook = b.Sources, b.Options, b.Webhook
+		j.Sources, j.Options, j.Webhook, j.Queue = b.Sources, b.Options, b.Webhook, tmpl.Queue
 		items = append(items, j)
 		in, err := resolveInput(ctx, d, j.ID, "target", t)
 		if err != nil {

@@ -200,11 +200,23 @@ func handleListJobs(d *Deps) http.Handler {
 }
 
 // deleteSwapTask removes a queued job's task from asynq (a courtesy: the record
-// already says the job will not run): in its owner's lane, and in lane 0 where tasks
-// enqueued before there were lanes wait. An absent task is fine.
+// already says the job will not run): in its owner's lane, in lane 0 where tasks
+// enqueued before there were lanes wait, and in the worker profiles' queues
+// (tasks.ProfileQueue), where a job that needs a particular worker waits. An
+// absent task is fine.
 func deleteSwapTask(d *Deps, owner, id string) {
-	_ = d.Inspector.DeleteTask(tasks.SwapQueue(owner), id)
-	if tasks.SwapQueue(owner) != tasks.QueueSwap {
-		_ = d.Inspector.DeleteTask(tasks.QueueSwap, id)
+	queues := []string{tasks.SwapQueue(owner)}
+	if queues[0] != tasks.QueueSwap {
+		queues = append(queues, tasks.QueueSwap)
+	}
+	if all, err := d.Inspector.Queues(); err == nil {
+		for _, q := range all {
+			if tasks.IsSwapQueue(q) && !tasks.IsLane(q) {
+				queues = append(queues, q)
+			}
+		}
+	}
+	for _, q := range queues {
+		_ = d.Inspector.DeleteTask(q, id)
 	}
 }

@@ -277,10 +277,11 @@ func checkCounts(d *Deps, sources int, target bool) error {
 
 // setSpec validates and records the options and webhook.
 func setSpec(d *Deps, job *jobs.Job, opts jobs.Options, hook string) error {
-	if err := validateOptions(d, opts); err != nil { // options, and a swapper some worker offers (offers.go)
+	queue, err := validateOptions(d, opts) // options, what they need offered, and the queue (offers.go)
+	if err != nil {
 		return err
 	}
-	job.Options = opts
+	job.Options, job.Queue = opts, queue
 	if hook == "" {
 		return nil
 	}

@@ -173,6 +173,9 @@ type Job struct {
 	TTL         time.Duration `json:"-"` // how long the record is kept once terminal; 0 = the store's default
 	LowPriority bool          `json:"-"` // RunPod policy.lowPriority, recorded only
 	Retries     int           `json:"-"` // times a client retried the failed job (Store.Retry)
+	// Queue is the asynq queue of the job's task when it needs a worker profile
+	// (profiles.go); "" is its owner's lane, which every worker serves.
+	Queue string `json:"-"`
 }
 
 // MarshalJSON writes the job as clients see it: a job without sources (a probe) has

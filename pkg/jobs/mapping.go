@@ -28,6 +28,11 @@ type Mapping struct {
 // MaxMappings bounds options.mappings: one entry per person of the target.
 const MaxMappings = 16
 
+// MaxTrackHold is the most frames options.track_hold may ask for: each frame of
+// hold can keep one more video frame in the worker's memory (faceswap.MaxTrackHold,
+// which internal/jobpipe's tests check this against).
+const MaxTrackHold = 30
+
 // Unmapped values: what happens to faces no mapping picks.
 const (
 	UnmappedKeep = "keep" // left unchanged (the default)
@@ -40,8 +45,8 @@ func (o Options) validateMappings() error {
 	if o.AnalyzeStride < 0 || o.AnalyzeStride > 30 {
 		return bad("options.analyze_stride %d is outside 1–30", o.AnalyzeStride)
 	}
-	if o.TrackHold != nil && (*o.TrackHold < 0 || *o.TrackHold > 300) {
-		return bad("options.track_hold %d is outside 0–300 frames", *o.TrackHold)
+	if o.TrackHold != nil && (*o.TrackHold < 0 || *o.TrackHold > MaxTrackHold) {
+		return bad("options.track_hold %d is outside 0–%d frames", *o.TrackHold, MaxTrackHold)
 	}
 	if o.Unmapped != "" && o.Unmapped != UnmappedKeep && o.Unmapped != UnmappedBlur {
 		return bad("options.unmapped %q is not %q or %q", o.Unmapped, UnmappedKeep, UnmappedBlur)

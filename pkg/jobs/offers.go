@@ -24,8 +24,10 @@ const (
 	OfferRefresh = 30 * time.Second
 	OfferTTL     = 3 * OfferRefresh
 
-	// OfferSwapper is the kind of a swapper model offer.
-	OfferSwapper = "swapper"
+	// OfferSwapper is the kind of a swapper model offer, OfferEnhancer of a face
+	// enhancer's.
+	OfferSwapper  = "swapper"
+	OfferEnhancer = "enhancer"
 
 	offersKey    = "swapd:offers"
 	offersKeyTTL = 7 * 24 * time.Hour

@@ -49,7 +49,7 @@ type Options struct {
 
 	// Analyze jobs and mapped swaps (mapping.go).
 	AnalyzeStride int       `json:"analyze_stride,omitempty"` // analyze jobs on a video: detect on every n-th frame, 1–30 (default 1, every frame)
-	TrackHold     *int      `json:"track_hold,omitempty"`     // videos: frames a lost face track is held before it ends, 0–300 (default the pipeline's; 0: no hold)
+	TrackHold     *int      `json:"track_hold,omitempty"`     // videos: frames a lost face track is held before it ends, 0–30 (default the pipeline's; 0: no hold)
 	Analysis      string    `json:"analysis,omitempty"`       // mapped swaps: the analyze job whose identities or faces the mappings name
 	Mappings      []Mapping `json:"mappings,omitempty"`       // mapped swaps: each mapped person gets its own sources
 	Unmapped      string    `json:"unmapped,omitempty"`       // mapped swaps: keep (default) | blur the faces no mapping picks

@@ -88,6 +88,7 @@ type spec struct {
 	Via         string `json:"via,omitempty"`
 	TimeoutMS   int64  `json:"timeout_ms,omitempty"`
 	LowPriority bool   `json:"low_priority,omitempty"`
+	Queue       string `json:"queue,omitempty"`
 }
 
 // Create stores a new queued job. It fails if the id exists.
@@ -105,7 +106,7 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 		j.Kind = KindImage
 	}
 	sp, err := json.Marshal(spec{Kind: j.Kind, Owner: j.Owner, Sources: j.Sources, Target: j.Target, Reference: j.Reference, Options: j.Options, Webhook: j.Webhook,
-		Via: j.Via, TimeoutMS: j.Timeout.Milliseconds(), LowPriority: j.LowPriority})
+		Via: j.Via, TimeoutMS: j.Timeout.Milliseconds(), LowPriority: j.LowPriority, Queue: j.Queue})
 	if err != nil {
 		return fmt.Errorf("encode job %s: %w", j.ID, err)
 	}
@@ -210,7 +211,7 @@ func decode(id string, m map[string]string) (*Job, error) {
 	if j.Webhook != nil {
 		j.Webhook.Status = m["webhook_status"]
 	}
-	j.Via, j.Timeout, j.LowPriority = sp.Via, time.Duration(sp.TimeoutMS)*time.Millisecond, sp.LowPriority
+	j.Via, j.Timeout, j.LowPriority, j.Queue = sp.Via, time.Duration(sp.TimeoutMS)*time.Millisecond, sp.LowPriority, sp.Queue
 	if secs, _ := strconv.ParseInt(m["ttl"], 10, 64); secs > 0 {
 		j.TTL = time.Duration(secs) * time.Second
 	}
