@@ -439,6 +439,7 @@ func TestCorpus(t *testing.T) {
 		opt("mask_blur", -0.5), opt("mask_blur", 1.5),
 		opt("mask_padding", []float64{1, 2, 3}), opt("mask_padding", []float64{0, 0, 0, 101}), opt("mask_padding", []float64{-1, 0, 0, 0}),
 		opt("enhancer", "gfpgan_9"), opt("enhancer_blend", 101), opt("enhancer_blend", -1),
+		{name: "enhancer no worker offers", body: withOpts(small, face, map[string]any{"enhancer": "gpen_bfr_512"}), status: 400, code: "UNSUPPORTED_OPTION"},
 		opt("codeformer_weight", 2), opt("codeformer_weight", -0.5),
 		opt("output_format", "gif"), opt("jpeg_quality", 101), opt("jpeg_quality", -1),
 		opt("video_encoder", "vp9"), opt("video_quality", 101), opt("video_quality", -1),
@@ -619,7 +620,6 @@ func TestCorpus(t *testing.T) {
 		{name: "reference_face_position beyond the faces", target: face, opts: map[string]any{"face_selector": "reference", "reference_face_position": 7}, status: jobs.Failed, code: "NO_FACE_IN_TARGET"},
 		{name: "target_indexes beyond the faces", target: face, opts: map[string]any{"target_indexes": []int{0, 3}}, status: jobs.Failed, code: "NO_FACE_IN_TARGET"},
 		{name: "source_indexes beyond the faces", target: face, opts: map[string]any{"source_indexes": []int{2}, "target_indexes": []int{0}}, status: jobs.Failed, code: "NO_FACE_IN_SOURCE"},
-		{name: "enhancer the worker lacks", target: face, opts: map[string]any{"enhancer": "gpen_bfr_512"}, status: jobs.Failed, code: "INVALID_REQUEST"},
 		{name: "video options on an image", target: face, opts: map[string]any{"video_encoder": "libx265", "video_quality": 0}, status: jobs.Succeeded},
 	} {
 		c.source = small

@@ -344,16 +344,16 @@ func TestRepeatedSourceUsesEmbeddingCache(t *testing.T) {
 	}
 }
 
-// An enhancer the worker does not have fails the job at once, not after retries.
-func TestMissingEnhancerFailsAtOnce(t *testing.T) {
-	var c created
-	st.postJSON(t, "/v1/jobs", map[string]any{
+// An enhancer no worker offers is refused at submit (the worker publishes its
+// enhancers), before anything is stored or queued.
+func TestMissingEnhancerRefusedAtSubmit(t *testing.T) {
+	var e apiError
+	resp := st.postJSON(t, "/v1/jobs", map[string]any{
 		"source":  map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/astronaut.png"))},
 		"target":  map[string]string{"base64": base64.StdEncoding.EncodeToString(readFile(t, "faces/grace_hopper.jpg"))},
 		"options": map[string]any{"enhancer": "gpen_bfr_512"}, // not installed on the test worker
-	}, &c)
-	j := st.waitStatus(t, c.ID, jobs.Failed)
-	if j.Error == nil || j.Error.Code != "INVALID_REQUEST" || j.Attempts != 1 || !strings.Contains(j.Error.Message, "gpen_bfr_512") {
-		t.Fatalf("attempts %d error %+v", j.Attempts, j.Error)
+	}, &e)
+	if resp.StatusCode != http.StatusBadRequest || e.Error.Code != "UNSUPPORTED_OPTION" || !strings.Contains(e.Error.Message, "gpen_bfr_512") {
+		t.Fatalf("status %d error %+v", resp.StatusCode, e.Error)
 	}
 }
