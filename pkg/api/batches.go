@@ -211,13 +211,20 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 			return fail(err)
 		}
 		created = append(created, j)
+		ids = append(ids, j.ID)
+	}
+	// The records on SWAPD_REDIS_MIN_REPLICAS replicas before any task exists (or
+	// 503, and no worker can have started an item), then the tasks (as enqueue).
+	if err := d.Jobs.Confirm(ctx); err != nil {
+		return fail(err)
+	}
+	for _, j := range items {
 		if err := tasks.EnqueueSwap(ctx, d.Queue, j); err != nil {
 			d.Log.Error("enqueue", "job", j.ID, "batch", b.ID, "err", err)
 			return fail(errcode.New(errcode.Unavailable, "the job queue is unavailable; try again"))
 		}
-		ids = append(ids, j.ID)
 	}
-	if err := d.Jobs.Confirm(ctx); err != nil { // on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
+	if err := d.Jobs.Confirm(ctx); err != nil {
 		return fail(err)
 	}
 	for _, j := range items {

@@ -380,6 +380,12 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 // worker that picks the task up always finds its record. If the key already names a
 // job (a concurrent repeat), this job is withdrawn and that id returned. If the
 // enqueue fails the record goes too.
+//
+// With SWAPD_REDIS_MIN_REPLICAS, the record is confirmed on the replicas before
+// the task exists, and the task after: when Redis is failing over, the first
+// confirmation is the one that fails, and the 503 then withdraws a job no worker
+// can have started (the task was never enqueued). Only a replica lost between the
+// two confirmations leaves a 503'd job that may run once (README, Reliability).
 func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint string) (existing string, err error) {
 	job.TTL = d.retention(keyOf(ctx), job.TTL)
 	if err := d.Jobs.CreateWithin(ctx, job, keyOf(ctx).Limits.MaxInFlight); err != nil {
@@ -392,12 +398,16 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 			return existing, err
 		}
 	}
+	if err := d.Jobs.Confirm(ctx); err != nil { // the record, before any worker can see the task
+		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, idem)
+		return "", err
+	}
 	if err := tasks.EnqueueSwap(ctx, d.Queue, job); err != nil {
 		_, _ = d.Jobs.Delete(context.WithoutCancel(ctx), job)
 		d.Log.Error("enqueue", "job", job.ID, "err", err)
 		return "", errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")
 	}
-	if err := d.Jobs.Confirm(ctx); err != nil { // on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
+	if err := d.Jobs.Confirm(ctx); err != nil { // and the task: on SWAPD_REDIS_MIN_REPLICAS replicas, or 503
 		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, idem)
 		return "", err
 	}
