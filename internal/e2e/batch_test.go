@@ -309,6 +309,17 @@ func TestBatch(t *testing.T) {
 	if err := rdb.HDel(ctx, "swapd:batch:"+second.ID, "completed_at").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// ... and its delivery never happened: without this, the event's delivered mark
+	// (pkg/jobs/claim.go) rightly stops a second delivery of the same webhook-id.
+	for _, r := range reqs2 {
+		var ev hookEvent
+		_ = json.Unmarshal(r.Body, &ev)
+		if ev.Type == "batch.completed" {
+			if err := rdb.Del(ctx, "swapd:hook:"+r.Header.Get("webhook-id")).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	if v := st.batch(t, second.ID); v.CompletedAt == nil || v.Status != "completed" {
 		t.Fatalf("batch with every item ended, shown again: %+v", v)
 	}

@@ -20,7 +20,7 @@ var src = []jobs.Input{{URL: "https://example.com/s.jpg"}}
 func TestMappingOptionsValidate(t *testing.T) {
 	ok := []jobs.Options{
 		{},
-		{AnalyzeStride: 1}, {AnalyzeStride: 30}, {TrackHold: face(0)}, {TrackHold: face(300)},
+		{AnalyzeStride: 1}, {AnalyzeStride: 30}, {TrackHold: face(0)}, {TrackHold: face(jobs.MaxTrackHold)},
 		{Analysis: "a", Mappings: []jobs.Mapping{{Identity: "person-1", Source: src}, {Identity: "person-2", Source: src}}},
 		{Analysis: "a", Mappings: []jobs.Mapping{{Face: face(0), Source: src}, {Face: face(1), Source: src}}, Unmapped: "blur"},
 		{Mappings: []jobs.Mapping{{Reference: &jobs.Input{URL: "https://example.com/r.jpg"}, Source: src}}, Unmapped: "keep"},
@@ -40,7 +40,7 @@ func TestMappingOptionsValidate(t *testing.T) {
 	}{
 		"stride negative":       {jobs.Options{AnalyzeStride: -1}, errcode.InvalidRequest},
 		"stride too large":      {jobs.Options{AnalyzeStride: 31}, errcode.InvalidRequest},
-		"track hold too long":   {jobs.Options{TrackHold: face(301)}, errcode.InvalidRequest},
+		"track hold too long":   {jobs.Options{TrackHold: face(jobs.MaxTrackHold + 1)}, errcode.InvalidRequest},
 		"track hold negative":   {jobs.Options{TrackHold: face(-1)}, errcode.InvalidRequest},
 		"unmapped unknown":      {jobs.Options{Unmapped: "hide", Mappings: []jobs.Mapping{{Reference: &jobs.Input{URL: "https://e/r"}, Source: src}}}, errcode.InvalidRequest},
 		"unmapped alone":        {jobs.Options{Unmapped: "blur"}, errcode.InvalidRequest},
