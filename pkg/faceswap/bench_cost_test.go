@@ -291,7 +291,6 @@ func x264FPS(b *testing.B, frames []media.Frame, n int) float64 {
 // decodeClip returns the first n frames of path, scaled to w×h when w > 0.
 func decodeClip(b *testing.B, path string, w, h, n int) []media.Frame {
 	b.Helper()
-	ctx := context.Background()
 	if w > 0 {
 		scaled := filepath.Join(b.TempDir(), fmt.Sprintf("clip_%dx%d.mp4", w, h))
 		if out, err := exec.Command(media.FFmpegPath(), "-v", "error", "-i", path, "-frames:v", fmt.Sprint(n), "-vf", fmt.Sprintf("scale=%d:%d", w, h),
@@ -300,29 +299,11 @@ func decodeClip(b *testing.B, path string, w, h, n int) []media.Frame {
 		}
 		path = scaled
 	}
-	info, err := media.Probe(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec, err := media.NewDecoder(ctx, path, info)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer dec.Close()
-	var frames []media.Frame
-	for len(frames) < n {
-		var f media.Frame
-		if err := dec.Next(&f); err == io.EOF {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		frames = append(frames, f)
-	}
+	frames := decodeVideo(b, path)
 	if len(frames) == 0 {
 		b.Fatal("no frames decoded")
 	}
-	return frames
+	return frames[:min(n, len(frames))]
 }
 
 // loopReader hands out n frames, cycling through frames (copied, as a decoder
