@@ -353,7 +353,8 @@ scrape_configs:
 
 	// Prometheus scrapes both binaries before the first job: a series that first appears
 	// with its first event shows no increase in rate() (Prometheus cannot know it
-	// started at zero), so the jobs run in two rounds with a scrape between them.
+	// started at zero), so the jobs run in two rounds with a scrape of both binaries
+	// (the API's submits, the worker's jobs) between them.
 	scraped := func(cond string) func() error {
 		return func() error {
 			res, err := query(prom, cond)
@@ -396,7 +397,8 @@ scrape_configs:
 			t.Fatal(err)
 		}
 		waitFor(t, 60*time.Second, fmt.Sprintf("round %d's jobs scraped", round),
-			scraped(fmt.Sprintf(`sum(swapd_jobs_finished_total) >= %d and on() sum(swapd_webhook_attempts_total{outcome="delivered"}) >= %d`, 5*round, 3*round)), &promLog)
+			scraped(fmt.Sprintf(`sum(swapd_jobs_finished_total) >= %d and on() sum(swapd_webhook_attempts_total{outcome="delivered"}) >= %d`+
+				` and on() sum(swapd_http_requests_total{route="POST /v1/jobs"}) >= %d`, 5*round, 3*round, 5*round)), &promLog)
 	}
 
 	// Every panel's expression returns data. Polled: a rate needs two scrapes in its
