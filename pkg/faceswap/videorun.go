@@ -345,31 +345,29 @@ func (v *videoRun) enhance(f *videoFrame, st *Stats) error {
 // with every frame written and nothing failed.
 func (v *videoRun) drain(w FrameWriter, in <-chan *videoFrame, progress func(done int)) {
 	defer v.wg.Done()
-	pending := map[int]*videoFrame{}
-	next := 0
+	order := newReorder()
 	for {
 		f, ok := v.recv(in)
 		if !ok {
 			// The stream ended: complete when every frame read was written
 			// and no stage failed or was cancelled.
-			v.complete = v.run.Err() == nil && len(pending) == 0
+			v.complete = v.run.Err() == nil && order.held() == 0
 			return
 		}
-		pending[f.seq] = f
+		order.add(f)
 		for {
-			g, ok := pending[next]
+			g, ok := order.take()
 			if !ok {
 				break
 			}
 			if v.run.Err() != nil {
 				return // cancelled or failed elsewhere: write nothing more
 			}
-			delete(pending, next)
 			t := time.Now()
 			err := w.Write(g.frame)
 			v.written.Write += time.Since(t)
 			if err != nil {
-				v.fail(fmt.Errorf("faceswap: write frame %d: %w", next, err))
+				v.fail(fmt.Errorf("faceswap: write frame %d: %w", g.seq, err))
 				return
 			}
 			if len(g.faces) > 0 {
@@ -379,15 +377,38 @@ func (v *videoRun) drain(w FrameWriter, in <-chan *videoFrame, progress func(don
 					v.frameSim = append(v.frameSim, g.sim)
 				}
 			}
-			next++
-			v.written.Frames = next
+			v.written.Frames = g.seq + 1
 			v.pool.put(g)
 			if progress != nil {
-				progress(next)
+				progress(g.seq + 1)
 			}
 		}
 	}
 }
+
+// reorder restores sequence order to frames that concurrent stages pass on out
+// of order: add holds a frame until every earlier one has been taken.
+type reorder struct {
+	pending map[int]*videoFrame
+	next    int
+}
+
+func newReorder() *reorder { return &reorder{pending: map[int]*videoFrame{}} }
+
+func (r *reorder) add(f *videoFrame) { r.pending[f.seq] = f }
+
+// take returns the next frame in sequence, if it has arrived.
+func (r *reorder) take() (*videoFrame, bool) {
+	f, ok := r.pending[r.next]
+	if ok {
+		delete(r.pending, r.next)
+		r.next++
+	}
+	return f, ok
+}
+
+// held is how many frames wait for an earlier one.
+func (r *reorder) held() int { return len(r.pending) }
 
 // result sums the stages' statistics once every goroutine has finished and
 // decides the outcome: the first error, else ctx's error or a short-stream error

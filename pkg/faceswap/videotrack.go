@@ -194,8 +194,7 @@ func (v *videoRun) trackFrames(in <-chan *videoFrame, out chan<- *videoFrame) {
 		defer v.wg.Done()
 		defer close(out)
 		ts := newTrackStage(v)
-		pending := map[int]*videoFrame{}
-		next := 0
+		order := newReorder()
 		send := func(fs []*videoFrame) bool {
 			for _, g := range fs {
 				if !v.send(out, g) {
@@ -208,7 +207,7 @@ func (v *videoRun) trackFrames(in <-chan *videoFrame, out chan<- *videoFrame) {
 		for {
 			f, ok := v.recv(in)
 			if !ok {
-				if v.run.Err() == nil && len(pending) == 0 {
+				if v.run.Err() == nil && order.held() == 0 {
 					t := time.Now()
 					rest := ts.flush()
 					st.Detect += time.Since(t)
@@ -216,14 +215,12 @@ func (v *videoRun) trackFrames(in <-chan *videoFrame, out chan<- *videoFrame) {
 				}
 				return
 			}
-			pending[f.seq] = f
+			order.add(f)
 			for {
-				g, ok := pending[next]
+				g, ok := order.take()
 				if !ok {
 					break
 				}
-				delete(pending, next)
-				next++
 				t := time.Now()
 				ready := ts.push(g)
 				st.Detect += time.Since(t)
