@@ -424,12 +424,8 @@ func handleDeleteBatch(d *Deps) http.Handler {
 			writeError(w, d.Log, err)
 			return
 		}
-		var uploads []string
-		for _, in := range b.Sources {
-			if in.Key != "" && ownsUpload(b.Owner, in.Key) {
-				uploads = append(uploads, in.Key)
-			}
-		}
+		// The sources are the batch's (every item names them): deleted once, last.
+		uploads := ownUploads(b.Owner, b.Sources)
 		for _, id := range ids {
 			j, err := d.Jobs.Get(ctx, id)
 			if errcode.Code(err) == errcode.NotFound {
@@ -439,15 +435,9 @@ func handleDeleteBatch(d *Deps) http.Handler {
 				writeError(w, d.Log, err)
 				return
 			}
-			if j.Target.Key != "" && ownsUpload(j.Owner, j.Target.Key) {
-				uploads = append(uploads, j.Target.Key)
-			}
-			if err := d.Store.DeletePrefix(ctx, jobs.ObjectPrefix(j.ID)); err != nil {
-				writeError(w, d.Log, fmt.Errorf("delete objects of %s: %w", j.ID, err))
-				return
-			}
-			if _, err := d.Jobs.Delete(ctx, j); err != nil {
-				writeError(w, d.Log, fmt.Errorf("delete record %s: %w", j.ID, err))
+			uploads = append(uploads, ownUploads(j.Owner, []jobs.Input{j.Target})...)
+			if err := removeJob(ctx, d, j); err != nil {
+				writeError(w, d.Log, err)
 				return
 			}
 		}

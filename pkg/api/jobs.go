@@ -116,24 +116,38 @@ func deleteJob(ctx context.Context, d *Deps, j *jobs.Job) error {
 			return err
 		}
 	}
+	if err := d.Store.Delete(ctx, ownUploads(j.Owner, j.Inputs())...); err != nil {
+		return fmt.Errorf("delete inputs of %s: %w", j.ID, err)
+	}
+	if err := removeJob(ctx, d, j); err != nil {
+		return err
+	}
+	d.Log.Info("job deleted", "job", j.ID)
+	return nil
+}
+
+// ownUploads lists the upload keys among ins that owner's key uploaded: only those
+// go with a job, since a record written before uploads were bound to keys may name
+// another tenant's upload.
+func ownUploads(owner string, ins []jobs.Input) []string {
 	var keys []string
-	for _, in := range j.Inputs() {
-		// Only the job's own key's uploads: a record written before uploads were
-		// bound to keys may name another tenant's upload.
-		if in.Key != "" && ownsUpload(j.Owner, in.Key) {
+	for _, in := range ins {
+		if in.Key != "" && ownsUpload(owner, in.Key) {
 			keys = append(keys, in.Key)
 		}
 	}
-	if err := d.Store.Delete(ctx, keys...); err != nil {
-		return fmt.Errorf("delete inputs of %s: %w", j.ID, err)
-	}
+	return keys
+}
+
+// removeJob deletes the objects under j's prefix (inputs the API stored, output,
+// thumbnails) and then its record.
+func removeJob(ctx context.Context, d *Deps, j *jobs.Job) error {
 	if err := d.Store.DeletePrefix(ctx, jobs.ObjectPrefix(j.ID)); err != nil {
 		return fmt.Errorf("delete objects of %s: %w", j.ID, err)
 	}
 	if _, err := d.Jobs.Delete(ctx, j); err != nil {
 		return fmt.Errorf("delete record %s: %w", j.ID, err)
 	}
-	d.Log.Info("job deleted", "job", j.ID)
 	return nil
 }
 
