@@ -53,25 +53,31 @@ func checkOffered(d *Deps, opts jobs.Options) (string, error) {
 	unavailable := func(err error) error {
 		return errcode.New(errcode.Unavailable, "cannot check which models the workers offer: %v", err)
 	}
-	for _, w := range want {
-		ok, err := jobs.Offered(ctx, d.Redis, w.kind, w.name, now)
-		if err != nil {
-			return "", unavailable(err)
-		}
-		if !ok {
-			return "", errcode.New(errcode.UnsupportedOption, "%s %q is not offered by any worker (%s)", w.field, w.name, w.env)
-		}
+	notOffered := func(w offer) error {
+		return errcode.New(errcode.UnsupportedOption, "%s %q is not offered by any worker (%s)", w.field, w.name, w.env)
 	}
 	profiles, err := jobs.LiveProfiles(ctx, d.Redis, now)
 	if err != nil {
 		return "", unavailable(err)
 	}
-	if len(profiles) == 0 {
+	if len(profiles) == 0 { // workers that publish no profile: each item on its own
+		for _, w := range want {
+			ok, err := jobs.Offered(ctx, d.Redis, w.kind, w.name, now)
+			if err != nil {
+				return "", unavailable(err)
+			}
+			if !ok {
+				return "", notOffered(w)
+			}
+		}
 		return "", nil
 	}
 	needs := make([]string, len(want))
 	for i, w := range want {
 		needs[i] = jobs.OfferItem(w.kind, w.name)
+		if ids, _ := jobs.Covering(profiles, needs[i:i+1]); len(ids) == 0 {
+			return "", notOffered(w)
+		}
 	}
 	ids, all := jobs.Covering(profiles, needs)
 	switch {
