@@ -377,10 +377,11 @@ func (v *videoRun) drain(w FrameWriter, in <-chan *videoFrame, progress func(don
 					v.frameSim = append(v.frameSim, g.sim)
 				}
 			}
-			v.written.Frames = g.seq + 1
+			done := g.seq + 1 // g goes back to the pool: read it first
+			v.written.Frames = done
 			v.pool.put(g)
 			if progress != nil {
-				progress(g.seq + 1)
+				progress(done)
 			}
 		}
 	}
