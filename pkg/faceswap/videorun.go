@@ -231,12 +231,7 @@ func (v *videoRun) detectStage(workers int, in <-chan *videoFrame, out chan<- *v
 		v.stage(workers, in, out, v.detect)
 		return
 	}
-	st := &Stats{}
-	v.stageStats = append(v.stageStats, st)
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		defer close(out)
+	v.serialStage(out, func(st *Stats) {
 		batch := make([]*videoFrame, 0, maxDetectBatch)
 		ins := make([]detInput, 0, maxDetectBatch)
 		for {
@@ -279,6 +274,19 @@ func (v *videoRun) detectStage(workers int, in <-chan *videoFrame, out chan<- *v
 				}
 			}
 		}
+	})
+}
+
+// serialStage runs body, a stage that works on one goroutine, with Stats of its
+// own, and closes out when body returns.
+func (v *videoRun) serialStage(out chan<- *videoFrame, body func(st *Stats)) {
+	st := &Stats{}
+	v.stageStats = append(v.stageStats, st)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		defer close(out)
+		body(st)
 	}()
 }
 

@@ -187,12 +187,7 @@ type trackedFace struct {
 // trackFrames runs the tracking stage: frames from in, restored to sequence
 // order, go to out once push or the end of the stream lets them.
 func (v *videoRun) trackFrames(in <-chan *videoFrame, out chan<- *videoFrame) {
-	st := &Stats{}
-	v.stageStats = append(v.stageStats, st)
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		defer close(out)
+	v.serialStage(out, func(st *Stats) {
 		ts := newTrackStage(v)
 		order := newReorder()
 		send := func(fs []*videoFrame) bool {
@@ -229,7 +224,7 @@ func (v *videoRun) trackFrames(in <-chan *videoFrame, out chan<- *videoFrame) {
 				}
 			}
 		}
-	}()
+	})
 }
 
 // lerpFace interpolates box and landmarks from a (at 0) to b (at 1).
