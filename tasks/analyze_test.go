@@ -125,7 +125,7 @@ func TestAnalyzeThenMappedSwap(t *testing.T) {
 	if err := store.Create(ctx, an); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Start(ctx, an.ID); err != nil {
+	if _, err := store.Start(ctx, an.ID); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err := h.run(ctx, an)
@@ -161,7 +161,7 @@ func TestAnalyzeThenMappedSwap(t *testing.T) {
 	if err != nil || len(stored.Identities) != 2 || stored.Identities[1].ID != "person-2" || stored.Identities[1].Embedding != "" {
 		t.Fatalf("stored analysis %+v: %v", stored, err)
 	}
-	if err := store.Succeed(ctx, an.ID, out, nil); err != nil {
+	if _, err := store.Succeed(ctx, an.ID, out, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -24,25 +24,16 @@ type BatchEvent struct {
 	CompletedAt *time.Time       `json:"completed_at,omitempty"`
 }
 
-// notifyBatch is Notify's part for an item of a batch (job id has ended): once every
-// item has ended it enqueues the batch's batch.completed webhook. The ended items are
-// counted by the job transition script itself (jobs.Store.BatchEnded), and exactly one
-// caller is granted the claim, however many workers end items at once; the task id
-// (the event's webhook-id, from the batch id) makes a repeated enqueue a no-op too. A
-// claim whose enqueue fails is given back and the error returned, so the job is not
-// marked notified and the reaper's later Notify claims it again.
-func (n *Notifier) notifyBatch(ctx context.Context, id string) error {
-	batchID, err := n.Jobs.BatchOf(ctx, id)
-	if err != nil || batchID == "" {
-		return err
-	}
-	return n.NotifyBatch(ctx, batchID)
-}
-
 // NotifyBatch enqueues batch batchID's batch.completed webhook if every item has ended
-// and no one has claimed the event yet (see notifyBatch). The API calls it too when it
-// shows a batch whose items all ended but that was never marked completed (a worker
-// died between an item's end and its Notify, with no webhook for the reaper to retry).
+// and no one has claimed the event yet. Every item that ends calls it (from
+// Notifier.NotifyEnded). The ended items are counted by the job transition script
+// itself (jobs.Store.BatchEnded), and exactly one caller is granted the claim, however
+// many workers end items at once; the task id (the event's webhook-id, from the batch
+// id) makes a repeated enqueue a no-op too. A claim whose enqueue fails is given back
+// and the error returned, so the item is still owed its own webhook and the reaper's
+// later Notify claims it again. The API calls it too when it shows a batch whose items
+// all ended but that was never marked completed (a worker died between an item's end
+// and its Notify, with no webhook for the reaper to retry).
 func (n *Notifier) NotifyBatch(ctx context.Context, batchID string) error {
 	claimed, err := n.Jobs.BatchEnded(ctx, batchID)
 	if err != nil || !claimed {

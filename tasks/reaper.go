@@ -155,7 +155,7 @@ func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repair
 			}
 		case info.State == asynq.TaskStateArchived:
 			e := errcode.New(errcode.Unavailable, "the workers running this job were lost %d times; try again later", info.Retried+1)
-			if err := r.Jobs.Fail(ctx, id, e); err != nil && !errors.Is(err, jobs.ErrTransition) {
+			if _, err := r.Jobs.Fail(ctx, id, e); err != nil && !errors.Is(err, jobs.ErrTransition) {
 				return err
 			}
 			r.Log.Error("job failed: its task was archived by asynq after lost workers", "job", id)

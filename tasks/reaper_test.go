@@ -30,7 +30,7 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 		if err := store.Create(ctx, &jobs.Job{ID: id, Owner: "o", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Start(ctx, id); err != nil {
+		if _, err := store.Start(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,10 +61,10 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 	if err := store.Create(ctx, hooked); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Start(ctx, "hooked"); err != nil {
+	if _, err := store.Start(ctx, "hooked"); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Succeed(ctx, "hooked", &jobs.Output{Key: "jobs/hooked/output.jpg"}, nil); err != nil {
+	if _, err := store.Succeed(ctx, "hooked", &jobs.Output{Key: "jobs/hooked/output.jpg"}, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -57,17 +57,14 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log := h.Log.With("job", p.JobID)
-	if err := h.Jobs.Start(ctx, p.JobID); err != nil {
+	job, err := h.Jobs.Start(ctx, p.JobID)
+	if err != nil {
 		if errors.Is(err, jobs.ErrTransition) || errcode.Code(err) == errcode.NotFound {
 			// Terminal, canceled or deleted: a re-delivery must not run it again.
 			log.Info("job not runnable, skipping", "reason", err)
 			return nil
 		}
 		return fmt.Errorf("start job %s: %w", p.JobID, err)
-	}
-	job, err := h.Jobs.Get(ctx, p.JobID)
-	if err != nil {
-		return fmt.Errorf("load job %s: %w", p.JobID, err)
 	}
 	log.Info("job running", "attempt", job.Attempts)
 
@@ -89,7 +86,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	defer cancel()
 
 	if runErr == nil && !canceled {
-		err := h.Jobs.Succeed(ctx, job.ID, out, stages)
+		ended, err := h.Jobs.Succeed(ctx, job.ID, out, stages)
 		if err == nil {
 			log.Info("job succeeded", "kind", job.Kind, "stages", stages)
 			h.observe(job, jobs.Succeeded, "", stages)
@@ -98,7 +95,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 					log.Warn("count usage", "err", err)
 				}
 			}
-			h.notify(ctx, log, job.ID)
+			h.notify(ctx, log, ended)
 			return nil
 		}
 		if !errors.Is(err, jobs.ErrTransition) {
@@ -147,11 +144,12 @@ func (h *SwapHandler) fail(ctx context.Context, log *slog.Logger, job *jobs.Job,
 	} else {
 		log.Info("job failed", "code", e.Code, "message", e.Message) // the input is at fault: retrying cannot help
 	}
-	if err := h.Jobs.Fail(ctx, job.ID, e); err != nil {
+	ended, err := h.Jobs.Fail(ctx, job.ID, e)
+	if err != nil {
 		return fmt.Errorf("record failure of job %s: %w", job.ID, err)
 	}
 	h.observe(job, jobs.Failed, e.Code, nil)
-	h.notify(ctx, log, job.ID)
+	h.notify(ctx, log, ended)
 	return fmt.Errorf("%w: %w", runErr, asynq.SkipRetry)
 }
 
@@ -170,11 +168,13 @@ func (h *SwapHandler) observe(job *jobs.Job, status jobs.Status, code string, st
 	}
 }
 
-func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, id string) {
-	if err := h.Notifier.Notify(ctx, id); err != nil {
-		// The job's outcome is recorded; a lost event is logged loudly but does not
-		// turn a finished job into a retried one.
-		log.Error("enqueue webhook", "err", err)
+// notify sends the ended job's webhook (Notifier.NotifyEnded), then waits until the
+// replicas hold the outcome.
+func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, ended *jobs.Job) {
+	if err := h.Notifier.NotifyEnded(ctx, ended); err != nil {
+		// The job's outcome is recorded and it is still owed its webhook (the Reaper
+		// sends it); a failed send does not turn a finished job into a retried one.
+		log.Error("send webhook", "err", err)
 	}
-	h.confirmOutcome(ctx, log, id) // SWAPD_REDIS_MIN_REPLICAS replicas hold the outcome and webhook (durable.go)
+	h.confirmOutcome(ctx, log, ended.ID) // SWAPD_REDIS_MIN_REPLICAS replicas hold the outcome (durable.go)
 }

@@ -48,89 +48,87 @@ func EventType(s jobs.Status) string {
 	return ""
 }
 
-// Notify enqueues the webhook for job id's terminal event, if the job asked for one,
-// then marks the job notified. A job that ended but was never marked (Redis failed in
-// between, the process died) is found by the Reaper, which calls Notify again: the
-// task id (the event's webhook-id) makes a second enqueue a no-op while the first
-// task exists, and a delivered webhook is not enqueued again.
+// Notify sends job id's terminal event, if the job asked for one (see NotifyEnded).
+// The Reaper calls it for a job that ended but is still owed its webhook (Redis failed
+// in between, the process died): every attempt claims the event and finds it
+// delivered after (WebhookHandler.claimDelivery), and the task id is the event's
+// webhook-id, so a second Notify never sends an event twice.
 func (n *Notifier) Notify(ctx context.Context, id string) error {
 	j, err := n.Jobs.Get(ctx, id)
 	if err != nil {
 		return err
 	}
+	return n.NotifyEnded(ctx, j)
+}
+
+// NotifyEnded is Notify for the record j that its caller has just ended (or read):
+// with a DirectDelivery, the first attempt goes out from this process at once and the
+// webhook task is enqueued only if that attempt does not deliver; otherwise the task
+// is enqueued now. Until one or the other is done, the job stays in the store's set of
+// jobs owed a webhook (put there in the same step that ended it), which the Reaper
+// sweeps, so a process that dies in between loses no event.
+func (n *Notifier) NotifyEnded(ctx context.Context, j *jobs.Job) error {
 	typ := EventType(j.Status)
-	if typ != "" {
+	if typ == "" {
+		return nil // not ended (a retried job): nothing to send yet
+	}
+	if j.Batch != "" {
 		// An item of a batch: the last item to end enqueues batch.completed (batchhook.go).
-		if err := n.notifyBatch(ctx, id); err != nil {
+		if err := n.NotifyBatch(ctx, j.Batch); err != nil {
 			return err
 		}
 	}
-	if j.Webhook == nil || j.Webhook.URL == "" || typ == "" || j.Webhook.Status == "delivered" || j.Webhook.Status == "failed" {
-		if typ == "" {
-			return nil // not ended (a retried job): nothing to send yet
-		}
-		return n.Jobs.Notified(ctx, id)
+	if j.Webhook == nil {
+		return nil // never owed one (the store puts only jobs with a webhook in the set)
 	}
-	snapshot, err := (&Notifier{URLExpiry: n.URLExpiry}).Render(ctx, j, typ) // no store: no URLs, no bytes
-	if err != nil {
-		return err
+	if j.Webhook.URL == "" || j.Webhook.Status == "delivered" || j.Webhook.Status == "failed" {
+		return n.Jobs.Notified(ctx, j.ID)
 	}
 	// One event per job and type: the id doubles as the webhook-id receivers dedupe on.
 	// A job retried through the RunPod API ends again, as a new event.
-	eventID := webhook.MessageID(id, typ)
+	eventID := webhook.MessageID(j.ID, typ)
 	if j.Retries > 0 {
-		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", id, j.Retries), typ)
+		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", j.ID, j.Retries), typ)
 	}
-	p := WebhookPayload{JobID: id, EventID: eventID, Type: typ, URL: j.Webhook.URL, Snapshot: snapshot}
+	p := WebhookPayload{JobID: j.ID, EventID: eventID, Type: typ, URL: j.Webhook.URL}
 	if d := n.Direct; d != nil && len(d.Schedule) > 0 {
-		return n.notifyDirect(ctx, d, p, j)
-	}
-	t, err := NewWebhookTask(p, n.MaxRetry)
-	if err != nil {
-		return err
-	}
-	if _, err := n.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue webhook for job %s: %w", id, err)
-	}
-	return n.Jobs.Notified(ctx, id)
-}
-
-// notifyDirect enqueues the webhook task as the schedule's second attempt, due after
-// the schedule's first delay, marks the job notified, and only then starts the first
-// attempt from this process. The scheduled task is what survives: if this process
-// dies, or the attempt fails, the task carries on with the schedule under the same
-// webhook-id. A second Notify of the same event (the reaper, a replica confirmation)
-// finds the task already there and starts no second direct attempt.
-func (n *Notifier) notifyDirect(ctx context.Context, d *DirectDelivery, p WebhookPayload, j *jobs.Job) error {
-	p.Direct = true
-	t, err := NewWebhookTask(p, len(d.Schedule)-1)
-	if err != nil {
-		return err
-	}
-	enqueued := time.Now()
-	_, err = n.Client.EnqueueContext(ctx, t, asynq.ProcessAt(notBefore(enqueued.Add(d.Schedule[0]))))
-	fresh := err == nil
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue webhook for job %s: %w", p.JobID, err)
-	}
-	if err := n.Jobs.Notified(ctx, p.JobID); err != nil {
-		return err
-	}
-	if !fresh {
+		d.start(n, p, j)
 		return nil
 	}
-	// With SWAPD_REDIS_MIN_REPLICAS, the receiver hears of the outcome only once the
-	// replicas hold it and the task: the attempt's delivery claim is confirmed on them
-	// before it sends (claimDelivery), and replication is one ordered stream, so that
-	// confirms the outcome and the task too. Unconfirmed, the task makes the attempt.
-	d.start(n, p, j, enqueued)
-	return nil
+	return n.enqueue(ctx, p, j, time.Time{})
+}
+
+// enqueue enqueues p's webhook task, due at `at` (now if zero), with the event's
+// snapshot from j, then marks the job notified. A task already there (the same event
+// enqueued before) is left as it is.
+func (n *Notifier) enqueue(ctx context.Context, p WebhookPayload, j *jobs.Job, at time.Time) error {
+	snapshot, err := (&Notifier{URLExpiry: n.URLExpiry}).Render(ctx, j, p.Type) // no store: no URLs, no bytes
+	if err != nil {
+		return err
+	}
+	p.Snapshot = snapshot
+	retries := n.MaxRetry
+	if p.Direct {
+		retries-- // the direct attempt was the first
+	}
+	t, err := NewWebhookTask(p, max(retries, 0))
+	if err != nil {
+		return err
+	}
+	var opts []asynq.Option
+	if !at.IsZero() {
+		opts = append(opts, asynq.ProcessAt(at))
+	}
+	if _, err := n.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook for job %s: %w", p.JobID, err)
+	}
+	return n.Jobs.Notified(ctx, p.JobID)
 }
 
 // notBefore returns t rounded up to a whole second. asynq scores a scheduled task by
 // the second it falls in and makes it due once that second begins, so a task
 // scheduled for t itself could be due up to a second early: before a first delay of
-// 300 ms had even begun, or before the direct attempt it backs up was over.
+// 300 ms had even begun.
 func notBefore(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
 		return r.Add(time.Second)
@@ -140,81 +138,90 @@ func notBefore(t time.Time) time.Time {
 
 // DirectDelivery makes a webhook's first attempt from the worker that ended the job,
 // in a goroutine (never in the swap task's slot), at most Concurrency at once, so a
-// job's webhook does not wait for a worker to poll the queue for a second task.
+// job's webhook does not wait for a worker to poll the queue for a task, and a
+// delivered event costs no task at all.
 //
-// Once per webhook-id: the task for the later attempts is already scheduled (Notify),
-// due after the schedule's first delay (up to a second more: see notBefore). The
-// direct attempt and the task never both send, whichever runs first or however long
-// the receiver takes: each claims the event first (claimDelivery), and whoever finds
-// it claimed or delivered sends nothing (the task tries again shortly). The direct
-// attempt waits for a delivery slot until half the first delay has passed since the
-// enqueue (then the task makes the attempt), and gives the receiver as long as any
-// attempt (webhook.DefaultTimeout: an answer cut off sooner would be a delivery the
-// receiver has and swapd retries). On success it marks the event delivered (the task,
-// when it runs, sees the mark and sends nothing) and deletes the task; on failure it
-// gives the claim back and leaves the task to the schedule, except that a receiver
-// the SSRF guard refuses has its task run at once (which fails it for good, as any
-// refused attempt does).
+// Once per webhook-id: every attempt, direct or task, claims the event first
+// (claimDelivery), and whoever finds it claimed or delivered sends nothing. The
+// direct attempt waits for a delivery slot until half the schedule's first delay has
+// passed (then it hands the attempt to a task due at once), and gives the receiver
+// as long as any attempt (webhook.DefaultTimeout: an answer cut off sooner would be a
+// delivery the receiver has and swapd retries). On success it marks the event
+// delivered, which also clears the job from the set of jobs owed a webhook; on
+// failure it gives the claim back and enqueues the task for the schedule's second
+// attempt, due after the first delay (at once for a receiver the SSRF guard refuses,
+// which fails it for good, as any refused attempt does). If this process dies
+// meanwhile, the job is still owed its webhook and the Reaper sends it.
 type DirectDelivery struct {
-	Handler   *WebhookHandler  // renders, signs, delivers; its Jobs, Client, Secret, Log, Metrics
-	Inspector *asynq.Inspector // deletes (or runs) the scheduled task
-	Schedule  []time.Duration  // the webhook schedule; Schedule[0] is the scheduled task's delay
+	Handler  *WebhookHandler // renders, signs, delivers; its Jobs, Client, Secret, Log, Metrics
+	Schedule []time.Duration // the webhook schedule; Schedule[0] is the wait before the second attempt
 
 	slots chan struct{}
 	wg    sync.WaitGroup
 }
 
 // NewDirectDelivery returns a DirectDelivery making up to concurrency attempts at once.
-func NewDirectDelivery(h *WebhookHandler, in *asynq.Inspector, schedule []time.Duration, concurrency int) *DirectDelivery {
-	return &DirectDelivery{Handler: h, Inspector: in, Schedule: schedule, slots: make(chan struct{}, max(concurrency, 1))}
+func NewDirectDelivery(h *WebhookHandler, schedule []time.Duration, concurrency int) *DirectDelivery {
+	return &DirectDelivery{Handler: h, Schedule: schedule, slots: make(chan struct{}, max(concurrency, 1))}
 }
 
 // Wait waits for the direct attempts in flight (at shutdown; each ends by its deadline).
 func (d *DirectDelivery) Wait() { d.wg.Wait() }
 
-func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job, enqueued time.Time) {
+func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.attempt(n, p, j, enqueued.Add(d.Schedule[0]/2))
+		d.attempt(n, p, j, time.Now().Add(d.Schedule[0]/2))
 	}()
 }
 
-// attempt makes the direct attempt for p, rendering its body from j (the record Notify
-// read, which ended and whose webhook was not sent), if it gets a delivery slot by
-// slotBy.
+// attempt makes the direct attempt for p, rendering its body from j (the ended
+// record), if it gets a delivery slot by slotBy, and enqueues the event's task unless
+// the receiver got it.
 func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slotBy time.Time) {
 	h := d.Handler
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
+	// Recording the outcome, or handing the event to a task, must not be cut short by
+	// the attempt's deadline.
+	rctx, rcancel := context.WithTimeout(context.Background(), jobs.DeliveredMarkWindow+10*time.Second)
+	defer rcancel()
+	handOff := func(at time.Time, why string, err error) {
+		log.Debug("the webhook task makes the next attempt", "why", why, "err", err)
+		if err := n.enqueue(rctx, p, j, at); err != nil {
+			// The job is still owed its webhook: the Reaper enqueues it.
+			log.Warn("enqueue webhook task after the direct attempt", "err", err)
+		}
+	}
 	wait, cancelWait := context.WithDeadline(context.Background(), slotBy)
 	defer cancelWait()
-	select {
-	case <-wait.Done():
-		log.Debug("no slot for the direct webhook attempt in time; the scheduled task makes it")
-		return
-	default:
-	}
 	select {
 	case d.slots <- struct{}{}:
 		defer func() { <-d.slots }()
 	case <-wait.Done():
-		log.Debug("no slot for the direct webhook attempt in time; the scheduled task makes it")
+		handOff(time.Time{}, "no delivery slot in time", nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), webhook.DefaultTimeout)
 	defer cancel()
-	// Recording the outcome must not be cut short by the attempt's deadline.
-	rctx, rcancel := context.WithTimeout(context.Background(), jobs.DeliveredMarkWindow+10*time.Second)
-	defer rcancel()
 	token, err := h.claimDelivery(ctx, log, p)
+	if errors.Is(err, errAlreadyDelivered) {
+		if err := n.Jobs.Notified(rctx, p.JobID); err != nil {
+			log.Debug("mark notified", "err", err)
+		}
+		return
+	}
 	if err != nil {
-		log.Debug("no direct webhook attempt; the scheduled task makes it", "err", err)
+		// Claimed by another attempt (the task looks again shortly), or not taken or
+		// confirmed on the replicas: the task's attempt.
+		handOff(time.Time{}, "not claimed", err)
 		return
 	}
 	body, err := n.Render(ctx, j, p.Type)
 	if err != nil {
 		h.releaseDelivery(rctx, log, p, token)
-		return // the scheduled task renders it again
+		handOff(time.Time{}, "render", err)
+		return
 	}
 	t0 := time.Now()
 	status, err := webhook.Deliver(ctx, h.Client, p.URL, p.EventID, body, h.Secret)
@@ -223,23 +230,21 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slo
 		h.releaseDelivery(rctx, log, p, token)
 		h.Metrics.WebhookAttempt(metrics.WebhookFailedRetrying, took)
 		log.Warn("webhook attempt failed", "attempt", 1, "direct", true, "err", err)
+		p.Direct = true
+		at := notBefore(time.Now().Add(d.Schedule[0]))
 		if errors.Is(err, netguard.ErrBlocked) {
-			// Refused at dial time on every attempt: let the task fail it for good now.
-			if err := d.Inspector.RunTask(QueueWebhooks, p.EventID); err != nil {
-				log.Debug("run the webhook task now", "err", err)
-			}
+			at = time.Time{} // refused at dial time on every attempt: the task fails it for good now
 		}
+		handOff(at, "attempt failed", err)
 		return
 	}
 	h.Metrics.WebhookAttempt(metrics.WebhookDelivered, took)
 	log.Info("webhook delivered", "status", status, "path", "direct")
 	if err := h.markDelivered(rctx, p); err != nil {
+		// The claim keeps other attempts away meanwhile; the job is still owed its
+		// webhook where the mark was lost, and the Reaper's attempt will find the mark
+		// or, past the claim, send it again (a receiver dedupes on webhook-id).
 		log.Warn("webhook delivered, but its mark is not confirmed on a replica (written where Redis took it)", "err", err)
-		return
-	}
-	if err := d.Inspector.DeleteTask(QueueWebhooks, p.EventID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-		// It will run, find the mark and send nothing.
-		log.Debug("delete the delivered webhook's scheduled task", "err", err)
 	}
 }
 

@@ -1,24 +1,27 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/pkg/jobs"
 	"github.com/swapd/swapd/tasks"
 )
 
 // stateReceiver is a webhook receiver that, while it holds each request, asks asynq
-// what state the event's webhook task is in: "scheduled" means the delivery came from
-// the worker directly (the task is still waiting for its first retry), "active" means
-// the task itself is making it.
+// what state the event's webhook task is in: "absent" means the delivery came from the
+// worker directly (no task exists until that attempt fails), "active" means the task
+// itself is making it.
 type stateReceiver struct {
 	mu       sync.Mutex
 	statuses []int // answers, in order; the last one repeats
@@ -89,16 +92,16 @@ func inspector(t *testing.T) *asynq.Inspector {
 }
 
 // TestWebhookFirstAttemptDirect: the worker that ends a job makes the webhook's first
-// attempt itself, while the webhook task waits scheduled for the first retry; once
-// delivered, the job says so and the task is gone, never run.
+// attempt itself, before any webhook task exists; once delivered, the job says so, no
+// task is ever enqueued, and the job is no longer owed a webhook.
 func TestWebhookFirstAttemptDirect(t *testing.T) {
 	in := inspector(t)
 	rec, hook := newStateReceiver(t, in, 200)
 	var c created
 	st.postJSON(t, "/v1/jobs", map[string]any{"kind": "probe", "webhook": map[string]string{"url": hook}}, &c)
 	got := rec.wait(t, 1)
-	if got[0].state != "scheduled" {
-		t.Fatalf("the first delivery came while the webhook task was %q; want it still scheduled (a direct attempt)", got[0].state)
+	if got[0].state != "absent" {
+		t.Fatalf("the first delivery came while the webhook task was %q; want no task (a direct attempt)", got[0].state)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -108,7 +111,7 @@ func TestWebhookFirstAttemptDirect(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after a direct delivery: job %s webhook %+v, task lookup %v; want delivered and the task deleted", j.Status, j.Webhook, err)
+			t.Fatalf("after a direct delivery: job %s webhook %+v, task lookup %v; want delivered and no task", j.Status, j.Webhook, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -116,18 +119,34 @@ func TestWebhookFirstAttemptDirect(t *testing.T) {
 	if got := rec.wait(t, 1); len(got) != 1 {
 		t.Fatalf("%d deliveries after a successful direct attempt, want 1: %+v", len(got), got)
 	}
+	if _, err := in.GetTaskInfo(tasks.QueueWebhooks, got[0].id); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Fatalf("a webhook task appeared after the direct delivery: %v", err)
+	}
+	opt, err := redis.ParseURL(st.env["SWAPD_REDIS_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	owed, err := jobs.NewStore(rdb, 0).UnnotifiedSince(context.Background(), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(owed, c.ID) {
+		t.Fatalf("job %s is still owed a webhook after its direct delivery (the reaper would send it again)", c.ID)
+	}
 }
 
-// TestWebhookDirectAttemptFailsThenScheduled: a failed direct attempt leaves the
-// scheduled task to retry on the schedule, under the same webhook-id, once.
-func TestWebhookDirectAttemptFailsThenScheduled(t *testing.T) {
+// TestWebhookDirectAttemptFailsThenTask: a failed direct attempt enqueues the webhook
+// task, which retries on the schedule under the same webhook-id, once.
+func TestWebhookDirectAttemptFailsThenTask(t *testing.T) {
 	in := inspector(t)
 	rec, hook := newStateReceiver(t, in, 503, 200)
 	var c created
 	st.postJSON(t, "/v1/jobs", map[string]any{"kind": "probe", "webhook": map[string]string{"url": hook}}, &c)
 	got := rec.wait(t, 2)
-	if got[0].state != "scheduled" {
-		t.Errorf("first (failed) delivery while the task was %q; want scheduled (direct)", got[0].state)
+	if got[0].state != "absent" {
+		t.Errorf("first (failed) delivery while the task was %q; want no task yet (direct)", got[0].state)
 	}
 	if got[1].state != "active" {
 		t.Errorf("second delivery while the task was %q; want active (the task's own attempt)", got[1].state)

@@ -222,8 +222,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	if direct && len(schedule) > 0 {
 		// The first attempt goes straight from the worker that ended the job; the
-		// task, scheduled for the first retry, makes the others (tasks.DirectDelivery).
-		notifier.Direct = tasks.NewDirectDelivery(webhooks, inspector, schedule, webhookConcurrency)
+		// task, enqueued only when that attempt does not deliver, makes the others (tasks.DirectDelivery).
+		notifier.Direct = tasks.NewDirectDelivery(webhooks, schedule, webhookConcurrency)
 		defer notifier.Direct.Wait()
 	}
 

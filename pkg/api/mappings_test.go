@@ -93,7 +93,7 @@ func b64in(b []byte) map[string]string {
 func succeedAnalysis(t *testing.T, store *jobs.Store, id string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := store.Start(ctx, id); err != nil {
+	if _, err := store.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	f0, f1 := 0, 1
@@ -103,7 +103,7 @@ func succeedAnalysis(t *testing.T, store *jobs.Store, id string) {
 			Identities: []jobs.Identity{{ID: "person-1", Face: &f0, Frames: 1, Tracks: 1},
 				{ID: "person-2", Face: &f1, Frames: 1, Tracks: 1}}},
 		Embeddings: map[string]string{"person-1": jobs.EncodeEmbedding([]float32{1, 0}), "person-2": jobs.EncodeEmbedding([]float32{0, 1})}}
-	if err := store.Succeed(ctx, id, out, nil); err != nil {
+	if _, err := store.Succeed(ctx, id, out, nil); err != nil {
 		t.Fatal(err)
 	}
 }

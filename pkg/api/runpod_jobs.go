@@ -331,7 +331,7 @@ func handleRunPodRetry(d *Deps) http.Handler {
 			if e == nil {
 				e = errcode.New(errcode.Internal, "the job failed")
 			}
-			_ = d.Jobs.Fail(context.WithoutCancel(ctx), j.ID, e)
+			_, _ = d.Jobs.Fail(context.WithoutCancel(ctx), j.ID, e)
 			writeRunPodError(w, d, err)
 			return
 		}

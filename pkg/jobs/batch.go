@@ -174,18 +174,6 @@ func (s *Store) BatchCounts(ctx context.Context, id string) (c BatchCounts, ende
 	return c, int(card.Val()), nil
 }
 
-// BatchOf returns the batch job id is an item of, or "".
-func (s *Store) BatchOf(ctx context.Context, id string) (string, error) {
-	b, err := s.rdb.HGet(ctx, key(id), "batch").Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("batch of job %s: %w", id, err)
-	}
-	return b, nil
-}
-
 // BatchEnded reports whether the caller is the one to announce the batch's end: true
 // exactly once, to the first caller after every item has ended (completed_at is set in
 // the same step, so concurrent callers on several workers cannot both get true). It

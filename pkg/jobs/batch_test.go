@@ -35,8 +35,8 @@ func TestBatchEndsOnce(t *testing.T) {
 		if err := s.CreateItem(ctx, b.ID, j, 0); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.BatchOf(ctx, j.ID); got != b.ID {
-			t.Fatalf("BatchOf(%s) = %q", j.ID, got)
+		if got, _ := s.Get(ctx, j.ID); got == nil || got.Batch != b.ID {
+			t.Fatalf("Get(%s).Batch = %+v", j.ID, got)
 		}
 	}
 	// Not every item has ended: no claim.
@@ -52,14 +52,14 @@ func TestBatchEndsOnce(t *testing.T) {
 			defer wg.Done()
 			switch i % 4 {
 			case 0:
-				_ = s.Start(ctx, id)
-				_ = s.Succeed(ctx, id, &jobs.Output{Key: "k"}, nil)
+				_, _ = s.Start(ctx, id)
+				_, _ = s.Succeed(ctx, id, &jobs.Output{Key: "k"}, nil)
 			case 1:
-				_ = s.Fail(ctx, id, errcode.New(errcode.NoFaceInTarget, "none"))
+				_, _ = s.Fail(ctx, id, errcode.New(errcode.NoFaceInTarget, "none"))
 			case 2:
 				_, _ = s.Cancel(ctx, id)
 			case 3:
-				_ = s.Start(ctx, id)
+				_, _ = s.Start(ctx, id)
 				_, _ = s.Cancel(ctx, id)
 			}
 			// Every item's Notify asks, some twice (a reaper's second Notify).
@@ -139,8 +139,8 @@ func TestPlainJobHasNoBatch(t *testing.T) {
 	if _, err := s.Cancel(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := s.BatchOf(ctx, j.ID); err != nil || b != "" {
-		t.Fatalf("BatchOf = %q, %v", b, err)
+	if got, err := s.Get(ctx, j.ID); err != nil || got.Batch != "" {
+		t.Fatalf("Get(%s).Batch = %+v, %v", j.ID, got, err)
 	}
 	if keys := rdb.Keys(ctx, "swapd:batch:*").Val(); len(keys) != 0 {
 		t.Fatalf("batch keys %v after a plain job ended", keys)

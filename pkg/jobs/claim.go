@@ -109,13 +109,15 @@ var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
-// MarkDelivered records that the receiver has event eventID of job (or batch) jobID:
-// the event's mark, whoever held its claim, and the job record's webhook_status (see
-// SetWebhookStatus; nothing when there is no record). It does not wait for replicas:
-// the caller confirms.
+// MarkDelivered records that the receiver has event eventID of job (or batch) jobID,
+// in one step: the event's mark, whoever held its claim; the job record's
+// webhook_status (see SetWebhookStatus; nothing when there is no record); and the job
+// is no longer owed a webhook (Notified). It does not wait for replicas: the caller
+// confirms.
 func (s *Store) MarkDelivered(ctx context.Context, jobID, eventID string) error {
-	if err := s.rdb.Set(ctx, hookKey(eventID), "delivered", DeliveredMarkTTL).Err(); err != nil {
+	err := webhookScript.Run(ctx, s.rdb, []string{key(jobID), hookKey(eventID), notifyKey}, "delivered", jobID, DeliveredMarkTTL.Milliseconds()).Err()
+	if err != nil {
 		return fmt.Errorf("mark webhook %s delivered: %w", eventID, err)
 	}
-	return s.SetWebhookStatus(ctx, jobID, "delivered")
+	return nil
 }

@@ -50,7 +50,7 @@ func TestWithdraw(t *testing.T) {
 	}
 
 	started := submit("r1", "key-r")
-	if err := s.Start(ctx, "r1"); err != nil {
+	if _, err := s.Start(ctx, "r1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Withdraw(ctx, started, "key-r"); err != nil {

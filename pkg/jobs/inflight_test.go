@@ -56,13 +56,13 @@ func TestCreateWithinInFlight(t *testing.T) {
 		}
 	}
 	// Running still counts; succeeding frees a place.
-	if err := s.Start(ctx, live[0]); err != nil {
+	if _, err := s.Start(ctx, live[0]); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateWithin(ctx, job("d1"), 3); errcode.Code(err) != errcode.QuotaExceeded {
 		t.Fatalf("a running job did not count: %v", err)
 	}
-	if err := s.Fail(ctx, live[0], errcode.New(errcode.NoFaceInTarget, "x")); err != nil {
+	if _, err := s.Fail(ctx, live[0], errcode.New(errcode.NoFaceInTarget, "x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateWithin(ctx, job("d1"), 3); err != nil {

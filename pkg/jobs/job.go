@@ -173,6 +173,7 @@ type Job struct {
 	TTL         time.Duration `json:"-"` // how long the record is kept once terminal; 0 = the store's default
 	LowPriority bool          `json:"-"` // RunPod policy.lowPriority, recorded only
 	Retries     int           `json:"-"` // times a client retried the failed job (Store.Retry)
+	Batch       string        `json:"-"` // the batch the job is an item of, or ""
 	// Queue is the asynq queue of the job's task when it needs a worker profile
 	// (profiles.go); "" is its owner's lane, which every worker serves.
 	Queue string `json:"-"`

@@ -139,7 +139,7 @@ func TestAnalysisRecord(t *testing.T) {
 	if err := s.Create(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(ctx, j.ID); err != nil {
+	if _, err := s.Start(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	emb := jobs.EncodeEmbedding([]float32{1, 0})
@@ -148,7 +148,7 @@ func TestAnalysisRecord(t *testing.T) {
 			Faces:      []jobs.AnalyzedFace{{Index: 0, Identity: "person-1", Thumbnail: jobs.Thumbnail{Key: jobs.ThumbnailKey(j.ID, "face-0"), Width: 10, Height: 12}}},
 			Identities: []jobs.Identity{{ID: "person-1", Face: face(0), Frames: 1, Tracks: 1, Thumbnail: jobs.Thumbnail{Key: jobs.ThumbnailKey(j.ID, "person-1"), Width: 10, Height: 12}}}},
 		Embeddings: map[string]string{"person-1": emb}}
-	if err := s.Succeed(ctx, j.ID, out, nil); err != nil {
+	if _, err := s.Succeed(ctx, j.ID, out, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, j.ID)

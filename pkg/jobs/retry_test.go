@@ -26,8 +26,8 @@ func TestPerJobFieldsRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v", got)
 	}
 	// The terminal transition keeps the record for the job's own TTL, not the store's hour.
-	_ = s.Start(ctx, "rp-1")
-	if err := s.Succeed(ctx, "rp-1", nil, nil); err != nil {
+	_, _ = s.Start(ctx, "rp-1")
+	if _, err := s.Succeed(ctx, "rp-1", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if ttl, _ := s.TTL(ctx, "rp-1"); ttl <= 80*time.Second || ttl > 90*time.Second {
@@ -48,9 +48,9 @@ func TestRetryFailedJob(t *testing.T) {
 	if err := s.Retry(ctx, "rp-3"); !errors.Is(err, jobs.ErrTransition) {
 		t.Fatalf("retry of a queued job: %v", err)
 	}
-	_ = s.Start(ctx, "rp-3")
+	_, _ = s.Start(ctx, "rp-3")
 	_ = s.SetProgress(ctx, "rp-3", jobs.Progress{Done: 1, Total: 5})
-	if err := s.Fail(ctx, "rp-3", errcode.New(errcode.NoFaceInSource, "none")); err != nil {
+	if _, err := s.Fail(ctx, "rp-3", errcode.New(errcode.NoFaceInSource, "none")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Retry(ctx, "rp-3"); err != nil {
@@ -64,7 +64,7 @@ func TestRetryFailedJob(t *testing.T) {
 	if ttl, _ := s.TTL(ctx, "rp-3"); ttl != -1 {
 		t.Fatalf("a retried (live) record expires in %v", ttl)
 	}
-	_ = s.Start(ctx, "rp-3")
+	_, _ = s.Start(ctx, "rp-3")
 	if j, _ = s.Get(ctx, "rp-3"); j.Attempts != 2 || j.Status != jobs.Running {
 		t.Fatalf("second run: %+v", j)
 	}
@@ -81,7 +81,7 @@ func TestCancelQueuedOnly(t *testing.T) {
 	s, _ := newStore(t)
 	_ = s.Create(ctx, newJob("rp-4"))
 	_ = s.Create(ctx, newJob("rp-5"))
-	_ = s.Start(ctx, "rp-5")
+	_, _ = s.Start(ctx, "rp-5")
 	if err := s.CancelQueued(ctx, "rp-4"); err != nil {
 		t.Fatal(err)
 	}

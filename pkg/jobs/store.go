@@ -216,6 +216,7 @@ func decode(id string, m map[string]string) (*Job, error) {
 		j.TTL = time.Duration(secs) * time.Second
 	}
 	j.Retries, _ = strconv.Atoi(m["retries"])
+	j.Batch = m["batch"]
 	j.CreatedAt = parseTime(m["created_at"])
 	j.StartedAt = optTime(m["started_at"])
 	j.FinishedAt = optTime(m["finished_at"])
@@ -257,7 +258,10 @@ func optTime(s string) *time.Time {
 // record when `to` is terminal: after the job's own "ttl" field (seconds) when it has
 // one, else after the store's (ARGV[3]); but while its webhook is pending, not before
 // the webhook horizon (ARGV[6], seconds) either. "expire_at" keeps when the record's
-// own TTL ends, for SetWebhookStatus. It returns the job's status before.
+// own TTL ends, for SetWebhookStatus. A job that never reported progress (a probe)
+// is 1/1 done when it succeeds. It returns the job's status before and, when ARGV[7] is
+// "1", the whole record after the change (so the worker that starts or ends a job
+// needs no second round trip to read it).
 var transitionScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
@@ -281,7 +285,10 @@ end
 if tonumber(ARGV[3]) > 0 and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then
   redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[5])
 end
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+if ARGV[2] == 'succeeded' and redis.call('HGET', KEYS[1], 'progress_total') == '0' then
+  redis.call('HSET', KEYS[1], 'progress_done', 1, 'progress_total', 1)
+end
 if ARGV[2] == 'succeeded' or ARGV[2] == 'failed' or ARGV[2] == 'canceled' then
   local owner = redis.call('HGET', KEYS[1], 'owner')
   if owner then redis.call('ZREM', 'swapd:owner:' .. owner .. ':live', ARGV[5]) end
@@ -299,6 +306,7 @@ if tonumber(ARGV[3]) > 0 then
   local up = redis.call('HGET', KEYS[1], 'uploads')
   if up then redis.call('HSET', 'swapd:expiring:uploads', ARGV[5], up) end
 end
+if ARGV[7] == '1' then return {1, cur, redis.call('HGETALL', KEYS[1])} end
 return {1, cur}`)
 
 type change struct {
@@ -306,9 +314,17 @@ type change struct {
 	to         Status
 	newAttempt bool
 	fields     []any
+	record     bool // return the record after the change
 }
 
 func (s *Store) transition(ctx context.Context, id string, c change) (Status, error) {
+	st, _, err := s.transitionRecord(ctx, id, c)
+	return st, err
+}
+
+// transitionRecord is transition returning, when c.record is set, the job as the
+// change left it.
+func (s *Store) transitionRecord(ctx context.Context, id string, c change) (Status, *Job, error) {
 	from := make([]string, len(c.from))
 	for i, st := range c.from {
 		from[i] = string(st)
@@ -322,30 +338,46 @@ func (s *Store) transition(ctx context.Context, id string, c change) (Status, er
 	if c.newAttempt {
 		newAttempt = "1"
 	}
-	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id, horizon}, c.fields...)
+	record := "0"
+	if c.record {
+		record = "1"
+	}
+	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id, horizon, record}, c.fields...)
 	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey, queuedKey, notifyKey}, args...).Slice()
 	if err != nil {
-		return "", fmt.Errorf("job %s -> %s: %w", id, c.to, err)
+		return "", nil, fmt.Errorf("job %s -> %s: %w", id, c.to, err)
 	}
 	ok, _ := res[0].(int64)
 	cur, _ := res[1].(string)
 	if cur == "" {
-		return "", errcode.New(errcode.NotFound, "no job with id %q", id)
+		return "", nil, errcode.New(errcode.NotFound, "no job with id %q", id)
 	}
 	if ok != 1 {
-		return Status(cur), &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
+		return Status(cur), nil, &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
 	}
-	return Status(cur), nil
+	if !c.record || len(res) < 3 {
+		return Status(cur), nil, nil
+	}
+	flat, _ := res[2].([]any)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		m[k] = v
+	}
+	j, err := decode(id, m)
+	return Status(cur), j, err
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
-// Start marks a job running and counts an attempt. A job that is already running is a
-// re-delivery (a worker died or shut down) and may start again; a terminal job may not.
-func (s *Store) Start(ctx context.Context, id string) error {
-	_, err := s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Running, newAttempt: true,
-		fields: []any{"started_at", now()}})
-	return err
+// Start marks a job running, counts an attempt and returns the record as it now is.
+// A job that is already running is a re-delivery (a worker died or shut down) and may
+// start again; a terminal job may not.
+func (s *Store) Start(ctx context.Context, id string) (*Job, error) {
+	_, j, err := s.transitionRecord(ctx, id, change{from: []Status{Queued, Running}, to: Running, newAttempt: true,
+		fields: []any{"started_at", now()}, record: true})
+	return j, err
 }
 
 // SetProgress records progress of a running job; it is a no-op error for others.
@@ -355,9 +387,9 @@ func (s *Store) SetProgress(ctx context.Context, id string, p Progress) error {
 	return err
 }
 
-// Succeed marks a running job succeeded with its output.
-// A probe job succeeds with no output.
-func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[string]float64) error {
+// Succeed marks a running job succeeded with its output, and returns the ended record
+// (for its webhook). A probe job succeeds with no output.
+func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[string]float64) (*Job, error) {
 	st, _ := json.Marshal(stages)
 	fields := []any{"stages", st, "finished_at", now()}
 	if out != nil {
@@ -369,16 +401,17 @@ func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[
 			fields = append(fields, "embeddings", e)
 		}
 	}
-	_, err := s.transition(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields})
-	return err
+	_, j, err := s.transitionRecord(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields, record: true})
+	return j, err
 }
 
-// Fail marks a queued or running job failed with a client-facing error.
-func (s *Store) Fail(ctx context.Context, id string, e *errcode.Error) error {
+// Fail marks a queued or running job failed with a client-facing error, and returns
+// the ended record (for its webhook).
+func (s *Store) Fail(ctx context.Context, id string, e *errcode.Error) (*Job, error) {
 	b, _ := json.Marshal(e)
-	_, err := s.transition(ctx, id, change{from: []Status{Queued, Running}, to: Failed,
-		fields: []any{"error", b, "finished_at", now()}})
-	return err
+	_, j, err := s.transitionRecord(ctx, id, change{from: []Status{Queued, Running}, to: Failed,
+		fields: []any{"error", b, "finished_at", now()}, record: true})
+	return j, err
 }
 
 // Requeue returns a running job to queued after a transient failure; asynq will
@@ -451,8 +484,14 @@ func (s *Store) SetWebhookStatus(ctx context.Context, id, status string) error {
 }
 
 // webhookScript shortens the expiry only of an ended record (a job retried since is
-// live again and has none) and never lengthens it.
+// live again and has none) and never lengthens it. Called by MarkDelivered, it first
+// writes the event's delivered mark (KEYS[2], for ARGV[3] ms) and drops the job from
+// the set of jobs owed a webhook (KEYS[3]).
 var webhookScript = redis.NewScript(`
+if #KEYS > 1 then
+  redis.call('SET', KEYS[2], 'delivered', 'PX', ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[2])
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1])
 if ARGV[1] ~= 'delivered' and ARGV[1] ~= 'failed' then return 0 end

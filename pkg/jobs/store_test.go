@@ -47,13 +47,13 @@ func TestLifecycle(t *testing.T) {
 	if j.Status != jobs.Queued || j.Options.FaceSelector != "many" || *j.Options.MaskBlur != 0.2 || j.Webhook.Status != "pending" {
 		t.Fatalf("round trip lost data: %+v", j)
 	}
-	if err := s.Start(ctx, "j1"); err != nil {
+	if _, err := s.Start(ctx, "j1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetProgress(ctx, "j1", jobs.Progress{Done: 2, Total: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Succeed(ctx, "j1", &jobs.Output{Key: "jobs/j1/output.jpg", ContentType: "image/jpeg", Size: 99, Faces: 1}, map[string]float64{"swap": 0.5}); err != nil {
+	if _, err := s.Succeed(ctx, "j1", &jobs.Output{Key: "jobs/j1/output.jpg", ContentType: "image/jpeg", Size: 99, Faces: 1}, map[string]float64{"swap": 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	j, _ = s.Get(ctx, "j1")
@@ -64,7 +64,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("terminal record TTL = %v, want (0, 1h]", ttl)
 	}
 	// A re-delivered task must not run a finished job again.
-	err = s.Start(ctx, "j1")
+	_, err = s.Start(ctx, "j1")
 	var te *jobs.TransitionError
 	if !errors.As(err, &te) || te.Current != jobs.Succeeded {
 		t.Fatalf("start of succeeded job: %v", err)
@@ -79,14 +79,14 @@ func TestRedeliveryCountsAttempts(t *testing.T) {
 	s, _ := newStore(t)
 	_ = s.Create(ctx, newJob("j2"))
 	for i := 0; i < 2; i++ {
-		if err := s.Start(ctx, "j2"); err != nil {
+		if _, err := s.Start(ctx, "j2"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := s.Requeue(ctx, "j2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(ctx, "j2"); err != nil {
+	if _, err := s.Start(ctx, "j2"); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := s.Get(ctx, "j2")
@@ -102,15 +102,15 @@ func TestCancelStopsEverything(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	_ = s.Create(ctx, newJob("j3"))
-	_ = s.Start(ctx, "j3")
+	_, _ = s.Start(ctx, "j3")
 	prev, err := s.Cancel(ctx, "j3")
 	if err != nil || prev != jobs.Running {
 		t.Fatalf("cancel: %v, %v", prev, err)
 	}
-	if err := s.Succeed(ctx, "j3", nil, nil); !errors.Is(err, jobs.ErrTransition) {
+	if _, err := s.Succeed(ctx, "j3", nil, nil); !errors.Is(err, jobs.ErrTransition) {
 		t.Fatalf("success after cancel: %v", err)
 	}
-	if err := s.Fail(ctx, "j3", errcode.New(errcode.Internal, "x")); !errors.Is(err, jobs.ErrTransition) {
+	if _, err := s.Fail(ctx, "j3", errcode.New(errcode.Internal, "x")); !errors.Is(err, jobs.ErrTransition) {
 		t.Fatalf("fail after cancel: %v", err)
 	}
 	if err := s.SetProgress(ctx, "j3", jobs.Progress{Done: 1, Total: 2}); !errors.Is(err, jobs.ErrTransition) {
@@ -125,8 +125,8 @@ func TestFailRecordsError(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	_ = s.Create(ctx, newJob("j4"))
-	_ = s.Start(ctx, "j4")
-	if err := s.Fail(ctx, "j4", errcode.New(errcode.NoFaceInSource, "no face")); err != nil {
+	_, _ = s.Start(ctx, "j4")
+	if _, err := s.Fail(ctx, "j4", errcode.New(errcode.NoFaceInSource, "no face")); err != nil {
 		t.Fatal(err)
 	}
 	j, _ := s.Get(ctx, "j4")
@@ -141,7 +141,7 @@ func TestMissingJob(t *testing.T) {
 	if _, err := s.Get(ctx, "nope"); errcode.Code(err) != errcode.NotFound {
 		t.Fatalf("get: %v", err)
 	}
-	if err := s.Start(ctx, "nope"); errcode.Code(err) != errcode.NotFound {
+	if _, err := s.Start(ctx, "nope"); errcode.Code(err) != errcode.NotFound {
 		t.Fatalf("start: %v", err)
 	}
 	// A late webhook status update must not create a record without a status.
@@ -150,5 +150,58 @@ func TestMissingJob(t *testing.T) {
 	}
 	if n, _ := rdb.Exists(ctx, "swapd:job:nope").Result(); n != 0 {
 		t.Fatal("SetWebhookStatus resurrected a deleted job")
+	}
+}
+
+// Start, Succeed and Fail return the record as the change left it, so the worker needs
+// no second read; an ended job with a webhook is owed it until MarkDelivered.
+func TestTransitionsReturnTheRecord(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	for _, id := range []string{"r1", "r2"} {
+		if err := s.Create(ctx, newJob(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := s.Start(ctx, "r1")
+	if err != nil || j == nil || j.ID != "r1" || j.Status != jobs.Running || j.Attempts != 1 || j.StartedAt == nil || j.Options.FaceSelector != "many" {
+		t.Fatalf("Start returned %+v, %v", j, err)
+	}
+	j, err = s.Succeed(ctx, "r1", nil, map[string]float64{"wait_slot": 0.001})
+	if err != nil || j.Status != jobs.Succeeded || j.FinishedAt == nil || j.Webhook == nil || j.Webhook.Status != "pending" || j.Stages["wait_slot"] != 0.001 {
+		t.Fatalf("Succeed returned %+v, %v", j, err)
+	}
+	// A job that never reported progress (a probe) is done when it succeeds.
+	if j.Progress != (jobs.Progress{Done: 1, Total: 1}) {
+		t.Fatalf("progress after success without any: %+v, want 1/1", j.Progress)
+	}
+	if _, err := s.Start(ctx, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetProgress(ctx, "r2", jobs.Progress{Done: 3, Total: 9}); err != nil {
+		t.Fatal(err)
+	}
+	j, err = s.Fail(ctx, "r2", errcode.New(errcode.NoFaceInTarget, "no face"))
+	if err != nil || j.Status != jobs.Failed || j.Error == nil || j.Error.Code != errcode.NoFaceInTarget || j.Progress != (jobs.Progress{Done: 3, Total: 9}) {
+		t.Fatalf("Fail returned %+v, %v", j, err)
+	}
+	owed := func() []string {
+		ids, err := s.UnnotifiedSince(ctx, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := owed(); len(got) != 2 {
+		t.Fatalf("jobs owed a webhook: %v, want r1 and r2", got)
+	}
+	if err := s.MarkDelivered(ctx, "r1", "msg_r1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := owed(); len(got) != 1 || got[0] != "r2" {
+		t.Fatalf("jobs owed a webhook after r1's delivery: %v, want r2", got)
+	}
+	if j, _ := s.Get(ctx, "r1"); j.Webhook.Status != "delivered" {
+		t.Fatalf("r1's webhook %+v after MarkDelivered", j.Webhook)
 	}
 }

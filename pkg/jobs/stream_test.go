@@ -31,7 +31,7 @@ func TestTakeStreamHandsProgressOutOnce(t *testing.T) {
 		}
 	}
 	take(false, jobs.Progress{}) // queued, no progress: nothing to hand out
-	if err := s.Start(ctx, j.ID); err != nil {
+	if _, err := s.Start(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	take(false, jobs.Progress{})
@@ -64,7 +64,7 @@ func TestTakeStreamHandsProgressOutOnce(t *testing.T) {
 	}
 
 	// The last report of an ended job is handed out once, then never again.
-	if err := s.Fail(ctx, j.ID, errcode.New(errcode.Internal, "boom")); err != nil {
+	if _, err := s.Fail(ctx, j.ID, errcode.New(errcode.Internal, "boom")); err != nil {
 		t.Fatal(err)
 	}
 	take(false, p2)
@@ -77,7 +77,7 @@ func TestTakeStreamHandsProgressOutOnce(t *testing.T) {
 	if err := s.Retry(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(ctx, j.ID); err != nil {
+	if _, err := s.Start(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetProgress(ctx, j.ID, p2); err != nil {

@@ -23,10 +23,10 @@ func ended(t *testing.T, s *jobs.Store, id string, ttl time.Duration, hook bool)
 	if err := s.Create(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(ctx, id); err != nil {
+	if _, err := s.Start(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Fail(ctx, id, errcode.New(errcode.NoFaceInTarget, "no face")); err != nil {
+	if _, err := s.Fail(ctx, id, errcode.New(errcode.NoFaceInTarget, "no face")); err != nil {
 		t.Fatal(err)
 	}
 	left, err := s.TTL(ctx, id)
