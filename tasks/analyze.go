@@ -16,8 +16,8 @@ import (
 	"github.com/swapd/swapd/pkg/media"
 )
 
-// An analyze job (jobs.KindAnalyze) travels the same path as a swap: the queue, its
-// owner's lane, a device slot, the record, progress, cancel and the webhook. What it
+// An analyze job (jobs.KindAnalyze) travels the same path as a swap: the queue, a
+// device slot, the record, progress, cancel and the webhook. What it
 // does differs: it detects and embeds the faces of its target (an image: every face,
 // left to right; a video: faces tracked and clustered into people) and changes
 // nothing. Its thumbnails and its result (as JSON) are stored under the output's

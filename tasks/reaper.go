@@ -51,9 +51,12 @@ type Repairs struct {
 	Enqueued int // queued jobs without a task, given one
 	Notified int // ended jobs whose webhook task was missing, enqueued
 	Expired  int // expired jobs whose objects were deleted
+	Moved    int // tasks moved out of an older version's lanes (migrateLanes)
 }
 
-func (r Repairs) total() int { return r.Requeued + r.Failed + r.Enqueued + r.Notified + r.Expired }
+func (r Repairs) total() int {
+	return r.Requeued + r.Failed + r.Enqueued + r.Notified + r.Expired + r.Moved
+}
 
 // Run sweeps every r.Every until ctx ends. Any worker may run one; sweeps are
 // idempotent (each change is a compare-and-set on the record or a task id).
@@ -80,7 +83,7 @@ func (r *Reaper) Run(ctx context.Context) {
 			if rep, err := r.Sweep(ctx); err != nil {
 				r.Log.Warn("reaper sweep", "err", err)
 			} else if rep.total() > 0 {
-				r.Log.Info("reaper swept", "requeued", rep.Requeued, "failed", rep.Failed, "enqueued", rep.Enqueued, "notified", rep.Notified, "expired", rep.Expired)
+				r.Log.Info("reaper swept", "requeued", rep.Requeued, "failed", rep.Failed, "enqueued", rep.Enqueued, "notified", rep.Notified, "expired", rep.Expired, "moved", rep.Moved)
 			}
 		}
 	}
@@ -94,10 +97,14 @@ func (r *Reaper) Sweep(ctx context.Context) (Repairs, error) {
 		grace = 2 * time.Minute
 	}
 	before := time.Now().Add(-grace)
-	if err := r.sweepRunning(ctx, before, &rep); err != nil {
+	lanes, err := r.migrateLanes(ctx, &rep)
+	if err != nil {
 		return rep, err
 	}
-	if err := r.sweepQueued(ctx, before, &rep); err != nil {
+	if err := r.sweepRunning(ctx, before, lanes, &rep); err != nil {
+		return rep, err
+	}
+	if err := r.sweepQueued(ctx, before, lanes, &rep); err != nil {
 		return rep, err
 	}
 	if err := r.sweepUnnotified(ctx, before, &rep); err != nil {
@@ -133,13 +140,13 @@ func (r *Reaper) sweepExpired(ctx context.Context, rep *Repairs) error {
 	return nil
 }
 
-func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repairs) error {
+func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, lanes []string, rep *Repairs) error {
 	ids, err := r.Jobs.RunningSince(ctx, before)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		job, info, err := r.swapTask(ctx, id)
+		job, info, err := r.swapTask(ctx, id, lanes)
 		switch {
 		case err != nil:
 			return err
@@ -168,13 +175,13 @@ func (r *Reaper) sweepRunning(ctx context.Context, before time.Time, rep *Repair
 	return nil
 }
 
-func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs) error {
+func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, lanes []string, rep *Repairs) error {
 	ids, err := r.Jobs.QueuedSince(ctx, before)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		job, info, err := r.swapTask(ctx, id)
+		job, info, err := r.swapTask(ctx, id, lanes)
 		switch {
 		case err != nil:
 			return err
@@ -191,9 +198,9 @@ func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, rep *Repairs
 }
 
 // swapTask returns job id's record and its task as asynq holds it (nil when asynq
-// has none): in its owner's lane, or in lane 0, where tasks enqueued before there
-// were lanes wait. A nil job means the record is gone (and id is forgotten).
-func (r *Reaper) swapTask(ctx context.Context, id string) (*jobs.Job, *asynq.TaskInfo, error) {
+// has none): in its job's queue, either shared queue, or one of the lanes an older
+// version left tasks in. A nil job means the record is gone (and id is forgotten).
+func (r *Reaper) swapTask(ctx context.Context, id string, lanes []string) (*jobs.Job, *asynq.TaskInfo, error) {
 	job, err := r.Jobs.Get(ctx, id)
 	if errcode.Code(err) == errcode.NotFound {
 		_ = r.Jobs.Forget(ctx, id)
@@ -203,7 +210,7 @@ func (r *Reaper) swapTask(ctx context.Context, id string) (*jobs.Job, *asynq.Tas
 		return nil, nil, err
 	}
 	queues := []string{JobQueue(job)}
-	for _, q := range []string{SwapQueue(job.Owner), QueueSwap} {
+	for _, q := range append([]string{QueueSwap, QueueBacklog}, lanes...) {
 		if !slices.Contains(queues, q) {
 			queues = append(queues, q)
 		}

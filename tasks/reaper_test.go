@@ -72,7 +72,7 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 	if err != nil || rep != (Repairs{Requeued: 1, Failed: 1, Enqueued: 1, Notified: 1}) {
 		t.Fatalf("first sweep: %+v err %v", rep, err)
 	}
-	if info, err := insp.GetTaskInfo(SwapQueue("o"), "queued"); err != nil || info.State != asynq.TaskStatePending {
+	if info, err := insp.GetTaskInfo(QueueSwap, "queued"); err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("queued job's task: %+v %v", info, err)
 	}
 	hookTasks, err := insp.ListPendingTasks(QueueWebhooks)
@@ -82,7 +82,7 @@ func TestReaperRepairsLostTasks(t *testing.T) {
 	if j, _ := store.Get(ctx, "lost"); j.Status != jobs.Queued {
 		t.Fatalf("lost job is %s", j.Status)
 	}
-	if info, err := insp.GetTaskInfo(SwapQueue("o"), "lost"); err != nil || info.State != asynq.TaskStatePending {
+	if info, err := insp.GetTaskInfo(QueueSwap, "lost"); err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("lost job's task: %+v %v", info, err)
 	}
 	if j, _ := store.Get(ctx, "archived"); j.Status != jobs.Failed || j.Error.Code != "UNAVAILABLE" {

@@ -33,8 +33,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,38 +50,51 @@ const (
 )
 
 // Queue names. Webhooks get their own queue so a backlog of swaps never delays a
-// delivery, and the dashboard shows the two apart.
+// delivery, and the dashboard shows the two apart. Swap tasks wait in QueueSwap, or
+// in QueueBacklog when their job was created while its owner already had
+// jobs.Store.FairShare jobs in flight.
 const (
 	QueueSwap     = "swap"
+	QueueBacklog  = "swap-backlog"
 	QueueWebhooks = "webhooks"
 )
 
-// SwapLanes is how many queues swap tasks are spread over, by the key that owns the
-// job (SwapQueue). A worker serves every lane with the same weight, and asynq picks a
-// lane at random for each task it takes, so a key with a backlog of thousands of jobs
-// does not make another key's job wait behind all of them: each waits behind the jobs
-// of its own lane only. Two keys whose ids fall in the same lane share its order.
-const SwapLanes = 8
+// Why two queues and not one per key, or per hash of the key ("lanes", which swapd
+// used before): asynq has no blocking dequeue, and a worker tries the queues it
+// serves one round trip at a time, in a random order weighted as SwapQueuesFor says,
+// until one has a task. Every queue served costs a round trip per idle poll and, under
+// load, per task taken whenever it is empty: eight lanes made an idle worker cost 2.3 %
+// of a core instead of 1.2 %, and capped a worker at about 600 tasks a second on two
+// cores (scripts/bench.sh). Two queues keep what the lanes were for: an owner's first
+// FairShare jobs never wait behind another owner's backlog (they are in QueueSwap,
+// which workers try first two times in three, and the backlog is never starved
+// either), while the backlogs of two owners share one queue in the order they were
+// submitted.
+var (
+	SwapQueues    = map[string]int{QueueSwap: 2, QueueBacklog: 1}
+	WebhookQueues = map[string]int{QueueWebhooks: 1}
+)
 
-// SwapQueue is the queue of owner's swap tasks: "swap" for lane 0 (the queue of every
-// task enqueued before there were lanes), "swap-1" … "swap-7" for the others.
-func SwapQueue(owner string) string {
-	h := fnv.New32a()
-	h.Write([]byte(owner))
-	if lane := h.Sum32() % SwapLanes; lane > 0 {
-		return fmt.Sprintf("%s-%d", QueueSwap, lane)
+// legacyLanes are the queues swap tasks were spread over before QueueBacklog
+// ("swap-1" … "swap-7"; lane 0 was QueueSwap). No worker serves them: the Reaper
+// moves what an older API enqueued there into the queue of their job (Reaper.migrateLanes).
+var legacyLanes = func() []string {
+	var q []string
+	for lane := 1; lane < 8; lane++ {
+		q = append(q, fmt.Sprintf("%s-%d", QueueSwap, lane))
 	}
-	return QueueSwap
-}
+	return q
+}()
 
-// IsSwapQueue reports whether a queue name is one of the swap lanes or a worker
-// profile's swap queue.
+// IsSwapQueue reports whether a queue name holds swap tasks: the shared queue, the
+// backlog, a worker profile's queue, or a lane of an older version.
 func IsSwapQueue(name string) bool {
-	return SwapQueues[name] > 0 || strings.HasPrefix(name, profileQueuePrefix)
+	return SwapQueues[name] > 0 || strings.HasPrefix(name, profileQueuePrefix) || slices.Contains(legacyLanes, name)
 }
 
-// IsLane reports whether a queue name is one of the swap lanes every worker serves.
-func IsLane(name string) bool { return SwapQueues[name] > 0 }
+// IsShared reports whether a queue name is one every worker serves (QueueSwap or
+// QueueBacklog), as opposed to a profile's.
+func IsShared(name string) bool { return SwapQueues[name] > 0 }
 
 // ProfileQueue is the swap queue of the workers with profile id (jobs.ProfileID):
 // jobs that need something only those workers offer wait there.
@@ -90,40 +103,31 @@ func ProfileQueue(id string) string { return profileQueuePrefix + id }
 const profileQueuePrefix = QueueSwap + "-p"
 
 // JobQueue is the queue of job's swap task: the profile queue the API chose for
-// it (jobs.Job.Queue), else its owner's lane.
+// it (jobs.Job.Queue), else QueueBacklog for a backlog job, else QueueSwap.
 func JobQueue(job *jobs.Job) string {
-	if job.Queue != "" {
+	switch {
+	case job.Queue != "":
 		return job.Queue
+	case job.Backlog:
+		return QueueBacklog
 	}
-	return SwapQueue(job.Owner)
+	return QueueSwap
 }
 
-// SwapQueuesFor is what the swap server of a worker with profile id serves: every
-// lane, and its profile's queue with the weight of a lane.
+// SwapQueuesFor is what the swap server of a worker with profile id serves: the
+// shared queues, and its profile's queue with the weight of QueueSwap.
 func SwapQueuesFor(profile string) map[string]int {
 	m := maps.Clone(SwapQueues)
 	if profile != "" {
-		m[ProfileQueue(profile)] = 1
+		m[ProfileQueue(profile)] = SwapQueues[QueueSwap]
 	}
 	return m
 }
 
-// A worker runs two asynq servers, one for the swap lanes and one for webhooks, so
+// A worker runs two asynq servers, one for the swap queues and one for webhooks, so
 // that webhook deliveries (network I/O to receivers that may hang) never take the task
 // slots that run swaps, and a backlog of swaps never delays the webhooks of jobs that
 // have ended.
-var (
-	SwapQueues    = swapLanes()
-	WebhookQueues = map[string]int{QueueWebhooks: 1}
-)
-
-func swapLanes() map[string]int {
-	m := map[string]int{QueueSwap: 1}
-	for lane := 1; lane < SwapLanes; lane++ {
-		m[fmt.Sprintf("%s-%d", QueueSwap, lane)] = 1
-	}
-	return m
-}
 
 // Swap task settings, chosen deliberately instead of asynq's defaults (30 min timeout,
 // 25 retries):
@@ -144,8 +148,8 @@ type SwapPayload struct {
 	JobID string `json:"job_id"`
 }
 
-// NewSwapTask returns the task for a job, in lane 0 unless opts name another queue
-// (EnqueueSwap puts it in its owner's lane). The task id is the job id, so enqueueing
+// NewSwapTask returns the task for a job, in QueueSwap unless opts name another
+// queue (EnqueueSwap puts it in its job's, JobQueue). The task id is the job id, so enqueueing
 // the same job twice is refused by asynq rather than run twice. opts come after swapd's
 // settings and so override them (JobTaskOptions gives a record's own timeout).
 func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {

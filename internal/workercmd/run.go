@@ -231,7 +231,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	profile := jobs.ProfileID(profileItems(offers))
 	srv := asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency: concurrency,
-		// Every lane, and the queue of jobs that need what this worker's
+		// The shared queues, and the queue of jobs that need what this worker's
 		// configuration offers (pkg/jobs/profiles.go).
 		Queues:                   tasks.SwapQueuesFor(profile),
 		ShutdownTimeout:          shutdownTimeout,

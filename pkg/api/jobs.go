@@ -68,8 +68,8 @@ func handleCancelJob(d *Deps) http.Handler {
 }
 
 // cancelJob marks owner's job id canceled in swapd's record, which is what the worker
-// obeys, then tells asynq as a courtesy: a queued task is deleted (from its owner's
-// lane), a running one is signalled.
+// obeys, then tells asynq as a courtesy: a queued task is deleted (from whichever swap
+// queue holds it), a running one is signalled.
 func cancelJob(ctx context.Context, d *Deps, owner, id string) error {
 	prev, err := d.Jobs.Cancel(ctx, id)
 	var te *jobs.TransitionError
@@ -81,7 +81,7 @@ func cancelJob(ctx context.Context, d *Deps, owner, id string) error {
 	}
 	switch prev {
 	case jobs.Queued:
-		deleteSwapTask(d, owner, id)
+		deleteSwapTask(d, id)
 	case jobs.Running:
 		_ = d.Inspector.CancelProcessing(id)
 	}
@@ -214,18 +214,14 @@ func handleListJobs(d *Deps) http.Handler {
 }
 
 // deleteSwapTask removes a queued job's task from asynq (a courtesy: the record
-// already says the job will not run): in its owner's lane, in lane 0 where tasks
-// enqueued before there were lanes wait, and in the worker profiles' queues
-// (tasks.ProfileQueue), where a job that needs a particular worker waits. An
-// absent task is fine.
-func deleteSwapTask(d *Deps, owner, id string) {
-	queues := []string{tasks.SwapQueue(owner)}
-	if queues[0] != tasks.QueueSwap {
-		queues = append(queues, tasks.QueueSwap)
-	}
+// already says the job will not run), wherever it waits: either shared queue, a
+// worker profile's queue (tasks.ProfileQueue), or a lane an older version enqueued
+// it in. An absent task is fine.
+func deleteSwapTask(d *Deps, id string) {
+	queues := []string{tasks.QueueSwap, tasks.QueueBacklog}
 	if all, err := d.Inspector.Queues(); err == nil {
 		for _, q := range all {
-			if tasks.IsSwapQueue(q) && !tasks.IsLane(q) {
+			if tasks.IsSwapQueue(q) && !tasks.IsShared(q) {
 				queues = append(queues, q)
 			}
 		}

@@ -15,8 +15,8 @@ import (
 const offersTimeout = 2 * time.Second
 
 // validateOptions is opts.Validate followed by checkOffered: submit's one call
-// (setSpec) for both. It returns the queue the job must wait in ("" for its
-// owner's lane).
+// (setSpec) for both. It returns the queue the job must wait in ("" for the shared
+// queues, tasks.JobQueue).
 func validateOptions(d *Deps, opts jobs.Options) (string, error) {
 	if err := opts.Validate(); err != nil {
 		return "", err
@@ -35,12 +35,12 @@ func validateOptions(d *Deps, opts jobs.Options) (string, error) {
 // job) need only the mask type.
 //
 // Routing: a job whose needs every live profile covers (or that needs nothing)
-// stays on its owner's lane, which every worker serves; a job that only some
+// stays in the shared queues, which every worker serves; a job that only some
 // profiles can run goes to the queue of the first of them (by id), which only
 // workers of that profile serve (tasks.ProfileQueue); a job that no single
 // profile can run (its swapper on one worker, its parser on another) is refused.
 // While no worker has published a profile (workers older than profiles), each
-// item is checked on its own and the job stays on its lane. Without Redis (unit
+// item is checked on its own and the job stays in the shared queues. Without Redis (unit
 // tests of other parts) nothing is checked.
 func checkOffered(d *Deps, opts jobs.Options) (string, error) {
 	want := offersNeeded(opts)

@@ -64,7 +64,7 @@ func purgeJob(ctx context.Context, d *Deps, owner, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	deleteSwapTask(d, owner, id)
+	deleteSwapTask(d, id)
 	if err := d.Notifier.Notify(ctx, id); err != nil {
 		d.Log.Error("enqueue webhook", "job", id, "err", err)
 	}
@@ -130,7 +130,7 @@ func handleRunPodHealth(d *Deps) http.Handler {
 	})
 }
 
-// swapQueueInfo returns asynq's view of the swap lanes added up, or nil and no error
+// swapQueueInfo returns asynq's view of the swap queues added up, or nil and no error
 // when asynq knows none of them yet (it learns a queue when a first task is enqueued
 // on it; GetQueueInfo then fails with an error of asynq's internal package that does
 // not match asynq.ErrQueueNotFound).

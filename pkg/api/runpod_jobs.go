@@ -347,7 +347,7 @@ func handleRunPodRetry(d *Deps) http.Handler {
 func requeue(ctx context.Context, d *Deps, j *jobs.Job) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		deleteSwapTask(d, j.Owner, j.ID) // absent is fine
+		deleteSwapTask(d, j.ID) // absent is fine
 		err := tasks.EnqueueSwap(ctx, d.Queue, j)
 		if err == nil {
 			return nil

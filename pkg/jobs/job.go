@@ -174,8 +174,10 @@ type Job struct {
 	LowPriority bool          `json:"-"` // RunPod policy.lowPriority, recorded only
 	Retries     int           `json:"-"` // times a client retried the failed job (Store.Retry)
 	Batch       string        `json:"-"` // the batch the job is an item of, or ""
+	Backlog     bool          `json:"-"` // created while its owner had Store.FairShare jobs in flight
 	// Queue is the asynq queue of the job's task when it needs a worker profile
-	// (profiles.go); "" is its owner's lane, which every worker serves.
+	// (profiles.go); "" is the shared queue every worker serves (its backlog
+	// queue when Backlog).
 	Queue string `json:"-"`
 }
 

@@ -20,10 +20,10 @@ import (
 // model fails there. So each worker also publishes its profile: everything it
 // offers, as "kind:name" items, under an id that is a digest of them. Workers
 // with the same configuration share a profile, and each serves its profile's
-// queue besides the shared lanes (tasks.ProfileQueue). The API (api.checkOffered)
+// queue besides the shared ones (tasks.ProfileQueue). The API (api.checkOffered)
 // sends a job that needs something only some profiles have to the queue of one
-// that has all of it, keeps jobs that every live profile can run on the shared
-// lanes, and refuses a job no single profile can run with UNSUPPORTED_OPTION.
+// that has all of it, keeps jobs that every live profile can run in the shared
+// queues, and refuses a job no single profile can run with UNSUPPORTED_OPTION.
 //
 // Liveness follows the offers': a profile is live while its last publication is
 // within OfferTTL of now, and when none is (every worker stopped), the profiles

@@ -52,6 +52,13 @@ type Store struct {
 
 	// Durability is how many replicas must hold a write before Confirm returns.
 	Durability Durability
+
+	// FairShare is how many jobs of one owner may be queued or running before its
+	// next job is marked Backlog (0: none is). Workers take backlog jobs only
+	// between others (tasks.QueueBacklog), so an owner that queues thousands of jobs
+	// does not make another owner's next job wait behind all of them. Counted in the
+	// same step that creates the record, as max_in_flight is.
+	FairShare int
 }
 
 // WebhookHorizonFor is the longest a webhook stays pending under schedule (the
@@ -133,7 +140,7 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 	}
 	fields = append(fields, extra...)
 	res, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey, liveKey(j.Owner)},
-		append([]any{j.ID, maxInFlight}, fields...)...).Int()
+		append([]any{j.ID, maxInFlight, s.FairShare}, fields...)...).Int()
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -143,25 +150,34 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 	case -1:
 		return errcode.New(errcode.QuotaExceeded, "this API key has %d jobs queued or running, its limit; submit more as they end", maxInFlight)
 	}
+	j.Backlog = res == 2
 	return nil
 }
 
 // createScript writes the record, adds it to its owner's index, to the queued set
 // (see watch.go) and to the owner's live set in one step, unless the owner already has
 // ARGV[2] (> 0) live jobs: the check and the add are one step, so concurrent submits
-// cannot overshoot a limit. The index is a sorted set with every score 0, ordered by
+// cannot overshoot a limit. With ARGV[3] (> 0, FairShare) live jobs already, the
+// record is marked backlog and the script returns 2. The index is a sorted set with every score 0, ordered by
 // member: job ids are UUIDv7, which sort by creation time, so the index lists newest
 // first with ZREVRANGEBYLEX.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local max = tonumber(ARGV[2])
-if max > 0 and redis.call('ZCARD', KEYS[4]) >= max then return -1 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local live = redis.call('ZCARD', KEYS[4])
+if max > 0 and live >= max then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+local res = 1
+local share = tonumber(ARGV[3])
+if share > 0 and live >= share then
+  redis.call('HSET', KEYS[1], 'backlog', 1)
+  res = 2
+end
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 local now = redis.call('TIME')[1]
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
-return 1`)
+return res`)
 
 // liveKey is the sorted set of owner's jobs that are queued or running (by when they
 // were queued): what max_in_flight counts. The transition and retry scripts derive
@@ -217,6 +233,7 @@ func decode(id string, m map[string]string) (*Job, error) {
 	}
 	j.Retries, _ = strconv.Atoi(m["retries"])
 	j.Batch = m["batch"]
+	j.Backlog = m["backlog"] == "1"
 	j.CreatedAt = parseTime(m["created_at"])
 	j.StartedAt = optTime(m["started_at"])
 	j.FinishedAt = optTime(m["finished_at"])

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -203,5 +204,49 @@ func TestTransitionsReturnTheRecord(t *testing.T) {
 	}
 	if j, _ := s.Get(ctx, "r1"); j.Webhook.Status != "delivered" {
 		t.Fatalf("r1's webhook %+v after MarkDelivered", j.Webhook)
+	}
+}
+
+// TestFairShareMarksBacklog: an owner's jobs beyond its FairShare in flight are
+// marked Backlog, in the record too; another owner's first job is not, and an
+// owner whose jobs end is below its share again.
+func TestFairShareMarksBacklog(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	s.FairShare = 2
+	create := func(id, owner string) *jobs.Job {
+		t.Helper()
+		j := &jobs.Job{ID: id, Owner: owner, CreatedAt: time.Now()}
+		if err := s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	var got []bool
+	for _, id := range []string{"a1", "a2", "a3", "a4"} {
+		got = append(got, create(id, "a").Backlog)
+	}
+	if !slices.Equal(got, []bool{false, false, true, true}) {
+		t.Fatalf("backlog of a's jobs: %v", got)
+	}
+	if j, err := s.Get(ctx, "a3"); err != nil || !j.Backlog {
+		t.Fatalf("a3 read back: %+v %v", j, err)
+	}
+	if j, err := s.Get(ctx, "a1"); err != nil || j.Backlog {
+		t.Fatalf("a1 read back: %+v %v", j, err)
+	}
+	if create("b1", "b").Backlog {
+		t.Fatal("another owner's first job is backlog")
+	}
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if _, err := s.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Succeed(ctx, id, &jobs.Output{Key: "k"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if create("a5", "a").Backlog { // a4 alone in flight: under the share
+		t.Fatal("a5 is backlog with one job in flight")
 	}
 }
