@@ -91,22 +91,25 @@ func (n *Notifier) NotifyEnded(ctx context.Context, j *jobs.Job) error {
 		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", j.ID, j.Retries), typ)
 	}
 	p := WebhookPayload{JobID: j.ID, EventID: eventID, Type: typ, URL: j.Webhook.URL}
-	if d := n.Direct; d != nil && len(d.Schedule) > 0 {
-		d.start(n, p, j)
-		return nil
-	}
-	return n.enqueue(ctx, p, j, time.Time{})
-}
-
-// enqueue enqueues p's webhook task, due at `at` (now if zero), with the event's
-// snapshot from j, then marks the job notified. A task already there (the same event
-// enqueued before) is left as it is.
-func (n *Notifier) enqueue(ctx context.Context, p WebhookPayload, j *jobs.Job, at time.Time) error {
+	// The snapshot is taken now, before anything presents j: rendering an attempt's
+	// body puts presigned URLs into the record it renders (jobs.Present), and the
+	// snapshot is shown in the dashboard.
 	snapshot, err := (&Notifier{URLExpiry: n.URLExpiry}).Render(ctx, j, p.Type) // no store: no URLs, no bytes
 	if err != nil {
 		return err
 	}
 	p.Snapshot = snapshot
+	if d := n.Direct; d != nil && len(d.Schedule) > 0 {
+		d.start(n, p, j)
+		return nil
+	}
+	return n.enqueue(ctx, p, time.Time{})
+}
+
+// enqueue enqueues p's webhook task (p.Snapshot set by NotifyEnded), due at `at`
+// (now if zero), then marks the job notified. A task already there (the same event
+// enqueued before) is left as it is.
+func (n *Notifier) enqueue(ctx context.Context, p WebhookPayload, at time.Time) error {
 	retries := n.MaxRetry
 	if p.Direct {
 		retries-- // the direct attempt was the first
@@ -188,7 +191,7 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slo
 	defer rcancel()
 	handOff := func(at time.Time, why string, err error) {
 		log.Debug("the webhook task makes the next attempt", "why", why, "err", err)
-		if err := n.enqueue(rctx, p, j, at); err != nil {
+		if err := n.enqueue(rctx, p, at); err != nil {
 			// The job is still owed its webhook: the Reaper enqueues it.
 			log.Warn("enqueue webhook task after the direct attempt", "err", err)
 		}

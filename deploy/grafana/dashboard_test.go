@@ -542,7 +542,7 @@ scrape_configs:
 
 	// The worker's own /metrics carries the queue figures too (it may run without an API
 	// next to it): Prometheus has asynq_queue_size from job swapd-worker.
-	if res, err := query(prom, `asynq_queue_size{job="swapd-worker",queue=~"swap(-[0-9]+|-p[0-9a-f]+)?"}`); err != nil || len(res) == 0 {
+	if res, err := query(prom, `asynq_queue_size{job="swapd-worker",queue=~"swap(-backlog|-[0-9]+|-p[0-9a-f]+)?"}`); err != nil || len(res) == 0 {
 		t.Errorf("no asynq_queue_size from the worker's scrape: %v", err)
 	}
 

@@ -545,7 +545,7 @@ func checkScaledObject(t *testing.T, m *manifests) {
 	if _, err := url.Parse(md["serverAddress"]); err != nil || !strings.HasPrefix(md["serverAddress"], "http") {
 		t.Errorf("serverAddress %q", md["serverAddress"])
 	}
-	if !strings.Contains(md["query"], `queue=~"swap(-[0-9]+|-p[0-9a-f]+)?"`) {
+	if !strings.Contains(md["query"], `queue=~"swap(-backlog|-[0-9]+|-p[0-9a-f]+)?"`) {
 		t.Errorf("query %q does not look at every swap lane", md["query"])
 	}
 	// The per-worker target is the worker's slots: each pod holds that many jobs.
