@@ -2,16 +2,12 @@ package tasks
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/swapd/swapd/internal/testenv"
 	"github.com/swapd/swapd/pkg/jobs"
 )
 
@@ -22,13 +18,7 @@ import (
 // running job is not mistaken for one without a task.
 func TestReaperMovesTasksOutOfOldLanes(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	defer rdb.Close()
-	store := jobs.NewStore(rdb, time.Hour)
-	queue := asynq.NewClientFromRedisClient(rdb)
-	insp := asynq.NewInspectorFromRedisClient(rdb)
-	r := &Reaper{Jobs: store, Inspector: insp, Queue: queue, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notifier: &Notifier{Client: queue, Jobs: store}, Grace: time.Nanosecond}
+	r, store, queue, insp, rdb := newReaper(t)
 
 	inLane := func(id, lane string, opts ...asynq.Option) {
 		t.Helper()

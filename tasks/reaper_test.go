@@ -14,16 +14,23 @@ import (
 	"github.com/swapd/swapd/pkg/jobs"
 )
 
-func TestReaperRepairsLostTasks(t *testing.T) {
-	ctx := context.Background()
-	addr := testenv.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+// newReaper returns a Reaper that looks at every record (no grace) on a Redis of
+// its own, with the store, queue client and inspector it uses.
+func newReaper(t *testing.T) (*Reaper, *jobs.Store, *asynq.Client, *asynq.Inspector, *redis.Client) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
 	store := jobs.NewStore(rdb, time.Hour)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	r := &Reaper{Jobs: store, Inspector: insp, Queue: queue, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Notifier: &Notifier{Client: queue, Jobs: store}, Grace: time.Nanosecond}
+	return r, store, queue, insp, rdb
+}
+
+func TestReaperRepairsLostTasks(t *testing.T) {
+	ctx := context.Background()
+	r, store, queue, insp, _ := newReaper(t)
 
 	running := func(id string) {
 		t.Helper()

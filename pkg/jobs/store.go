@@ -376,14 +376,19 @@ func (s *Store) transitionRecord(ctx context.Context, id string, c change) (Stat
 		return Status(cur), nil, nil
 	}
 	flat, _ := res[2].([]any)
+	j, err := decode(id, fieldMap(flat))
+	return Status(cur), j, err
+}
+
+// fieldMap turns the flat name, value list a script's HGETALL returns into a map.
+func fieldMap(flat []any) map[string]string {
 	m := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
 		k, _ := flat[i].(string)
 		v, _ := flat[i+1].(string)
 		m[k] = v
 	}
-	j, err := decode(id, m)
-	return Status(cur), j, err
+	return m
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

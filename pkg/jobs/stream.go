@@ -56,13 +56,7 @@ func (s *Store) TakeStream(ctx context.Context, id string) (*Job, bool, error) {
 	if len(flat) == 0 {
 		return nil, false, errcode.New(errcode.NotFound, "no job with id %q (it may have expired)", id)
 	}
-	m := make(map[string]string, len(flat)/2)
-	for i := 0; i+1 < len(flat); i += 2 {
-		k, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		m[k] = v
-	}
-	j, err := decode(id, m)
+	j, err := decode(id, fieldMap(flat))
 	if err != nil {
 		return nil, false, err
 	}
