@@ -63,13 +63,14 @@ const (
 // used before): asynq has no blocking dequeue, and a worker tries the queues it
 // serves one round trip at a time, in a random order weighted as SwapQueuesFor says,
 // until one has a task. Every queue served costs a round trip per idle poll and, under
-// load, per task taken whenever it is empty: eight lanes made an idle worker cost 2.3 %
-// of a core instead of 1.2 %, and capped a worker at about 600 tasks a second on two
-// cores (scripts/bench.sh). Two queues keep what the lanes were for: an owner's first
-// FairShare jobs never wait behind another owner's backlog (they are in QueueSwap,
-// which workers try first two times in three, and the backlog is never starved
-// either), while the backlogs of two owners share one queue in the order they were
-// submitted.
+// load, per task taken whenever it is empty: with eight lanes an idle worker made 572
+// Redis commands a second and cost 2.3 % of a core (198 and 1.6-2.0 % with these
+// queues), and probe jobs finished 2.1-2.3 times as fast as the Celery peer's (2.5-2.9
+// now; scripts/bench.sh, README). Two queues keep what the lanes were for: an owner's
+// first FairShare jobs never wait behind another owner's backlog (they are in
+// QueueSwap, which workers try before the backlog two times in three, and the backlog
+// is never starved either), while the backlogs of two owners share one queue in the
+// order they were submitted.
 var (
 	SwapQueues    = map[string]int{QueueSwap: 2, QueueBacklog: 1}
 	WebhookQueues = map[string]int{QueueWebhooks: 1}

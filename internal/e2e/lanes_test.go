@@ -13,7 +13,7 @@ import (
 // a single worker with one task slot starts. The second key's jobs do not wait behind
 // the whole backlog: the first key's jobs past its fair share (SWAPD_FAIR_SHARE, 8
 // by default) wait in the backlog queue, the second key's in the shared queue, which
-// the worker tries first two times in three, so they end while most of the first
+// the worker tries before the backlog two times in three, so they end while most of the first
 // key's jobs still wait. (With one FIFO queue all 60 ran first.) The backlog is not
 // starved meanwhile either: it gets a task in three.
 func TestBacklogDoesNotStarveOtherKeys(t *testing.T) {
