@@ -33,7 +33,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +60,7 @@ const (
 
 // Why two queues and not one per key, or per hash of the key ("lanes", which swapd
 // used before): asynq has no blocking dequeue, and a worker tries the queues it
-// serves one round trip at a time, in a random order weighted as SwapQueuesFor says,
+// serves one round trip at a time, in a random order weighted as SwapQueues says,
 // until one has a task. Every queue served costs a round trip per idle poll and, under
 // load, per task taken whenever it is empty: with eight lanes an idle worker made 572
 // Redis commands a second and cost 2.3 % of a core (198 and 1.6-2.0 % with these
@@ -113,16 +112,6 @@ func JobQueue(job *jobs.Job) string {
 		return QueueBacklog
 	}
 	return QueueSwap
-}
-
-// SwapQueuesFor is what the swap server of a worker with profile id serves: the
-// shared queues, and its profile's queue with the weight of QueueSwap.
-func SwapQueuesFor(profile string) map[string]int {
-	m := maps.Clone(SwapQueues)
-	if profile != "" {
-		m[ProfileQueue(profile)] = SwapQueues[QueueSwap]
-	}
-	return m
 }
 
 // A worker runs two asynq servers, one for the swap queues and one for webhooks, so

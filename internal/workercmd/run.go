@@ -229,18 +229,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	offers := workerOffers(pipelines[devs[0]])
 	profile := jobs.ProfileID(profileItems(offers))
-	srv := asynq.NewServer(redisOpt, asynq.Config{
-		Concurrency: concurrency,
-		// The shared queues, and the queue of jobs that need what this worker's
-		// configuration offers (pkg/jobs/profiles.go).
-		Queues:                   tasks.SwapQueuesFor(profile),
-		ShutdownTimeout:          shutdownTimeout,
-		RetryDelayFunc:           tasks.RetryDelay(schedule),
-		IsFailure:                tasks.IsFailure,
-		DelayedTaskCheckInterval: scheduledPoll,
-		TaskCheckInterval:        poll,
-		Logger:                   asynqLogger{log},
-	})
+	swapServer := func(queues map[string]int) *asynq.Server {
+		return asynq.NewServer(redisOpt, asynq.Config{
+			Concurrency:              concurrency,
+			Queues:                   queues,
+			ShutdownTimeout:          shutdownTimeout,
+			RetryDelayFunc:           tasks.RetryDelay(schedule),
+			IsFailure:                tasks.IsFailure,
+			DelayedTaskCheckInterval: scheduledPoll,
+			TaskCheckInterval:        poll,
+			Logger:                   asynqLogger{log},
+		})
+	}
+	// The shared queues; the queue of jobs that need what this worker's
+	// configuration offers (pkg/jobs/profiles.go) gets a server of its own once a
+	// job is routed there (profilequeue.go).
+	srv := swapServer(tasks.SwapQueues)
 	// Webhooks have their own server and task slots: a receiver that hangs holds a
 	// delivery slot, never a swap's. It starts at once; it needs no model.
 	hooks := asynq.NewServer(redisOpt, asynq.Config{
@@ -267,6 +271,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := startWhenWarm(devs, warmShapes(paths.Detector), log, func() error { return srv.Start(mux) }, ready); err != nil {
 		return err
 	}
+	stopProfile := func() {}
+	if profile != "" {
+		stopProfile = serveProfileQueue(ctx, inspector, tasks.ProfileQueue(profile),
+			func() *asynq.Server { return swapServer(map[string]int{tasks.ProfileQueue(profile): 1}) }, mux, profileQueueCheck, log)
+	}
 	// Publish the models and masks this worker offers, and its profile, so the API
 	// refuses at submit a job no worker can run and routes one that only some
 	// workers can run to them (pkg/api/offers.go).
@@ -278,6 +287,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "swapd worker running on %v (%d slots each, %d swap tasks and %d webhook deliveries at once, ONNX Runtime %s)\n", devs, slots, concurrency, webhookConcurrency, inference.Version())
 	<-ctx.Done()
+	stopProfile()
 	srv.Shutdown()
 	return nil
 }
