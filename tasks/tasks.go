@@ -63,8 +63,8 @@ const (
 // serves one round trip at a time, in a random order weighted as SwapQueues says,
 // until one has a task. Every queue served costs a round trip per idle poll and, under
 // load, per task taken whenever it is empty: with eight lanes an idle worker made 572
-// Redis commands a second and cost 2.3 % of a core (198 and 1.6-2.0 % with these
-// queues), and probe jobs finished 2.1-2.3 times as fast as the Celery peer's (2.5-2.9
+// Redis commands a second and cost 2.3 % of a core (about 140 and 1.4-1.9 % with
+// these two), and probe jobs finished 2.1-2.3 times as fast as the Celery peer's (2.5-2.9
 // now; scripts/bench.sh, README). Two queues keep what the lanes were for: an owner's
 // first FairShare jobs never wait behind another owner's backlog (they are in
 // QueueSwap, which workers try before the backlog two times in three, and the backlog
