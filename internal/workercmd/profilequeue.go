@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -26,14 +25,10 @@ const profileQueueCheck = 5 * time.Second
 // server down, if it was started.
 func serveProfileQueue(ctx context.Context, in *asynq.Inspector, queue string, newServer func() *asynq.Server, h asynq.Handler, every time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	var (
-		mu  sync.Mutex
-		srv *asynq.Server
-		wg  sync.WaitGroup
-	)
-	wg.Add(1)
+	var srv *asynq.Server // set by the check before it returns; read by stop after it has
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -43,9 +38,7 @@ func serveProfileQueue(ctx context.Context, in *asynq.Inspector, queue string, n
 					log.Error("serve the profile's queue", "queue", queue, "err", err)
 					return
 				}
-				mu.Lock()
 				srv = s
-				mu.Unlock()
 				log.Info("serving the profile's queue", "queue", queue)
 				return
 			}
@@ -58,9 +51,7 @@ func serveProfileQueue(ctx context.Context, in *asynq.Inspector, queue string, n
 	}()
 	return func() {
 		cancel()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
+		<-done
 		if srv != nil {
 			srv.Shutdown()
 		}

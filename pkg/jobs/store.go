@@ -158,9 +158,9 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 // (see watch.go) and to the owner's live set in one step, unless the owner already has
 // ARGV[2] (> 0) live jobs: the check and the add are one step, so concurrent submits
 // cannot overshoot a limit. With ARGV[3] (> 0, FairShare) live jobs already, the
-// record is marked backlog and the script returns 2. The index is a sorted set with every score 0, ordered by
-// member: job ids are UUIDv7, which sort by creation time, so the index lists newest
-// first with ZREVRANGEBYLEX.
+// record is marked backlog and the script returns 2. The index is a sorted set with
+// every score 0, ordered by member: job ids are UUIDv7, which sort by creation time,
+// so the index lists newest first with ZREVRANGEBYLEX.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local max = tonumber(ARGV[2])
