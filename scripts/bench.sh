@@ -37,8 +37,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rp=$(free_port); mp=$(free_port); cp=$(free_port); ap=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 & pids+=($!)
-MINIO_ROOT_USER=bench MINIO_ROOT_PASSWORD=bench-secret-key "$SWAPD_MINIO_BIN" server "$tmp/minio" --address "127.0.0.1:$mp" --console-address "127.0.0.1:$cp" >"$tmp/minio.log" 2>&1 & pids+=($!)
+redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 & pids+=($!); stack=($!)
+MINIO_ROOT_USER=bench MINIO_ROOT_PASSWORD=bench-secret-key "$SWAPD_MINIO_BIN" server "$tmp/minio" --address "127.0.0.1:$mp" --console-address "127.0.0.1:$cp" >"$tmp/minio.log" 2>&1 & pids+=($!); stack+=($!)
 go run ./internal/onnxgen/cmd/onnxgen -out "$tmp/models" >/dev/null
 export SWAPD_REDIS_URL="redis://127.0.0.1:$rp/0" SWAPD_S3_ENDPOINT="127.0.0.1:$mp" SWAPD_S3_ACCESS_KEY=bench SWAPD_S3_SECRET_KEY=bench-secret-key
 export SWAPD_ADDR="127.0.0.1:$ap" SWAPD_API_KEYS=sk_bench SWAPD_ADMIN_KEYS=sk_bench_admin SWAPD_RATE_LIMIT=0 SWAPD_MAX_IN_FLIGHT=0 SWAPD_ALLOW_PRIVATE=localhost SWAPD_LOG_LEVEL=warn
@@ -46,7 +46,7 @@ export SWAPD_WEBHOOK_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
 export SWAPD_MODELS_DIR="$tmp/models" SWAPD_DETECTOR_MODEL="$TD/models/scrfd_500m.onnx" SWAPD_RECOGNIZER_MODEL="$TD/models/arcface_compat_512.onnx"
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$mp/minio/health/live" >/dev/null 2>&1 && break; sleep 0.2; done
 bin/worker >"$tmp/worker.log" 2>&1 & wpid=$!; pids+=($wpid)
-bin/api >"$tmp/api.log" 2>&1 & apid=$!; pids+=($apid)
+bin/api >"$tmp/api.log" 2>&1 & apid=$!; pids+=($apid); stack+=($wpid $apid)
 for _ in $(seq 1 100); do curl -fs "http://$SWAPD_ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %.1f MiB  ", $1, $2/1024}' "/proc/$1/status"; }
 echo "idle RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
@@ -63,15 +63,19 @@ if ! $PY -c 'import fastapi, uvicorn, celery, redis, requests' 2>/dev/null; then
   $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq python3-fastapi python3-uvicorn python3-celery python3-redis python3-requests >/dev/null
 fi
 prp=$(free_port); pp=$(free_port)
-redis-server --port "$prp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/peer-redis.log" 2>&1 & pids+=($!)
+redis-server --port "$prp" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/peer-redis.log" 2>&1 & pids+=($!); peer=($!)
 export PEER_REDIS_URL="redis://127.0.0.1:$prp/0"
-(cd bench/peer && exec $PY -m uvicorn app:app --host 127.0.0.1 --port "$pp" --workers "$(nproc)" --log-level warning) >"$tmp/peer-api.log" 2>&1 & pids+=($!)
-(cd bench/peer && exec $PY -m celery -A tasks worker -c "${PEER_CONCURRENCY:-8}" -n peer@%h --loglevel=WARNING) >"$tmp/peer-worker.log" 2>&1 & pids+=($!)
+(cd bench/peer && exec $PY -m uvicorn app:app --host 127.0.0.1 --port "$pp" --workers "$(nproc)" --log-level warning) >"$tmp/peer-api.log" 2>&1 & pids+=($!); peer+=($!)
+(cd bench/peer && exec $PY -m celery -A tasks worker -c "${PEER_CONCURRENCY:-8}" -n peer@%h --loglevel=WARNING) >"$tmp/peer-worker.log" 2>&1 & pids+=($!); peer+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$pp/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 3 # the Celery worker connects
-probe() { SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -peer "http://127.0.0.1:$pp" "$@"; }
+# Each system's processes (and their children: uvicorn's and Celery's workers) are
+# stopped while the other is measured, so an idle stack's CPU is not charged to the other.
+tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); done; }
+probe() { SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -peer "http://127.0.0.1:$pp" \
+  -pause-swapd "$(tree "${stack[@]}" | paste -sd,)" -pause-peer "$(tree "${peer[@]}" | paste -sd,)" "$@"; }
 echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference) against swapd and the FastAPI + Celery peer"
-echo "   swapd: SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}"
+echo "   swapd: SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}; each stack stopped (SIGSTOP) while the other runs"
 probe -probes "${BENCH_OPEN_PROBES:-1000}" -rate "${BENCH_RATE:-200}" || true
 probe -probes "${BENCH_MAX_PROBES:-2000}" -parallel "${BENCH_CLIENTS:-32}" || true
 echo "after probes RSS: api [$(rss $apid)] worker [$(rss $wpid)]"

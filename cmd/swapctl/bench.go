@@ -44,12 +44,21 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	parallel := fs.Int("parallel", 8, "concurrent submitters (with -probes and no -rate: clients submitting back to back)")
 	rate := fs.Float64("rate", 0, "with -probes: submit at this many jobs/s, open loop (0: max rate from -parallel clients)")
 	peer := fs.String("peer", "", "with -probes: also run the same load against the FastAPI + Celery peer at this URL (bench/peer) and print the ratios")
+	pauseSwapd := fs.String("pause-swapd", "", "with -peer: process ids (comma-separated) of swapd's stack to stop while the peer is measured, so its idle cost is not charged to the peer")
+	pausePeer := fs.String("pause-peer", "", "with -peer: process ids of the peer's stack to stop while swapd is measured")
 	if err := fs.Parse(args); err != nil || (*probes == 0 && (*source == "" || *target == "")) {
 		return exitUsage, errors.New("bench needs -source and -target, or -probes N")
 	}
 	c := client.New(*url, *key)
 	if *probes > 0 {
-		return benchProbes(ctx, c, *peer, *probes, *parallel, *rate, stdout)
+		var pause [2]pausing
+		for i, f := range []string{*pauseSwapd, *pausePeer} {
+			var err error
+			if pause[i], err = parsePIDs(f); err != nil {
+				return exitUsage, fmt.Errorf("-pause-swapd/-pause-peer: %w", err)
+			}
+		}
+		return benchProbes(ctx, c, *peer, pause, *probes, *parallel, *rate, stdout)
 	}
 	hooks, hookURL, err := startReceiver()
 	if err != nil {
@@ -297,15 +306,22 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Redis, a worker's device slot, the job record and a signed webhook, without
 // inference. rate > 0 submits at that rate whatever the completions (open loop); rate
 // 0 runs parallel clients submitting back to back (max rate). With peerURL, the same
-// load then goes to the FastAPI + Celery peer (bench/peer), and the ratios are printed.
-func benchProbes(ctx context.Context, c *client.Client, peerURL string, n, parallel int, rate float64, stdout io.Writer) (int, error) {
+// load then goes to the FastAPI + Celery peer (bench/peer), and the ratios are printed;
+// pause[0] (swapd's processes) is stopped while the peer is measured, pause[1] (the
+// peer's) while swapd is.
+func benchProbes(ctx context.Context, c *client.Client, peerURL string, pause [2]pausing, n, parallel int, rate float64, stdout io.Writer) (int, error) {
 	recv, err := loadgen.NewReceiver()
 	if err != nil {
 		return exitFailed, err
 	}
 	defer recv.Close()
-	run := func(name string, t loadgen.Target) loadgen.Result {
+	run := func(name string, t loadgen.Target, other pausing) (loadgen.Result, error) {
 		var r loadgen.Result
+		resume, err := other.stop()
+		if err != nil {
+			return r, err
+		}
+		defer resume()
 		mode := fmt.Sprintf("max rate, %d clients", parallel)
 		if rate > 0 {
 			mode = fmt.Sprintf("open loop at %.0f jobs/s", rate)
@@ -314,12 +330,18 @@ func benchProbes(ctx context.Context, c *client.Client, peerURL string, n, paral
 			r = loadgen.Closed(ctx, t, recv, n, parallel, loadgen.Options{})
 		}
 		fmt.Fprintf(stdout, "%-5s %s: %s\n", name, mode, r)
-		return r
+		return r, nil
 	}
-	sw := run("swapd", &loadgen.Swapd{URL: c.BaseURL, Key: c.Key})
+	sw, err := run("swapd", &loadgen.Swapd{URL: c.BaseURL, Key: c.Key}, pause[1])
+	if err != nil {
+		return exitFailed, err
+	}
 	failed := sw.SubmitErrors > 0 || sw.Lost > 0 || sw.Duplicates > 0
 	if peerURL != "" {
-		pr := run("peer", &loadgen.Peer{URL: peerURL})
+		pr, err := run("peer", &loadgen.Peer{URL: peerURL}, pause[0])
+		if err != nil {
+			return exitFailed, err
+		}
 		fmt.Fprintf(stdout, "ratios swapd/peer: submit→webhook p50 %.2f×  p99 %.2f×;  submits/s %.2f×;  finished jobs/s %.2f×\n",
 			ratio(sw.P50, pr.P50), ratio(sw.P99, pr.P99), sw.SubmitRate()/pr.SubmitRate(), sw.FinishRate()/pr.FinishRate())
 	}
