@@ -15,6 +15,7 @@ import (
 	"github.com/swapd/swapd/pkg/metrics"
 	"github.com/swapd/swapd/pkg/storage"
 	"github.com/swapd/swapd/pkg/usage"
+	"github.com/swapd/swapd/pkg/webhook"
 )
 
 // Devices hands out a device's pipeline together with one of its slots; release gives
@@ -86,7 +87,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	defer cancel()
 
 	if runErr == nil && !canceled {
-		ended, err := h.Jobs.Succeed(ctx, job.ID, out, stages)
+		ended, held, err := h.succeed(ctx, job, out, stages)
 		if err == nil {
 			log.Info("job succeeded", "kind", job.Kind, "stages", stages)
 			h.observe(job, jobs.Succeeded, "", stages)
@@ -95,7 +96,7 @@ func (h *SwapHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 					log.Warn("count usage", "err", err)
 				}
 			}
-			h.notify(ctx, log, ended)
+			h.notifyHolding(ctx, log, ended, held)
 			return nil
 		}
 		if !errors.Is(err, jobs.ErrTransition) {
@@ -171,7 +172,30 @@ func (h *SwapHandler) observe(job *jobs.Job, status jobs.Status, code string, st
 // notify sends the ended job's webhook (Notifier.NotifyEnded), then waits until the
 // replicas hold the outcome.
 func (h *SwapHandler) notify(ctx context.Context, log *slog.Logger, ended *jobs.Job) {
-	if err := h.Notifier.NotifyEnded(ctx, ended); err != nil {
+	h.notifyHolding(ctx, log, ended, nil)
+}
+
+// succeed records job's success. Where the webhook's first attempt goes straight from
+// this worker (DirectDelivery), the same step claims that attempt's delivery
+// (jobs.Store.SucceedClaiming), saving the attempt a round trip of its own; held is
+// that claim, for notifyHolding.
+func (h *SwapHandler) succeed(ctx context.Context, job *jobs.Job, out *jobs.Output, stages map[string]float64) (*jobs.Job, *heldClaim, error) {
+	if !h.Notifier.direct() || job.Webhook == nil || job.Webhook.URL == "" {
+		ended, err := h.Jobs.Succeed(ctx, job.ID, out, stages)
+		return ended, nil, err
+	}
+	c := jobs.EventClaim{EventID: EventID(job, webhook.EventJobSucceeded), Token: jobs.NewClaimToken()}
+	ended, found, err := h.Jobs.SucceedClaiming(ctx, job.ID, out, stages, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ended, &heldClaim{EventClaim: c, Found: found}, nil
+}
+
+// notifyHolding is notify for a job whose first attempt's claim, held, was taken as it
+// ended (nil: none).
+func (h *SwapHandler) notifyHolding(ctx context.Context, log *slog.Logger, ended *jobs.Job, held *heldClaim) {
+	if err := h.Notifier.notifyEnded(ctx, ended, held); err != nil {
 		// The job's outcome is recorded and it is still owed its webhook (the Reaper
 		// sends it); a failed send does not turn a finished job into a retried one.
 		log.Error("send webhook", "err", err)

@@ -68,6 +68,29 @@ func (n *Notifier) Notify(ctx context.Context, id string) error {
 // jobs owed a webhook (put there in the same step that ended it), which the Reaper
 // sweeps, so a process that dies in between loses no event.
 func (n *Notifier) NotifyEnded(ctx context.Context, j *jobs.Job) error {
+	return n.notifyEnded(ctx, j, nil)
+}
+
+// direct reports whether first attempts go straight from this process.
+func (n *Notifier) direct() bool { return n != nil && n.Direct != nil && len(n.Direct.Schedule) > 0 }
+
+// heldClaim is the claim of a webhook event taken in the step that ended its job
+// (jobs.Store.SucceedClaiming), and what that claim found.
+type heldClaim struct {
+	jobs.EventClaim
+	Found jobs.Claim
+}
+
+// EventID is the webhook-id of job j's event typ: one per job and type, so receivers
+// dedupe on it. A job retried through the RunPod API ends again, as a new event.
+func EventID(j *jobs.Job, typ string) string {
+	if j.Retries > 0 {
+		return webhook.MessageID(fmt.Sprintf("%s/retry-%d", j.ID, j.Retries), typ)
+	}
+	return webhook.MessageID(j.ID, typ)
+}
+
+func (n *Notifier) notifyEnded(ctx context.Context, j *jobs.Job, held *heldClaim) error {
 	typ := EventType(j.Status)
 	if typ == "" {
 		return nil // not ended (a retried job): nothing to send yet
@@ -84,13 +107,7 @@ func (n *Notifier) NotifyEnded(ctx context.Context, j *jobs.Job) error {
 	if j.Webhook.URL == "" || j.Webhook.Status == "delivered" || j.Webhook.Status == "failed" {
 		return n.Jobs.Notified(ctx, j.ID)
 	}
-	// One event per job and type: the id doubles as the webhook-id receivers dedupe on.
-	// A job retried through the RunPod API ends again, as a new event.
-	eventID := webhook.MessageID(j.ID, typ)
-	if j.Retries > 0 {
-		eventID = webhook.MessageID(fmt.Sprintf("%s/retry-%d", j.ID, j.Retries), typ)
-	}
-	p := WebhookPayload{JobID: j.ID, EventID: eventID, Type: typ, URL: j.Webhook.URL}
+	p := WebhookPayload{JobID: j.ID, EventID: EventID(j, typ), Type: typ, URL: j.Webhook.URL}
 	// The snapshot is taken now, before anything presents j: rendering an attempt's
 	// body puts presigned URLs into the record it renders (jobs.Present), and the
 	// snapshot is shown in the dashboard.
@@ -99,8 +116,16 @@ func (n *Notifier) NotifyEnded(ctx context.Context, j *jobs.Job) error {
 		return err
 	}
 	p.Snapshot = snapshot
-	if d := n.Direct; d != nil && len(d.Schedule) > 0 {
-		d.start(n, p, j)
+	if held != nil && held.EventID != p.EventID {
+		// Not this event's claim (cannot happen while EventID reads only what Start
+		// returned): give it back, and let the attempt claim its own.
+		if held.Found == jobs.Claimed {
+			_ = n.Jobs.ReleaseDelivery(ctx, held.EventID, held.Token)
+		}
+		held = nil
+	}
+	if n.direct() {
+		n.Direct.start(n, p, j, held)
 		return nil
 	}
 	return n.enqueue(ctx, p, time.Time{})
@@ -171,18 +196,18 @@ func NewDirectDelivery(h *WebhookHandler, schedule []time.Duration, concurrency 
 // Wait waits for the direct attempts in flight (at shutdown; each ends by its deadline).
 func (d *DirectDelivery) Wait() { d.wg.Wait() }
 
-func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job) {
+func (d *DirectDelivery) start(n *Notifier, p WebhookPayload, j *jobs.Job, held *heldClaim) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.attempt(n, p, j, time.Now().Add(d.Schedule[0]/2))
+		d.attempt(n, p, j, held, time.Now().Add(d.Schedule[0]/2))
 	}()
 }
 
 // attempt makes the direct attempt for p, rendering its body from j (the ended
 // record), if it gets a delivery slot by slotBy, and enqueues the event's task unless
-// the receiver got it.
-func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slotBy time.Time) {
+// the receiver got it. held, when set, is p's claim taken as the job ended.
+func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, held *heldClaim, slotBy time.Time) {
 	h := d.Handler
 	log := h.Log.With("job", p.JobID, "webhook_id", p.EventID)
 	// Recording the outcome, or handing the event to a task, must not be cut short by
@@ -202,12 +227,15 @@ func (d *DirectDelivery) attempt(n *Notifier, p WebhookPayload, j *jobs.Job, slo
 	case d.slots <- struct{}{}:
 		defer func() { <-d.slots }()
 	case <-wait.Done():
+		if held != nil && held.Found == jobs.Claimed {
+			h.releaseDelivery(rctx, log, p, held.Token)
+		}
 		handOff(time.Time{}, "no delivery slot in time", nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), webhook.DefaultTimeout)
 	defer cancel()
-	token, err := h.claimDelivery(ctx, log, p)
+	token, err := h.claimHeld(ctx, log, p, held)
 	if errors.Is(err, errAlreadyDelivered) {
 		if err := n.Jobs.Notified(rctx, p.JobID); err != nil {
 			log.Debug("mark notified", "err", err)
@@ -411,6 +439,23 @@ func (e *DeliveryBusyError) Error() string {
 func (h *WebhookHandler) claimDelivery(ctx context.Context, log *slog.Logger, p WebhookPayload) (string, error) {
 	token := jobs.NewClaimToken()
 	c, left, err := h.Jobs.ClaimDelivery(ctx, p.JobID, p.EventID, token)
+	return h.claimed(ctx, log, p, token, c, left, err)
+}
+
+// claimHeld is claimDelivery for an attempt whose claim may have been taken as its
+// job ended (held; see SwapHandler.succeed): it goes on from what that claim found
+// instead of claiming again, and claims as claimDelivery does otherwise.
+func (h *WebhookHandler) claimHeld(ctx context.Context, log *slog.Logger, p WebhookPayload, held *heldClaim) (string, error) {
+	if held == nil || held.Found == jobs.ClaimNone {
+		return h.claimDelivery(ctx, log, p)
+	}
+	// ClaimedByOther: the claim's time left is unknown here; a task due now looks again.
+	return h.claimed(ctx, log, p, held.Token, held.Found, 0, nil)
+}
+
+// claimed goes on from a claim's outcome: the token to send under, once the claim is
+// confirmed on the replicas, or why not to send.
+func (h *WebhookHandler) claimed(ctx context.Context, log *slog.Logger, p WebhookPayload, token string, c jobs.Claim, left time.Duration, err error) (string, error) {
 	switch {
 	case err != nil:
 		return "", err

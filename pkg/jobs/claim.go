@@ -51,7 +51,15 @@ const (
 	AlreadyDelivered
 	// ClaimedByOther: another deliverer holds the claim; try again later.
 	ClaimedByOther
+	// ClaimNone: nothing was claimed, as the job owes no webhook (SucceedClaiming).
+	ClaimNone
 )
+
+// EventClaim names a webhook event whose delivery SucceedClaiming claims, and the
+// attempt that claims it (NewClaimToken).
+type EventClaim struct {
+	EventID, Token string
+}
 
 func (c Claim) String() string {
 	switch c {
@@ -61,6 +69,8 @@ func (c Claim) String() string {
 		return "delivered"
 	case ClaimedByOther:
 		return "claimed by another"
+	case ClaimNone:
+		return "no webhook owed"
 	}
 	return fmt.Sprintf("Claim(%d)", int(c))
 }

@@ -103,3 +103,76 @@ func TestDeliveryClaim(t *testing.T) {
 		t.Fatalf("MarkDelivered made a record for a batch")
 	}
 }
+
+// SucceedClaiming ends a job and claims its webhook's first delivery in one step, with
+// the outcomes ClaimDelivery has; a job that owes no webhook claims nothing, and a
+// job that cannot succeed claims nothing either.
+func TestSucceedClaiming(t *testing.T) {
+	ctx := context.Background()
+	s, rdb := newStore(t)
+	start := func(j *jobs.Job) {
+		t.Helper()
+		if err := s.Create(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Start(ctx, j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	succeed := func(id, event string) (*jobs.Job, jobs.Claim, jobs.EventClaim) {
+		t.Helper()
+		c := jobs.EventClaim{EventID: event, Token: jobs.NewClaimToken()}
+		j, found, err := s.SucceedClaiming(ctx, id, nil, map[string]float64{"run": 1}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != jobs.Succeeded {
+			t.Fatalf("%s is %s after SucceedClaiming", id, j.Status)
+		}
+		return j, found, c
+	}
+	hook := func(event string) string { v, _ := rdb.Get(ctx, "swapd:hook:"+event).Result(); return v }
+
+	start(newJob("c1"))
+	if _, found, c := succeed("c1", "msg_c1"); found != jobs.Claimed || hook("msg_c1") != "claim:"+c.Token {
+		t.Fatalf("claim %v, key %q; want claimed under its token", found, hook("msg_c1"))
+	}
+	// The claim is an ordinary one: another deliverer finds it taken, its holder gives it back.
+	if c, _, _ := s.ClaimDelivery(ctx, "c1", "msg_c1", jobs.NewClaimToken()); c != jobs.ClaimedByOther {
+		t.Fatalf("a second claim found %v", c)
+	}
+
+	start(newJob("c2"))
+	if err := rdb.Set(ctx, "swapd:hook:msg_c2", "claim:someone", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := succeed("c2", "msg_c2"); found != jobs.ClaimedByOther || hook("msg_c2") != "claim:someone" {
+		t.Fatalf("claim %v, key %q; want claimed by another, untouched", found, hook("msg_c2"))
+	}
+
+	start(newJob("c3"))
+	if err := rdb.Set(ctx, "swapd:hook:msg_c3", "delivered", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := succeed("c3", "msg_c3"); found != jobs.AlreadyDelivered || hook("msg_c3") != "delivered" {
+		t.Fatalf("claim %v, key %q; want already delivered", found, hook("msg_c3"))
+	}
+
+	none := newJob("c4")
+	none.Webhook = nil
+	start(none)
+	if _, found, _ := succeed("c4", "msg_c4"); found != jobs.ClaimNone || hook("msg_c4") != "" {
+		t.Fatalf("claim %v, key %q for a job without a webhook; want none", found, hook("msg_c4"))
+	}
+
+	// A job that is not running does not succeed, and claims nothing.
+	if err := s.Create(ctx, newJob("c5")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SucceedClaiming(ctx, "c5", nil, nil, jobs.EventClaim{EventID: "msg_c5", Token: "t"}); err == nil {
+		t.Fatal("a queued job succeeded")
+	}
+	if hook("msg_c5") != "" {
+		t.Fatalf("a failed transition left claim %q", hook("msg_c5"))
+	}
+}

@@ -278,7 +278,11 @@ func optTime(s string) *time.Time {
 // own TTL ends, for SetWebhookStatus. A job that never reported progress (a probe)
 // is 1/1 done when it succeeds. It returns the job's status before and, when ARGV[7] is
 // "1", the whole record after the change (so the worker that starts or ends a job
-// needs no second round trip to read it).
+// needs no second round trip to read it). With a claim token in ARGV[8] (empty: none)
+// and a job that still owes its webhook, it also claims that webhook's delivery
+// (KEYS[5], the event's key; ARGV[9], the claim's TTL in ms) as claimScript does, and
+// returns what the claim found (Claim) fourth: a worker that ends a job makes the
+// first delivery attempt without a round trip of its own to claim it.
 var transitionScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
@@ -302,7 +306,7 @@ end
 if tonumber(ARGV[3]) > 0 and redis.call('HGET', KEYS[1], 'webhook_status') == 'pending' then
   redis.call('ZADD', KEYS[4], redis.call('TIME')[1], ARGV[5])
 end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 if ARGV[2] == 'succeeded' and redis.call('HGET', KEYS[1], 'progress_total') == '0' then
   redis.call('HSET', KEYS[1], 'progress_done', 1, 'progress_total', 1)
 end
@@ -323,8 +327,19 @@ if tonumber(ARGV[3]) > 0 then
   local up = redis.call('HGET', KEYS[1], 'uploads')
   if up then redis.call('HSET', 'swapd:expiring:uploads', ARGV[5], up) end
 end
-if ARGV[7] == '1' then return {1, cur, redis.call('HGETALL', KEYS[1])} end
-return {1, cur}`)
+local claim = -1
+if ARGV[8] ~= '' then
+  local hook = redis.call('HGET', KEYS[1], 'webhook_status')
+  local v = redis.call('GET', KEYS[5])
+  if hook == 'delivered' or v == 'delivered' then claim = 1
+  elseif v then claim = 2
+  elseif hook == 'pending' then
+    redis.call('SET', KEYS[5], 'claim:' .. ARGV[8], 'PX', ARGV[9])
+    claim = 0
+  end
+end
+if ARGV[7] == '1' then return {1, cur, redis.call('HGETALL', KEYS[1]), claim} end
+return {1, cur, {}, claim}`)
 
 type change struct {
 	from       []Status
@@ -332,6 +347,11 @@ type change struct {
 	newAttempt bool
 	fields     []any
 	record     bool // return the record after the change
+
+	// claim, when it names an event, claims its delivery in the same step (see
+	// transitionScript), and claimed is set to what the claim found.
+	claim   EventClaim
+	claimed *Claim
 }
 
 func (s *Store) transition(ctx context.Context, id string, c change) (Status, error) {
@@ -359,8 +379,10 @@ func (s *Store) transitionRecord(ctx context.Context, id string, c change) (Stat
 	if c.record {
 		record = "1"
 	}
-	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id, horizon, record}, c.fields...)
-	res, err := transitionScript.Run(ctx, s.rdb, []string{key(id), runningKey, queuedKey, notifyKey}, args...).Slice()
+	args := append([]any{strings.Join(from, ","), string(c.to), ttl, newAttempt, id, horizon, record,
+		c.claim.Token, DeliveryClaimTTL.Milliseconds()}, c.fields...)
+	keys := []string{key(id), runningKey, queuedKey, notifyKey, hookKey(c.claim.EventID)}
+	res, err := transitionScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return "", nil, fmt.Errorf("job %s -> %s: %w", id, c.to, err)
 	}
@@ -371,6 +393,14 @@ func (s *Store) transitionRecord(ctx context.Context, id string, c change) (Stat
 	}
 	if ok != 1 {
 		return Status(cur), nil, &TransitionError{ID: id, Current: Status(cur), Wanted: c.to}
+	}
+	if c.claimed != nil {
+		*c.claimed = ClaimNone
+		if len(res) > 3 {
+			if v, _ := res[3].(int64); v >= 0 {
+				*c.claimed = Claim(v)
+			}
+		}
 	}
 	if !c.record || len(res) < 3 {
 		return Status(cur), nil, nil
@@ -412,6 +442,10 @@ func (s *Store) SetProgress(ctx context.Context, id string, p Progress) error {
 // Succeed marks a running job succeeded with its output, and returns the ended record
 // (for its webhook). A probe job succeeds with no output.
 func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[string]float64) (*Job, error) {
+	return s.succeed(ctx, id, out, stages, EventClaim{}, nil)
+}
+
+func (s *Store) succeed(ctx context.Context, id string, out *Output, stages map[string]float64, c EventClaim, claimed *Claim) (*Job, error) {
 	st, _ := json.Marshal(stages)
 	fields := []any{"stages", st, "finished_at", now()}
 	if out != nil {
@@ -423,8 +457,20 @@ func (s *Store) Succeed(ctx context.Context, id string, out *Output, stages map[
 			fields = append(fields, "embeddings", e)
 		}
 	}
-	_, j, err := s.transitionRecord(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields, record: true})
+	_, j, err := s.transitionRecord(ctx, id, change{from: []Status{Running}, to: Succeeded, fields: fields, record: true,
+		claim: c, claimed: claimed})
 	return j, err
+}
+
+// SucceedClaiming is Succeed that also claims, in the same step, the delivery of the
+// job's webhook event c (as ClaimDelivery would, right after), for the worker that
+// makes its first attempt: one round trip fewer per job. It returns what the claim
+// found, ClaimNone when the job owes no webhook (none asked for, or failed for good);
+// a Claimed claim must be confirmed, and given back or marked, as ClaimDelivery's.
+func (s *Store) SucceedClaiming(ctx context.Context, id string, out *Output, stages map[string]float64, c EventClaim) (*Job, Claim, error) {
+	claimed := ClaimNone
+	j, err := s.succeed(ctx, id, out, stages, c, &claimed)
+	return j, claimed, err
 }
 
 // Fail marks a queued or running job failed with a client-facing error, and returns
