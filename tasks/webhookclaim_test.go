@@ -163,3 +163,70 @@ func TestWebhookClaimUnconfirmedSendsNothing(t *testing.T) {
 		t.Fatalf("the unconfirmed claim was not given back: %v %v", c, err)
 	}
 }
+
+// heldClaimJob creates job id with a webhook to url, starts it and succeeds it through
+// SucceedClaiming, as a worker with direct first attempts does (SwapHandler.succeed).
+func heldClaimJob(t *testing.T, store *jobs.Store, id, url string) (*jobs.Job, *heldClaim) {
+	t.Helper()
+	ctx := context.Background()
+	if err := store.Create(ctx, &jobs.Job{ID: id, Kind: jobs.KindProbe, CreatedAt: time.Now().UTC(), Webhook: &jobs.Webhook{URL: url}}); err != nil {
+		t.Fatal(err)
+	}
+	started, err := store.Start(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jobs.EventClaim{EventID: EventID(started, webhook.EventJobSucceeded), Token: jobs.NewClaimToken()}
+	ended, found, err := store.SucceedClaiming(ctx, id, nil, nil, c)
+	if err != nil || found != jobs.Claimed {
+		t.Fatalf("SucceedClaiming: %v, %v; want claimed", found, err)
+	}
+	return ended, &heldClaim{EventClaim: c, Found: found}
+}
+
+// The claim taken as a job succeeded is the direct attempt's: it sends under it, once,
+// and marks the event delivered; and when no delivery slot comes in time, it gives
+// the claim back before handing the event to its task, which may then send at once.
+func TestDirectAttemptWithHeldClaim(t *testing.T) {
+	h, store, rdb := claimHandler(t, jobs.Durability{})
+	rec := testenv.NewReceiver(t, http.StatusOK)
+	url := strings.Replace(rec.URL, "127.0.0.1", "localhost", 1)
+	queue := asynq.NewClientFromRedisClient(rdb)
+	schedule := []time.Duration{200 * time.Millisecond}
+	d := NewDirectDelivery(h, schedule, 1)
+	n := &Notifier{Client: queue, Jobs: store, MaxRetry: len(schedule), Direct: d}
+	h.Notifier = n
+	ctx := context.Background()
+
+	ended, held := heldClaimJob(t, store, "held1", url)
+	if err := n.notifyEnded(ctx, ended, held); err != nil {
+		t.Fatal(err)
+	}
+	d.Wait()
+	got := rec.Requests()
+	if len(got) != 1 || got[0].Header.Get("webhook-id") != held.EventID {
+		t.Fatalf("%d deliveries (%+v); want one with webhook-id %s", len(got), got, held.EventID)
+	}
+	if v, _ := rdb.Get(ctx, "swapd:hook:"+held.EventID).Result(); v != "delivered" {
+		t.Fatalf("event key %q after the delivery; want delivered", v)
+	}
+
+	// No slot in time: the only one is taken, and the attempt's wait (half the first delay) runs out.
+	d.slots <- struct{}{}
+	ended, held = heldClaimJob(t, store, "held2", url)
+	if err := n.notifyEnded(ctx, ended, held); err != nil {
+		t.Fatal(err)
+	}
+	d.Wait()
+	<-d.slots
+	if v, err := rdb.Get(ctx, "swapd:hook:"+held.EventID).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("event key %q (%v) after a hand-off; want the claim given back", v, err)
+	}
+	in := asynq.NewInspectorFromRedisClient(rdb)
+	if _, err := in.GetTaskInfo(QueueWebhooks, held.EventID); err != nil {
+		t.Fatalf("the event's task after the hand-off: %v", err)
+	}
+	if len(rec.Requests()) != 1 {
+		t.Fatalf("%d deliveries; the handed-off event was sent directly too", len(rec.Requests()))
+	}
+}
