@@ -98,12 +98,25 @@ func (s *Store) ClaimDelivery(ctx context.Context, jobID, eventID, token string)
 	return Claim(res[0]), time.Duration(res[1]) * time.Millisecond, nil
 }
 
-var claimScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == 'delivered' or redis.call('HGET', KEYS[2], 'webhook_status') == 'delivered' then return {1, 0} end
-if v then return {2, math.max(redis.call('PTTL', KEYS[1]), 0)} end
-redis.call('SET', KEYS[1], 'claim:' .. ARGV[1], 'PX', ARGV[2])
-return {0, 0}`)
+// claimLua is the claim itself, shared by claimScript and transitionScript (which
+// claims a webhook in the step that ends its job): for event key hook of job record
+// record, it returns AlreadyDelivered (1) when the event's mark or the record says
+// delivered, ClaimedByOther (2) while another attempt holds it, and otherwise takes it
+// for token for ttl ms and returns Claimed (0).
+const claimLua = `
+local function claim(hook, record, token, ttl)
+  local v = redis.call('GET', hook)
+  if v == 'delivered' or redis.call('HGET', record, 'webhook_status') == 'delivered' then return 1 end
+  if v then return 2 end
+  redis.call('SET', hook, 'claim:' .. token, 'PX', ttl)
+  return 0
+end
+`
+
+var claimScript = redis.NewScript(claimLua + `
+local c = claim(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if c == 2 then return {2, math.max(redis.call('PTTL', KEYS[1]), 0)} end
+return {c, 0}`)
 
 // ReleaseDelivery gives up the claim token holds on event eventID (its attempt failed
 // or was not confirmed), so the next attempt need not wait for it to expire. A claim

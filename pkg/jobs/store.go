@@ -280,10 +280,10 @@ func optTime(s string) *time.Time {
 // "1", the whole record after the change (so the worker that starts or ends a job
 // needs no second round trip to read it). With a claim token in ARGV[8] (empty: none)
 // and a job that still owes its webhook, it also claims that webhook's delivery
-// (KEYS[5], the event's key; ARGV[9], the claim's TTL in ms) as claimScript does, and
-// returns what the claim found (Claim) fourth: a worker that ends a job makes the
-// first delivery attempt without a round trip of its own to claim it.
-var transitionScript = redis.NewScript(`
+// (KEYS[5], the event's key; ARGV[9], the claim's TTL in ms) with claimScript's claim
+// (claimLua), and returns what the claim found (Claim) fourth: a worker that ends a job
+// makes the first delivery attempt without a round trip of its own to claim it.
+var transitionScript = redis.NewScript(claimLua + `
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return {0, ''} end
 local allowed = false
@@ -327,19 +327,13 @@ if tonumber(ARGV[3]) > 0 then
   local up = redis.call('HGET', KEYS[1], 'uploads')
   if up then redis.call('HSET', 'swapd:expiring:uploads', ARGV[5], up) end
 end
-local claim = -1
+local claimed = -1
 if ARGV[8] ~= '' then
   local hook = redis.call('HGET', KEYS[1], 'webhook_status')
-  local v = redis.call('GET', KEYS[5])
-  if hook == 'delivered' or v == 'delivered' then claim = 1
-  elseif v then claim = 2
-  elseif hook == 'pending' then
-    redis.call('SET', KEYS[5], 'claim:' .. ARGV[8], 'PX', ARGV[9])
-    claim = 0
-  end
+  if hook == 'pending' or hook == 'delivered' then claimed = claim(KEYS[5], KEYS[1], ARGV[8], ARGV[9]) end
 end
-if ARGV[7] == '1' then return {1, cur, redis.call('HGETALL', KEYS[1]), claim} end
-return {1, cur, {}, claim}`)
+if ARGV[7] == '1' then return {1, cur, redis.call('HGETALL', KEYS[1]), claimed} end
+return {1, cur, {}, claimed}`)
 
 type change struct {
 	from       []Status
