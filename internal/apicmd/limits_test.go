@@ -3,6 +3,7 @@ package apicmd
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,9 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/swapd/swapd/internal/fixtures"
 	"github.com/swapd/swapd/internal/testenv"
 )
 
@@ -186,5 +189,132 @@ func waitUp(t *testing.T, url string) {
 			t.Fatalf("%s not up: %v", url, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUsageCountedWithTheRecord: a key without daily quotas has its jobs and input
+// bytes counted in the Redis step that creates each record (jobs.CreateOptions.Tally),
+// not by a call of their own before it; what is not a new job is not counted: a
+// submit refused for jobs in flight, an idempotent replay, a body that fails to parse.
+func TestUsageCountedWithTheRecord(t *testing.T) {
+	redisAddr := testenv.Redis(t)
+	minio := testenv.MinIO(t)
+	keys := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(keys, []byte(`
+defaults: {requests_per_minute: 0}
+keys:
+  - {name: open, role: tenant, secret: sk_open_key, limits: {max_in_flight: 3}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
+	env := map[string]string{
+		"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
+		"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
+		"SWAPD_S3_BUCKET": "tally", "SWAPD_LOG_LEVEL": "error",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+	t.Cleanup(func() { cancel(); <-done })
+	url := "http://" + addr
+	waitUp(t, url+"/healthz")
+
+	submit := func(body, idem string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/v1/jobs", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer sk_open_key")
+		req.Header.Set("Content-Type", "application/json")
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct{ Error struct{ Code string } }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		if resp.Header.Get("Idempotent-Replayed") != "" {
+			return resp.StatusCode, "replayed"
+		}
+		return resp.StatusCode, e.Error.Code
+	}
+	usage := func() (jobs, bytes int64) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+"/v1/usage", nil)
+		req.Header.Set("Authorization", "Bearer sk_open_key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var u struct {
+			Days []struct{ Jobs, Bytes int64 }
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&u); err != nil || len(u.Days) == 0 {
+			t.Fatalf("usage: %d %v", resp.StatusCode, err)
+		}
+		return u.Days[0].Jobs, u.Days[0].Bytes
+	}
+
+	if st, code := submit(`{"kind":"probe"}`, "once"); st != 202 {
+		t.Fatalf("first probe: %d %s", st, code)
+	}
+	if st, code := submit(`{"kind":"probe"}`, "once"); st != 202 || code != "replayed" {
+		t.Fatalf("replay: %d %s", st, code)
+	}
+	if st, code := submit(`{"kind":`, ""); st != 400 {
+		t.Fatalf("broken body: %d %s", st, code)
+	}
+	if j, b := usage(); j != 1 || b != 0 {
+		t.Fatalf("after one probe, a replay and a broken body: %d jobs, %d bytes", j, b)
+	}
+	// Concurrent repeats of one idempotency key: those that created a record before
+	// the first bound the key withdraw it (or found no room in flight while they
+	// raced); one job is new, and one is counted.
+	var wg sync.WaitGroup
+	results := make(chan string, 16)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, code := submit(`{"kind":"probe"}`, "burst")
+			results <- fmt.Sprint(st, " ", code)
+		}()
+	}
+	wg.Wait()
+	close(results)
+	fresh := 0
+	for r := range results {
+		switch r {
+		case "202 ":
+			fresh++
+		case "202 replayed", "429 QUOTA_EXCEEDED":
+		default:
+			t.Fatalf("a concurrent repeat: %s", r)
+		}
+	}
+	if j, _ := usage(); fresh != 1 || j != 2 {
+		t.Fatalf("16 concurrent repeats: %d new jobs, usage %d jobs (want 1, 2)", fresh, j)
+	}
+
+	src, err := os.ReadFile(filepath.Join(fixtures.Dir(), "faces", "astronaut.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := os.ReadFile(filepath.Join(fixtures.Dir(), "faces", "grace_hopper.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := `{"source": {"base64": "` + base64.StdEncoding.EncodeToString(src) + `"}, "target": {"base64": "` + base64.StdEncoding.EncodeToString(dst) + `"}}`
+	if st, code := submit(image, ""); st != 202 {
+		t.Fatalf("image job: %d %s", st, code)
+	}
+	if st, code := submit(image, ""); st != 429 || code != "QUOTA_EXCEEDED" {
+		t.Fatalf("4th job in flight: %d %s", st, code)
+	}
+	if j, b := usage(); j != 3 || b != int64(len(src)+len(dst)) {
+		t.Fatalf("after 3 jobs and a refused one: %d jobs, %d bytes (want 3, %d)", j, b, len(src)+len(dst))
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/swapd/swapd/pkg/errcode"
@@ -126,8 +127,14 @@ type scanner struct {
 // each base64 input through store. A source at an index of maxSources or more is not
 // stored (the submission is refused for its count anyway).
 func scanSubmission(body io.Reader, maxSources int, store streamStore) scanResult {
+	br := scanBuffers.Get().(*bufio.Reader)
+	br.Reset(&stickyReader{r: body})
+	defer func() {
+		br.Reset(nil)
+		scanBuffers.Put(br)
+	}()
 	s := &scanner{
-		br:         bufio.NewReaderSize(&stickyReader{r: body}, 64<<10),
+		br:         br,
 		store:      store,
 		maxSources: maxSources,
 		names:      map[string]bool{},
@@ -147,6 +154,12 @@ func scanSubmission(body io.Reader, maxSources int, store streamStore) scanResul
 	s.res.skeleton = s.skel
 	return s.res
 }
+
+// scanBuffers keeps the scanners' 64 KiB read buffers between submissions: most
+// bodies are a few hundred bytes, and a fresh buffer each took 7% of the API's
+// CPU in a profile at 2,000 submits/s (allocating and clearing it, then collecting
+// it). Nothing a scan returns points into its buffer.
+var scanBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
 // fail records err as a read error when it came from the body, else as the body's
 // syntax error, keeping the first of each.

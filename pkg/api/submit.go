@@ -388,8 +388,12 @@ func parseMultipart(r *http.Request, d *Deps, job *jobs.Job, fp hash.Hash) error
 // two confirmations leaves a 503'd job that may run once (README, Reliability).
 func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint string) (existing string, err error) {
 	job.TTL = d.retention(keyOf(ctx), job.TTL)
-	if err := d.Jobs.CreateWithin(ctx, job, keyOf(ctx).Limits.MaxInFlight); err != nil {
+	count, t := tally(ctx, d, job)
+	if err := d.Jobs.CreateWith(ctx, job, jobs.CreateOptions{MaxInFlight: keyOf(ctx).Limits.MaxInFlight, Tally: t}); err != nil {
 		return "", err
+	}
+	if count != nil {
+		count.tallied = t // taken back by countJob unless the answer is a new job
 	}
 	if idem != "" {
 		existing, err := d.Jobs.Remember(ctx, job.Owner, idem, fingerprint, job.ID)
@@ -412,6 +416,5 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 		return "", err
 	}
 	d.Metrics.JobSubmitted(string(job.Kind))
-	countBytes(ctx, d, job)
 	return "", nil
 }

@@ -84,7 +84,7 @@ func (s *Store) CreateBatch(ctx context.Context, b *Batch) error {
 // CreateItem creates j as an item of batch batchID (CreateWithin's limit applies) and
 // adds it to the batch's items.
 func (s *Store) CreateItem(ctx context.Context, batchID string, j *Job, maxInFlight int) error {
-	if err := s.create(ctx, j, maxInFlight, "batch", batchID); err != nil {
+	if err := s.create(ctx, j, CreateOptions{MaxInFlight: maxInFlight}, "batch", batchID); err != nil {
 		return err
 	}
 	if err := s.rdb.ZAdd(ctx, batchItemsKey(batchID), redis.Z{Member: j.ID}).Err(); err != nil {

@@ -99,16 +99,43 @@ type spec struct {
 }
 
 // Create stores a new queued job. It fails if the id exists.
-func (s *Store) Create(ctx context.Context, j *Job) error { return s.CreateWithin(ctx, j, 0) }
+func (s *Store) Create(ctx context.Context, j *Job) error {
+	return s.CreateWith(ctx, j, CreateOptions{})
+}
 
 // CreateWithin is Create unless j's owner already has maxInFlight jobs queued or
 // running (0: no limit): then it is an errcode QUOTA_EXCEEDED error.
 func (s *Store) CreateWithin(ctx context.Context, j *Job, maxInFlight int) error {
-	return s.create(ctx, j, maxInFlight)
+	return s.CreateWith(ctx, j, CreateOptions{MaxInFlight: maxInFlight})
 }
 
-// create is CreateWithin writing extra fields (name, value pairs) into the record too.
-func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...any) error {
+// CreateOptions are what the step that writes a new record checks and counts besides.
+type CreateOptions struct {
+	// MaxInFlight refuses the job (errcode QUOTA_EXCEEDED) when its owner already has
+	// this many jobs queued or running (0: no limit).
+	MaxInFlight int
+	// Tally, if set, is added to in the same step, only when the record is written:
+	// a submission's bookkeeping (its owner's daily use, usage.Counter.Tally) then
+	// costs no Redis round trip of its own and cannot count a job that was refused.
+	Tally *Tally
+}
+
+// A Tally is counters to add to in the step that creates a record: Add's amounts to
+// the fields of the hash Key, whose expiry is then set to TTL.
+type Tally struct {
+	Key string
+	Add map[string]int64
+	TTL time.Duration
+}
+
+// CreateWith is Create with opts's limit and tally.
+func (s *Store) CreateWith(ctx context.Context, j *Job, opts CreateOptions) error {
+	return s.create(ctx, j, opts)
+}
+
+// create is CreateWith writing extra fields (name, value pairs) into the record too.
+func (s *Store) create(ctx context.Context, j *Job, opts CreateOptions, extra ...any) error {
+	maxInFlight := opts.MaxInFlight
 	if j.Kind == "" {
 		j.Kind = KindImage
 	}
@@ -139,8 +166,16 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 		fields = append(fields, "ttl", secs)
 	}
 	fields = append(fields, extra...)
-	res, err := createScript.Run(ctx, s.rdb, []string{key(j.ID), ownerKey(j.Owner), queuedKey, liveKey(j.Owner)},
-		append([]any{j.ID, maxInFlight, s.FairShare}, fields...)...).Int()
+	keys := []string{key(j.ID), ownerKey(j.Owner), queuedKey, liveKey(j.Owner), ""}
+	args := []any{j.ID, maxInFlight, s.FairShare, 0, 0}
+	if t := opts.Tally; t != nil && t.Key != "" && len(t.Add) > 0 {
+		keys[4] = t.Key
+		args[3], args[4] = int64(t.TTL/time.Second), len(t.Add)
+		for f, n := range t.Add {
+			args = append(args, f, n)
+		}
+	}
+	res, err := createScript.Run(ctx, s.rdb, keys, append(args, fields...)...).Int()
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
@@ -161,12 +196,21 @@ func (s *Store) create(ctx context.Context, j *Job, maxInFlight int, extra ...an
 // record is marked backlog and the script returns 2. The index is a sorted set with
 // every score 0, ordered by member: job ids are UUIDv7, which sort by creation time,
 // so the index lists newest first with ZREVRANGEBYLEX.
+//
+// The tally (CreateOptions.Tally): KEYS[5] (” for none), ARGV[4] its expiry in
+// seconds, ARGV[5] the number k of (field, amount) pairs after it; the record's
+// fields follow from ARGV[6+2k].
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local max = tonumber(ARGV[2])
 local live = redis.call('ZCARD', KEYS[4])
 if max > 0 and live >= max then return -1 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+local k = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + 2 * k))
+if KEYS[5] ~= '' then
+  for i = 6, 4 + 2 * k, 2 do redis.call('HINCRBY', KEYS[5], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', KEYS[5], ARGV[4])
+end
 local res = 1
 local share = tonumber(ARGV[3])
 if share > 0 and live >= share then

@@ -16,6 +16,7 @@ import (
 
 	"github.com/swapd/swapd/pkg/apikeys"
 	"github.com/swapd/swapd/pkg/errcode"
+	"github.com/swapd/swapd/pkg/jobs"
 )
 
 // Day is one key's use on one UTC day.
@@ -67,6 +68,38 @@ if tonumber(ARGV[1]) > 0 and jobs >= tonumber(ARGV[1]) then return {'job', jobs,
 redis.call('HINCRBY', KEYS[1], 'jobs', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {'', 0, 0}`)
+
+// Tally is what a new job of owner adds to today's use (1 job unless TakeJob counted
+// it already, and its stored input bytes), for the Redis step that creates its
+// record (jobs.CreateOptions.Tally): a key without daily quotas then needs no round
+// trip of its own per submission, and a refused job is never counted. Untally takes
+// it back when the submission is not accepted after all.
+func (c *Counter) Tally(owner string, job bool, bytes int64) *jobs.Tally {
+	add := map[string]int64{}
+	if job {
+		add["jobs"] = 1
+	}
+	if bytes > 0 {
+		add["bytes"] = bytes
+	}
+	if owner == "" || len(add) == 0 {
+		return nil
+	}
+	return &jobs.Tally{Key: dayKey(owner, c.now().Format(time.DateOnly)), Add: add, TTL: keep}
+}
+
+// Untally takes back what t added (a job created, then withdrawn: a concurrent
+// repeat of its idempotency key, or a queue that refused its task).
+func (c *Counter) Untally(ctx context.Context, t *jobs.Tally) {
+	if t == nil {
+		return
+	}
+	pipe := c.Redis.Pipeline()
+	for f, n := range t.Add {
+		pipe.HIncrBy(ctx, t.Key, f, -n)
+	}
+	_, _ = pipe.Exec(ctx)
+}
 
 // ReturnJob uncounts a job TakeJob counted that was not accepted after all.
 func (c *Counter) ReturnJob(ctx context.Context, owner string) {
