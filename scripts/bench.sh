@@ -77,7 +77,7 @@ probe() { SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl benc
 echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference) against swapd and the FastAPI + Celery peer"
 echo "   swapd: SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}; each stack stopped (SIGSTOP) while the other runs"
 probe -probes "${BENCH_OPEN_PROBES:-1000}" -rate "${BENCH_RATE:-200}" || true
-probe -probes "${BENCH_MAX_PROBES:-2000}" -parallel "${BENCH_CLIENTS:-32}" || true
+probe -probes "${BENCH_MAX_PROBES:-2000}" -parallel "${BENCH_CLIENTS:-32}" -repeat "${BENCH_REPEAT:-3}" || true # three swapd/peer pairs and their medians: the machine is noisy
 echo "after probes RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
 
 # Idle cost: Redis commands per second and CPU of idle workers, each fleet on a Redis of

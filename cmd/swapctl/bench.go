@@ -46,6 +46,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	peer := fs.String("peer", "", "with -probes: also run the same load against the FastAPI + Celery peer at this URL (bench/peer) and print the ratios")
 	pauseSwapd := fs.String("pause-swapd", "", "with -peer: process ids (comma-separated) of swapd's stack to stop while the peer is measured, so its idle cost is not charged to the peer")
 	pausePeer := fs.String("pause-peer", "", "with -peer: process ids of the peer's stack to stop while swapd is measured")
+	repeat := fs.Int("repeat", 1, "with -probes: run the load this many times (with -peer: swapd then the peer each time) and print the median ratios")
 	if err := fs.Parse(args); err != nil || (*probes == 0 && (*source == "" || *target == "")) {
 		return exitUsage, errors.New("bench needs -source and -target, or -probes N")
 	}
@@ -58,7 +59,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 				return exitUsage, fmt.Errorf("-pause-swapd/-pause-peer: %w", err)
 			}
 		}
-		return benchProbes(ctx, c, *peer, pause, *probes, *parallel, *rate, stdout)
+		return benchProbes(ctx, c, *peer, pause, *probes, *parallel, *repeat, *rate, stdout)
 	}
 	hooks, hookURL, err := startReceiver()
 	if err != nil {
@@ -308,8 +309,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // 0 runs parallel clients submitting back to back (max rate). With peerURL, the same
 // load then goes to the FastAPI + Celery peer (bench/peer), and the ratios are printed;
 // pause[0] (swapd's processes) is stopped while the peer is measured, pause[1] (the
-// peer's) while swapd is.
-func benchProbes(ctx context.Context, c *client.Client, peerURL string, pause [2]pausing, n, parallel int, rate float64, stdout io.Writer) (int, error) {
+// peer's) while swapd is. repeat > 1 runs it all that many times and prints the
+// median of each ratio.
+func benchProbes(ctx context.Context, c *client.Client, peerURL string, pause [2]pausing, n, parallel, repeat int, rate float64, stdout io.Writer) (int, error) {
 	recv, err := loadgen.NewReceiver()
 	if err != nil {
 		return exitFailed, err
@@ -332,23 +334,55 @@ func benchProbes(ctx context.Context, c *client.Client, peerURL string, pause [2
 		fmt.Fprintf(stdout, "%-5s %s: %s\n", name, mode, r)
 		return r, nil
 	}
-	sw, err := run("swapd", &loadgen.Swapd{URL: c.BaseURL, Key: c.Key}, pause[1])
-	if err != nil {
-		return exitFailed, err
-	}
-	failed := sw.SubmitErrors > 0 || sw.Lost > 0 || sw.Duplicates > 0
-	if peerURL != "" {
+	// Each repetition runs swapd then the peer, so a pair shares the machine's state
+	// of the moment; the medians over the pairs are what a noisy machine can tell.
+	var ratios [4][]float64 // p50, p99, submits, finished
+	var failures []string
+	for i := range max(repeat, 1) {
+		if repeat > 1 {
+			fmt.Fprintf(stdout, "-- pair %d of %d\n", i+1, repeat)
+		}
+		sw, err := run("swapd", &loadgen.Swapd{URL: c.BaseURL, Key: c.Key}, pause[1])
+		if err != nil {
+			return exitFailed, err
+		}
+		if sw.SubmitErrors > 0 || sw.Lost > 0 || sw.Duplicates > 0 {
+			failures = append(failures, fmt.Sprintf("%d submit errors (first: %v), %s lost, %d duplicated", sw.SubmitErrors, sw.FirstError, plural(sw.Lost, "webhook", "webhooks"), sw.Duplicates))
+		}
+		if peerURL == "" {
+			continue
+		}
 		pr, err := run("peer", &loadgen.Peer{URL: peerURL}, pause[0])
 		if err != nil {
 			return exitFailed, err
 		}
-		fmt.Fprintf(stdout, "ratios swapd/peer: submit→webhook p50 %.2f×  p99 %.2f×;  submits/s %.2f×;  finished jobs/s %.2f×\n",
-			ratio(sw.P50, pr.P50), ratio(sw.P99, pr.P99), sw.SubmitRate()/pr.SubmitRate(), sw.FinishRate()/pr.FinishRate())
+		r := [4]float64{ratio(sw.P50, pr.P50), ratio(sw.P99, pr.P99), sw.SubmitRate() / pr.SubmitRate(), sw.FinishRate() / pr.FinishRate()}
+		for k := range r {
+			ratios[k] = append(ratios[k], r[k])
+		}
+		fmt.Fprintf(stdout, "ratios swapd/peer: submit→webhook p50 %.2f×  p99 %.2f×;  submits/s %.2f×;  finished jobs/s %.2f×\n", r[0], r[1], r[2], r[3])
 	}
-	if failed {
-		return exitFailed, fmt.Errorf("swapd: %d submit errors (first: %v), %s lost, %d duplicated", sw.SubmitErrors, sw.FirstError, plural(sw.Lost, "webhook", "webhooks"), sw.Duplicates)
+	if peerURL != "" && repeat > 1 {
+		fmt.Fprintf(stdout, "median of %d pairs swapd/peer: submit→webhook p50 %.2f×  p99 %.2f×;  submits/s %.2f×;  finished jobs/s %.2f×\n",
+			repeat, median(ratios[0]), median(ratios[1]), median(ratios[2]), median(ratios[3]))
+	}
+	if len(failures) > 0 {
+		return exitFailed, fmt.Errorf("swapd: %s", strings.Join(failures, "; "))
 	}
 	return exitOK, nil
+}
+
+// median is the middle value of v (the mean of the two middle ones for an even count).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
