@@ -1,13 +1,10 @@
 package apicmd
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,26 +19,11 @@ import (
 func TestBatchLimits(t *testing.T) {
 	redisAddr := testenv.Redis(t)
 	minio := testenv.MinIO(t)
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(keys, []byte(`
+	url := startAPI(t, writeKeys(t, `
 defaults: {requests_per_minute: 0}
 keys:
   - {name: batcher, role: tenant, secret: sk_batch_key, limits: {max_in_flight: 3, daily_jobs: 5}}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
-	env := map[string]string{
-		"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
-		"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
-		"SWAPD_S3_BUCKET": "batchlimits", "SWAPD_LOG_LEVEL": "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
-	t.Cleanup(func() { cancel(); <-done })
-	url := "http://" + addr
-	waitUp(t, url+"/healthz")
+`), redisAddr, minio, "batchlimits")
 
 	call := func(method, path, body string, out any) int {
 		t.Helper()

@@ -27,31 +27,14 @@ import (
 func TestLimitsSharedAcrossAPIs(t *testing.T) {
 	redisAddr := testenv.Redis(t)
 	minio := testenv.MinIO(t)
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(keys, []byte(`
+	keys := writeKeys(t, `
 defaults: {requests_per_minute: 0}
 keys:
   - {name: ratey, role: tenant, secret: sk_ratey_key, limits: {requests_per_minute: 10}}
   - {name: quota, role: tenant, secret: sk_quota_key, limits: {max_in_flight: 3, daily_jobs: 5}}
   - {name: ops, role: admin, secret: sk_ops_key}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var urls []string
-	for range 2 {
-		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
-		env := map[string]string{
-			"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
-			"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
-			"SWAPD_S3_BUCKET": "limits", "SWAPD_LOG_LEVEL": "error",
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
-		t.Cleanup(func() { cancel(); <-done })
-		urls = append(urls, "http://"+addr)
-		waitUp(t, "http://"+addr+"/healthz")
-	}
+`)
+	urls := []string{startAPI(t, keys, redisAddr, minio, "limits"), startAPI(t, keys, redisAddr, minio, "limits")}
 	call := func(i int, key, method, path, body string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, urls[i%2]+path, strings.NewReader(body))
@@ -174,6 +157,36 @@ keys:
 	}
 }
 
+// writeKeys writes a keys file (SWAPD_KEYS_FILE) with yaml in the test's temp dir.
+func writeKeys(t *testing.T, yaml string) string {
+	t.Helper()
+	keys := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(keys, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// startAPI runs an API (apicmd.Run, as cmd/api runs it) on a free loopback port with
+// the keys file keys, on Redis redisAddr and minio's bucket, until the test ends, and
+// returns its base URL once it answers.
+func startAPI(t *testing.T, keys, redisAddr string, minio testenv.MinIOInfo, bucket string) string {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
+	env := map[string]string{
+		"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
+		"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
+		"SWAPD_S3_BUCKET": bucket, "SWAPD_LOG_LEVEL": "error",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+	t.Cleanup(func() { cancel(); <-done })
+	url := "http://" + addr
+	waitUp(t, url+"/healthz")
+	return url
+}
+
 func waitUp(t *testing.T, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -199,26 +212,11 @@ func waitUp(t *testing.T, url string) {
 func TestUsageCountedWithTheRecord(t *testing.T) {
 	redisAddr := testenv.Redis(t)
 	minio := testenv.MinIO(t)
-	keys := filepath.Join(t.TempDir(), "keys.yaml")
-	if err := os.WriteFile(keys, []byte(`
+	url := startAPI(t, writeKeys(t, `
 defaults: {requests_per_minute: 0}
 keys:
   - {name: open, role: tenant, secret: sk_open_key, limits: {max_in_flight: 3}}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort())
-	env := map[string]string{
-		"SWAPD_ADDR": addr, "SWAPD_KEYS_FILE": keys, "SWAPD_REDIS_URL": "redis://" + redisAddr + "/0",
-		"SWAPD_S3_ENDPOINT": minio.Endpoint, "SWAPD_S3_ACCESS_KEY": minio.AccessKey, "SWAPD_S3_SECRET_KEY": minio.SecretKey,
-		"SWAPD_S3_BUCKET": "tally", "SWAPD_LOG_LEVEL": "error",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
-	t.Cleanup(func() { cancel(); <-done })
-	url := "http://" + addr
-	waitUp(t, url+"/healthz")
+`), redisAddr, minio, "tally")
 
 	submit := func(body, idem string) (int, string) {
 		t.Helper()
