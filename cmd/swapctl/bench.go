@@ -28,7 +28,8 @@ import (
 //     the body) from -parallel clients, reporting p50/p99;
 //   - the queue alone (-probes N): probe jobs through internal/loadgen, open loop at
 //     -rate jobs/s or max rate from -parallel clients, against swapd and, with -peer,
-//     against the FastAPI + Celery peer with the same code (benchProbes).
+//     against the FastAPI + Celery peer with the same code (benchProbes); -repeat N
+//     runs N swapd/peer pairs and prints the median of each ratio.
 //
 // The webhook receiver listens on localhost, so the stack must allow "localhost" in
 // SWAPD_ALLOW_PRIVATE (scripts/bench.sh does).
