@@ -58,7 +58,7 @@ func (r *Reaper) migrateLanes(ctx context.Context, rep *Repairs) ([]string, erro
 				if job.Status.Terminal() {
 					continue
 				}
-				if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+				if err := EnqueueSwap(ctx, r.Queue, r.Redis, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 					return nil, err
 				}
 				rep.Moved++

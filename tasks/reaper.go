@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
@@ -37,6 +38,7 @@ type Reaper struct {
 	Jobs      *jobs.Store
 	Inspector *asynq.Inspector
 	Queue     *asynq.Client
+	Redis     redis.UniversalClient // the Redis Queue writes to, for EnqueueSwap (nil: no fair-share fronting)
 	Notifier  *Notifier
 	Objects   *storage.Store // optional: deletes the objects of jobs whose records expire
 	Log       *slog.Logger
@@ -188,7 +190,7 @@ func (r *Reaper) sweepQueued(ctx context.Context, before time.Time, lanes []stri
 		case job == nil || info != nil || job.Status != jobs.Queued:
 			continue // gone, held by asynq (pending, scheduled, retry, active), or moved on
 		}
-		if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if err := EnqueueSwap(ctx, r.Queue, r.Redis, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return err
 		}
 		r.Log.Warn("queued job had no task; enqueued it", "job", id)
@@ -261,7 +263,7 @@ func (r *Reaper) requeue(ctx context.Context, id string) (bool, error) {
 		}
 		return false, err
 	}
-	if err := EnqueueSwap(ctx, r.Queue, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	if err := EnqueueSwap(ctx, r.Queue, r.Redis, job); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return false, err
 	}
 	r.Log.Warn("job had no task in the queue; requeued", "job", id)

@@ -23,7 +23,7 @@ func newReaper(t *testing.T) (*Reaper, *jobs.Store, *asynq.Client, *asynq.Inspec
 	store := jobs.NewStore(rdb, time.Hour)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	r := &Reaper{Jobs: store, Inspector: insp, Queue: queue, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	r := &Reaper{Jobs: store, Inspector: insp, Queue: queue, Redis: rdb, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Notifier: &Notifier{Client: queue, Jobs: store}, Grace: time.Nanosecond}
 	return r, store, queue, insp, rdb
 }

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/pkg/jobs"
 )
@@ -49,41 +50,41 @@ const (
 )
 
 // Queue names. Webhooks get their own queue so a backlog of swaps never delays a
-// delivery, and the dashboard shows the two apart. Swap tasks wait in QueueSwap, or
-// in QueueBacklog when their job was created while its owner already had
-// jobs.Store.FairShare jobs in flight.
+// delivery, and the dashboard shows the two apart. Swap tasks wait in QueueSwap (or
+// a worker profile's queue, ProfileQueue). QueueBacklog is where jobs created past
+// their owner's jobs.Store.FairShare waited before they shared QueueSwap; no worker
+// serves it now, and the Reaper moves what an older API left there (migrateLanes).
 const (
 	QueueSwap     = "swap"
 	QueueBacklog  = "swap-backlog"
 	QueueWebhooks = "webhooks"
 )
 
-// Why two queues and not one per key, or per hash of the key ("lanes", which swapd
-// used before): asynq has no blocking dequeue, and a worker tries the queues it
-// serves one round trip at a time, in a random order weighted as SwapQueues says,
-// until one has a task. Every queue served costs a round trip per idle poll and, under
-// load, per task taken whenever it is empty: with eight lanes an idle worker made 572
-// Redis commands a second and cost 2.3 % of a core (about 140 and 1.4-1.9 % with
-// these two), and probe jobs finished 2.1-2.3 times as fast as the Celery peer's (2.5-2.9
-// now; scripts/bench.sh, README). Two queues keep what the lanes were for: an owner's
-// first FairShare jobs never wait behind another owner's backlog (they are in
-// QueueSwap, which workers try before the backlog two times in three, and the backlog
-// is never starved either), while the backlogs of two owners share one queue in the
-// order they were submitted.
+// Why one queue and not one per key, a lane per hash of the key (which swapd used
+// first) or a backlog queue beside it (which it used next): asynq has no blocking
+// dequeue, and a worker tries the queues it serves one round trip at a time until one
+// has a task. Every queue served costs a round trip per idle poll and, under load, per
+// task taken whenever it is empty: with eight lanes an idle worker made 572 Redis
+// commands a second, with two queues about 140 (scripts/bench.sh, README). One queue
+// keeps what the others were for: an owner's first FairShare jobs never wait behind
+// another owner's backlog, as EnqueueSwap moves them ahead of it (moveToFront, in the
+// order they came), while the jobs past their owners' fair shares wait behind, in the
+// order they were submitted. The backlog is served whenever no fair-share job waits.
 var (
-	SwapQueues    = map[string]int{QueueSwap: 2, QueueBacklog: 1}
+	SwapQueues    = map[string]int{QueueSwap: 1}
 	WebhookQueues = map[string]int{QueueWebhooks: 1}
 )
 
 // legacyLanes are the queues swap tasks were spread over before QueueBacklog
-// ("swap-1" … "swap-7"; lane 0 was QueueSwap). No worker serves them: the Reaper
-// moves what an older API enqueued there into the queue of their job (Reaper.migrateLanes).
+// ("swap-1" … "swap-7"; lane 0 was QueueSwap), and QueueBacklog itself. No worker
+// serves them: the Reaper moves what an older API enqueued there into the queue of
+// their job (Reaper.migrateLanes).
 var legacyLanes = func() []string {
 	var q []string
 	for lane := 1; lane < 8; lane++ {
 		q = append(q, fmt.Sprintf("%s-%d", QueueSwap, lane))
 	}
-	return q
+	return append(q, QueueBacklog)
 }()
 
 // IsSwapQueue reports whether a queue name holds swap tasks: the shared queue, the
@@ -92,8 +93,8 @@ func IsSwapQueue(name string) bool {
 	return SwapQueues[name] > 0 || strings.HasPrefix(name, profileQueuePrefix) || slices.Contains(legacyLanes, name)
 }
 
-// IsShared reports whether a queue name is one every worker serves (QueueSwap or
-// QueueBacklog), as opposed to a profile's.
+// IsShared reports whether a queue name is the one every worker serves (QueueSwap),
+// as opposed to a profile's.
 func IsShared(name string) bool { return SwapQueues[name] > 0 }
 
 // ProfileQueue is the swap queue of the workers with profile id (jobs.ProfileID):
@@ -103,13 +104,10 @@ func ProfileQueue(id string) string { return profileQueuePrefix + id }
 const profileQueuePrefix = QueueSwap + "-p"
 
 // JobQueue is the queue of job's swap task: the profile queue the API chose for
-// it (jobs.Job.Queue), else QueueBacklog for a backlog job, else QueueSwap.
+// it (jobs.Job.Queue), else QueueSwap.
 func JobQueue(job *jobs.Job) string {
-	switch {
-	case job.Queue != "":
+	if job.Queue != "" {
 		return job.Queue
-	case job.Backlog:
-		return QueueBacklog
 	}
 	return QueueSwap
 }
@@ -158,14 +156,22 @@ func NewSwapTask(jobID string, opts ...asynq.Option) (*asynq.Task, error) {
 // EnqueueSwap enqueues job's swap task with the job's own task options: the one way
 // into the queue, for the API's submits and retries and for the Reaper. A task that
 // still exists under the job's id is an error matching asynq.ErrTaskIDConflict, which
-// callers that only need the task to exist ignore.
-func EnqueueSwap(ctx context.Context, q *asynq.Client, job *jobs.Job) error {
-	t, err := NewSwapTask(job.ID, append([]asynq.Option{asynq.Queue(JobQueue(job))}, JobTaskOptions(job)...)...)
+// callers that only need the task to exist ignore. rdb is the Redis q writes to: a job
+// within its owner's fair share (not jobs.Job.Backlog) is then moved ahead of the
+// backlog (moveToFront); nil leaves every job in submission order.
+func EnqueueSwap(ctx context.Context, q *asynq.Client, rdb redis.UniversalClient, job *jobs.Job) error {
+	queue := JobQueue(job)
+	t, err := NewSwapTask(job.ID, append([]asynq.Option{asynq.Queue(queue)}, JobTaskOptions(job)...)...)
 	if err != nil {
 		return err
 	}
 	if _, err := q.EnqueueContext(ctx, t); err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
+	}
+	if !job.Backlog && rdb != nil {
+		// Ahead of the jobs past their owners' fair shares. Best effort: the task is
+		// queued either way, and a failed move only leaves it in submission order.
+		_ = moveToFront(ctx, rdb, queue, job.ID)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	keysFile := s.String("SWAPD_KEYS_FILE", "", "keys with names, roles and limits (YAML or JSON); replaces SWAPD_API_KEYS and SWAPD_ADMIN_KEYS")
 	s.String("SWAPD_RATE_LIMIT", "600", "requests a minute per tenant key from SWAPD_API_KEYS (0: no limit)")
 	s.String("SWAPD_MAX_IN_FLIGHT", "1000", "jobs queued or running at once per tenant key from SWAPD_API_KEYS (0: no limit)")
-	s.String("SWAPD_FAIR_SHARE", "8", "jobs a key may have queued or running before its next ones wait in the backlog queue, behind other keys' jobs (0: one queue for all)")
+	s.String("SWAPD_FAIR_SHARE", "8", "jobs a key may have queued or running before its next ones wait behind other keys' jobs (0: submission order for all)")
 	jwksURL := s.String("SWAPD_JWKS_URL", "", "accept bearer JWTs signed by a key of this JWKS (optional; needs SWAPD_JWT_ISSUER and SWAPD_JWT_AUDIENCE)")
 	jwtIssuer := s.String("SWAPD_JWT_ISSUER", "", "the iss a JWT must carry")
 	jwtAudience := s.String("SWAPD_JWT_AUDIENCE", "", "the aud a JWT must carry")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -375,10 +374,7 @@ func TestRunPodQueueControl(t *testing.T) {
 	}
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	info, err := inspector.GetTaskInfo(tasks.QueueSwap, queued) // the key's first jobs wait there
-	if errors.Is(err, asynq.ErrTaskNotFound) {
-		info, err = inspector.GetTaskInfo(tasks.QueueBacklog, queued) // its later ones, past SWAPD_FAIR_SHARE
-	}
+	info, err := inspector.GetTaskInfo(tasks.QueueSwap, queued)
 	if err != nil || info.State != asynq.TaskStatePending || info.Timeout != 45*time.Second {
 		t.Fatalf("task of the queued job: %+v %v", info, err)
 	}

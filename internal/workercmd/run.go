@@ -280,7 +280,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// refuses at submit a job no worker can run and routes one that only some
 	// workers can run to them (pkg/api/offers.go).
 	go publishOffers(ctx, rdb, offers, profile, log)
-	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Notifier: notifier, Objects: store, Log: log, Grace: reaperGrace, Every: reaperEvery}
+	reaper := &tasks.Reaper{Jobs: jobStore, Inspector: inspector, Queue: queue, Redis: rdb, Notifier: notifier, Objects: store, Log: log, Grace: reaperGrace, Every: reaperEvery}
 	go reaper.Run(ctx)
 	for _, d := range devs {
 		log.Info("device", "device", d.Name, "provider", d.Provider(), "slots", d.Slots)

@@ -219,7 +219,7 @@ func createBatch(ctx context.Context, d *Deps, sub BatchSubmission) (*batchCreat
 		return fail(err)
 	}
 	for _, j := range items {
-		if err := tasks.EnqueueSwap(ctx, d.Queue, j); err != nil {
+		if err := tasks.EnqueueSwap(ctx, d.Queue, d.Redis, j); err != nil {
 			d.Log.Error("enqueue", "job", j.ID, "batch", b.ID, "err", err)
 			return fail(errcode.New(errcode.Unavailable, "the job queue is unavailable; try again"))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/swapd/swapd/pkg/errcode"
@@ -214,14 +215,14 @@ func handleListJobs(d *Deps) http.Handler {
 }
 
 // deleteSwapTask removes a queued job's task from asynq (a courtesy: the record
-// already says the job will not run), wherever it waits: either shared queue, a
-// worker profile's queue (tasks.ProfileQueue), or a lane an older version enqueued
-// it in. An absent task is fine.
+// already says the job will not run), wherever it waits: the shared queue, a worker
+// profile's queue (tasks.ProfileQueue), or a queue an older version enqueued it in
+// (the backlog queue, a lane). An absent task is fine.
 func deleteSwapTask(d *Deps, id string) {
 	queues := []string{tasks.QueueSwap, tasks.QueueBacklog}
 	if all, err := d.Inspector.Queues(); err == nil {
 		for _, q := range all {
-			if tasks.IsSwapQueue(q) && !tasks.IsShared(q) {
+			if tasks.IsSwapQueue(q) && !slices.Contains(queues, q) {
 				queues = append(queues, q)
 			}
 		}

@@ -348,7 +348,7 @@ func requeue(ctx context.Context, d *Deps, j *jobs.Job) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		deleteSwapTask(d, j.ID) // absent is fine
-		err := tasks.EnqueueSwap(ctx, d.Queue, j)
+		err := tasks.EnqueueSwap(ctx, d.Queue, d.Redis, j)
 		if err == nil {
 			return nil
 		}

@@ -406,7 +406,7 @@ func enqueue(ctx context.Context, d *Deps, job *jobs.Job, idem, fingerprint stri
 		_ = d.Jobs.Withdraw(context.WithoutCancel(ctx), job, idem)
 		return "", err
 	}
-	if err := tasks.EnqueueSwap(ctx, d.Queue, job); err != nil {
+	if err := tasks.EnqueueSwap(ctx, d.Queue, d.Redis, job); err != nil {
 		_, _ = d.Jobs.Delete(context.WithoutCancel(ctx), job)
 		d.Log.Error("enqueue", "job", job.ID, "err", err)
 		return "", errcode.New(errcode.Unavailable, "the job queue is unavailable; try again")

@@ -54,10 +54,10 @@ type Store struct {
 	Durability Durability
 
 	// FairShare is how many jobs of one owner may be queued or running before its
-	// next job is marked Backlog (0: none is). Workers take backlog jobs only
-	// between others (tasks.QueueBacklog), so an owner that queues thousands of jobs
-	// does not make another owner's next job wait behind all of them. Counted in the
-	// same step that creates the record, as max_in_flight is.
+	// next job is marked Backlog (0: none is). A job that is not is queued ahead of
+	// the backlog (tasks.EnqueueSwap), so an owner that queues thousands of jobs does
+	// not make another owner's next job wait behind all of them. Counted in the same
+	// step that creates the record, as max_in_flight is.
 	FairShare int
 }
 
