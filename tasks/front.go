@@ -15,6 +15,11 @@ import (
 // does what a second, lower-weighted backlog queue did before, and an idle worker
 // polls one queue instead of two (half the Redis round trips of an idle poll).
 //
+// The backlog is not starved while fair-share jobs keep coming: every second move
+// takes the oldest backlog task (the one just behind the fair-share tasks) into their
+// group first, so it gets at least one task in three, as the backlog queue did when
+// workers tried it one time in three.
+//
 // This is the one place swapd writes asynq's own keys: the pending list
 // ("asynq:{<queue>}:pending", LPUSHed by asynq's enqueue, RPOPLPUSHed by its
 // dequeue, holding task ids; a swap task's id is its job's). The move is best
@@ -22,24 +27,39 @@ import (
 // (already taken, or a different layout) is left where it is, and the job runs in
 // submission order. TestMoveToFront runs it against asynq itself.
 func moveToFront(ctx context.Context, rdb redis.UniversalClient, queue, id string) error {
-	pending := "asynq:{" + queue + "}:pending"
-	last := "swapd:{" + queue + "}:fronted" // the hash tag keeps both keys in one Cluster slot
-	if err := frontScript.Run(ctx, rdb, []string{pending, last}, id).Err(); err != nil {
+	// The hash tag keeps swapd's two keys in the pending list's Cluster slot.
+	keys := []string{"asynq:{" + queue + "}:pending", "swapd:{" + queue + "}:fronted", "swapd:{" + queue + "}:fronted-count"}
+	if err := frontScript.Run(ctx, rdb, keys, id, backlogTurn).Err(); err != nil {
 		return fmt.Errorf("move job %s to the front of %s: %w", id, queue, err)
 	}
 	return nil
 }
 
-// frontScript: KEYS[1] the pending list, KEYS[2] the id last moved to the front;
-// ARGV[1] the task id. The new task is at the back (LPUSH, position 0), so LREM finds
-// it at once; LINSERT BEFORE the last fronted id puts it on that id's back side, and
-// answers -1 when that id has been dequeued already (then so have all fronted before
-// it), when RPUSH puts it at the very front.
+// backlogTurn: every backlogTurn-th move also lets the oldest backlog task in.
+const backlogTurn = 2
+
+// frontScript: KEYS[1] the pending list (its front is the right end), KEYS[2] the id
+// moved last (the back of the fair-share group), KEYS[3] a count of moves; ARGV[1] the
+// task id, ARGV[2] backlogTurn. The new task is at the left end (LPUSH), so LREM finds
+// it at once. On a backlog turn the task left of the group's back (the oldest backlog
+// task; LPOS and LINDEX count from the right, where the group is) becomes the back.
+// LINSERT BEFORE the back puts the new task behind it, and answers -1 when the back
+// has been dequeued already (so has the whole group): then RPUSH puts it at the front.
 var frontScript = redis.NewScript(`
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-local last = redis.call('GET', KEYS[2])
+local back = redis.call('GET', KEYS[2])
 local placed = -1
-if last then placed = redis.call('LINSERT', KEYS[1], 'BEFORE', last, ARGV[1]) end
+if back then
+  if redis.call('INCR', KEYS[3]) % tonumber(ARGV[2]) == 0 then
+    local pos = redis.call('LPOS', KEYS[1], back, 'RANK', -1)
+    if pos and pos > 0 then
+      local older = redis.call('LINDEX', KEYS[1], pos - 1 - redis.call('LLEN', KEYS[1]))
+      if older then back = older end
+    end
+  end
+  placed = redis.call('LINSERT', KEYS[1], 'BEFORE', back, ARGV[1])
+end
 if placed <= 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
+redis.call('EXPIRE', KEYS[3], 86400)
 return 1`)

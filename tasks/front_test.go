@@ -16,8 +16,9 @@ import (
 
 // TestMoveToFront runs swap tasks through asynq itself (its client, its server with
 // one slot): jobs within their owners' fair shares are taken before the backlog, in
-// the order they came, even when they came after it; once those are taken, the next
-// one goes to the front again. A move that finds no task changes nothing.
+// the order they came, even when they came after it, except that every second one
+// lets the oldest backlog job in first; once those are taken, the next one goes to
+// the front again. A move that finds no task changes nothing.
 func TestMoveToFront(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
@@ -67,21 +68,22 @@ func TestMoveToFront(t *testing.T) {
 	for _, id := range []string{"b1", "b2", "b3"} {
 		enqueue(id, true)
 	}
-	enqueue("f1", false)
+	enqueue("f1", false) // the first: to the front
 	enqueue("b4", true)
-	enqueue("f2", false)
-	enqueue("f3", false)
-	if got, want := drain(7), []string{"f1", "f2", "f3", "b1", "b2", "b3", "b4"}; !slices.Equal(got, want) {
+	for _, id := range []string{"f2", "f3", "f4", "f5"} {
+		enqueue(id, false) // behind f1, with b1 let in before f3 and b2 before f5
+	}
+	if got, want := drain(9), []string{"f1", "f2", "b1", "f3", "f4", "b2", "f5", "b3", "b4"}; !slices.Equal(got, want) {
 		t.Fatalf("ran %v, want %v", got, want)
 	}
 	// The fair-share jobs moved before are gone: the next goes to the very front.
 	enqueue("b5", true)
 	enqueue("b6", true)
-	enqueue("f4", false)
+	enqueue("f6", false)
 	if err := moveToFront(ctx, rdb, QueueSwap, "nope"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := drain(3), []string{"f4", "b5", "b6"}; !slices.Equal(got, want) {
+	if got, want := drain(3), []string{"f6", "b5", "b6"}; !slices.Equal(got, want) {
 		t.Fatalf("ran %v, want %v", got, want)
 	}
 }
