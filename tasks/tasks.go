@@ -87,15 +87,11 @@ var legacyLanes = func() []string {
 	return append(q, QueueBacklog)
 }()
 
-// IsSwapQueue reports whether a queue name holds swap tasks: the shared queue, the
-// backlog, a worker profile's queue, or a lane of an older version.
+// IsSwapQueue reports whether a queue name holds swap tasks: the shared queue, a
+// worker profile's queue, or a queue of an older version (the backlog, a lane).
 func IsSwapQueue(name string) bool {
 	return SwapQueues[name] > 0 || strings.HasPrefix(name, profileQueuePrefix) || slices.Contains(legacyLanes, name)
 }
-
-// IsShared reports whether a queue name is the one every worker serves (QueueSwap),
-// as opposed to a profile's.
-func IsShared(name string) bool { return SwapQueues[name] > 0 }
 
 // ProfileQueue is the swap queue of the workers with profile id (jobs.ProfileID):
 // jobs that need something only those workers offer wait there.
