@@ -8,7 +8,8 @@
 // re-runs a GPU job. The files:
 //
 //   - tasks.go: task names, queues, payloads, constructors, EnqueueSwap (the one way
-//     into the queue)
+//     into the queue); front.go: a job within its owner's fair share moved ahead of
+//     the backlog; wakeup.go: idle workers woken by a new task instead of polling
 //   - swap.go: the swap handler's lifecycle (start, run, record the outcome, retry or
 //     fail); attempt.go: what an attempt does for any kind (fetch inputs, take a device
 //     slot, embed the sources, progress); image.go and video.go: the image and video
@@ -164,10 +165,14 @@ func EnqueueSwap(ctx context.Context, q *asynq.Client, rdb redis.UniversalClient
 	if _, err := q.EnqueueContext(ctx, t); err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.ID, err)
 	}
-	if !job.Backlog && rdb != nil {
-		// Ahead of the jobs past their owners' fair shares. Best effort: the task is
-		// queued either way, and a failed move only leaves it in submission order.
-		_ = moveToFront(ctx, rdb, queue, job.ID)
+	if rdb == nil {
+		return nil
+	}
+	// Ahead of the jobs past their owners' fair shares, and a wake-up for idle
+	// workers (Wakeup). Best effort: the task is queued either way; a failed move
+	// only leaves it in submission order, a lost wake-up it for the next poll.
+	if job.Backlog || moveToFront(ctx, rdb, queue, job.ID) != nil {
+		wake(ctx, rdb, queue)
 	}
 	return nil
 }

@@ -64,7 +64,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	s.String("SWAPD_FETCH_TIMEOUT", "10m", "timeout for fetching a URL input (videos may be large)")
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
-	s.String("SWAPD_POLL_INTERVAL", "50ms", "how often an idle worker looks for new swap tasks (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
+	s.String("SWAPD_POLL_INTERVAL", "50ms", "how long an idle worker sleeps before it looks for new swap tasks again, once SWAPD_WAKE_WAIT passed without a wake-up (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
+	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for the API's wake-up message (Redis pub/sub) after finding no swap task, before it sleeps SWAPD_POLL_INTERVAL and looks again (0: no wake-ups, poll only)")
 	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue, and an idle worker looks for webhook tasks (default: a quarter of the webhook schedule's first delay, within SWAPD_POLL_INTERVAL and 1s)")
 	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
@@ -88,6 +89,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fetchTimeout := s.Duration("SWAPD_FETCH_TIMEOUT")
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
+	wakeWait := s.Duration("SWAPD_WAKE_WAIT")
 	// Scheduled and retried tasks (webhook retries, swaps waiting out an outage) need
 	// far less precision than new jobs: a quarter of the first webhook delay (1 s of
 	// Svix's 5 s) makes an idle worker far cheaper than following poll (bench.sh).
@@ -229,8 +231,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	offers := workerOffers(pipelines[devs[0]])
 	profile := jobs.ProfileID(profileItems(offers))
+	// The swap servers' dequeues wait for the API's wake-up message instead of
+	// polling (tasks.Wakeup), through a Redis client of their own that carries the hook.
+	wakeup := tasks.NewWakeup(rdb, wakeWait)
+	go wakeup.Run(ctx)
+	swapRedis, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return fmt.Errorf("SWAPD_REDIS_URL: no Redis client for the swap queues")
+	}
+	defer swapRedis.Close()
+	swapRedis.AddHook(wakeup.Hook())
 	swapServer := func(queues map[string]int) *asynq.Server {
-		return asynq.NewServer(redisOpt, asynq.Config{
+		return asynq.NewServerFromRedisClient(swapRedis, asynq.Config{
 			Concurrency:              concurrency,
 			Queues:                   queues,
 			ShutdownTimeout:          shutdownTimeout,
