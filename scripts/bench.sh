@@ -75,14 +75,17 @@ tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); do
 probe() { SWAPD_URL="http://$SWAPD_ADDR" SWAPD_API_KEY=sk_bench bin/swapctl bench -peer "http://127.0.0.1:$pp" \
   -pause-swapd "$(tree "${stack[@]}" | paste -sd,)" -pause-peer "$(tree "${peer[@]}" | paste -sd,)" "$@"; }
 echo "== queue: probe jobs (API → Redis → worker slot → record → signed webhook, no inference) against swapd and the FastAPI + Celery peer"
-echo "   swapd: SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}; each stack stopped (SIGSTOP) while the other runs"
+echo "   swapd: SWAPD_WAKE_WAIT=${SWAPD_WAKE_WAIT:-default} SWAPD_POLL_INTERVAL=${SWAPD_POLL_INTERVAL:-default} SWAPD_WEBHOOK_DIRECT=${SWAPD_WEBHOOK_DIRECT:-default}; peer: uvicorn $(nproc) workers, celery -c ${PEER_CONCURRENCY:-8}; each stack stopped (SIGSTOP) while the other runs"
 probe -probes "${BENCH_OPEN_PROBES:-1000}" -rate "${BENCH_RATE:-200}" || true
 probe -probes "${BENCH_MAX_PROBES:-2000}" -parallel "${BENCH_CLIENTS:-32}" -repeat "${BENCH_REPEAT:-3}" || true # three swapd/peer pairs and their medians: the machine is noisy
 echo "after probes RSS: api [$(rss $apid)] worker [$(rss $wpid)]"
 
 # Idle cost: Redis commands per second and CPU of idle workers, each fleet on a Redis of
 # its own (so nothing else talks to it), measured over a window after the fleet settles.
-TCK=$(getconf CLK_TCK); WIN="${BENCH_IDLE_WINDOW:-10}"
+# The measured stacks are stopped first (all but MinIO, which the fleets use): their own
+# idle work would share the 2 cores with the fleet and inflate its figures.
+kill $(tree "${stack[0]}" "${stack[@]:2}" "${peer[@]}") 2>/dev/null || true; sleep 2
+TCK=$(getconf CLK_TCK); WIN="${BENCH_IDLE_WINDOW:-30}"
 ticks() { local t=0 q; for p in "$@"; do for q in "$p" $(pgrep -P "$p" || true); do [ -r "/proc/$q/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$q/stat"))); done; done; echo "$t"; }
 cmds() { redis-cli -p "$1" info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
 idle() { # label redis-port pids...
@@ -100,7 +103,7 @@ swapd_fleet() { # label n extra-env...
     env SWAPD_REDIS_URL="redis://127.0.0.1:$port/0" "$@" bin/worker -metrics-addr= >"$tmp/fleet-$i.log" 2>&1 & fp+=($!)
   done
   for i in $(seq 1 "$n"); do for _ in $(seq 1 600); do grep -q "swapd worker running" "$tmp/fleet-$i.log" && break; sleep 0.1; done; done
-  sleep 2
+  sleep "${BENCH_SWAPD_SETTLE:-5}" # past the start's own work (model warm-up, the first GC and scavenging)
   idle "$label" "$port" "${fp[@]}"
   kill "${fp[@]}" 2>/dev/null; wait "${fp[@]}" 2>/dev/null || true; kill "$rpid"
 }
@@ -121,10 +124,14 @@ if [ "${BENCH_FLEETS:-1}" != 0 ]; then
   peer_fleet "peer, 1 celery worker (-c 1)" 1
   peer_fleet "peer, 8 celery workers (-c 1 each)" 8
 fi
+if [ -n "${BENCH_WAKE_SWEEP-250ms 1s 5s}" ]; then
+  echo "== idle cost of one swapd worker by SWAPD_WAKE_WAIT (how long an empty dequeue waits for a wake-up)"
+  for w in ${BENCH_WAKE_SWEEP-250ms 1s 5s}; do swapd_fleet "SWAPD_WAKE_WAIT=$w" 1 SWAPD_WAKE_WAIT="$w"; done
+fi
 if [ -n "${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 5ms 50ms+100ms}" ]; then
-  echo "== idle cost of one swapd worker by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
+  echo "== idle cost of one swapd worker polling only (SWAPD_WAKE_WAIT=0) by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
   for p in ${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 5ms 50ms+100ms}; do
-    if [[ $p == *+* ]]; then swapd_fleet "SWAPD_POLL_INTERVAL=${p%%+*} SCHEDULED=${p#*+}" 1 SWAPD_POLL_INTERVAL="${p%%+*}" SWAPD_SCHEDULED_POLL_INTERVAL="${p#*+}"
-    else swapd_fleet "SWAPD_POLL_INTERVAL=$p" 1 SWAPD_POLL_INTERVAL="$p"; fi
+    if [[ $p == *+* ]]; then swapd_fleet "SWAPD_POLL_INTERVAL=${p%%+*} SCHEDULED=${p#*+}" 1 SWAPD_WAKE_WAIT=0 SWAPD_POLL_INTERVAL="${p%%+*}" SWAPD_SCHEDULED_POLL_INTERVAL="${p#*+}"
+    else swapd_fleet "SWAPD_POLL_INTERVAL=$p" 1 SWAPD_WAKE_WAIT=0 SWAPD_POLL_INTERVAL="$p"; fi
   done
 fi
