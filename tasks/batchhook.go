@@ -80,5 +80,6 @@ func (n *Notifier) enqueueBatchEvent(ctx context.Context, batchID string) error 
 	if _, err := n.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue batch.completed of %s: %w", batchID, err)
 	}
+	n.wake(ctx)
 	return nil
 }

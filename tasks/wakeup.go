@@ -10,18 +10,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// WakeChannel is the Redis pub/sub channel EnqueueSwap publishes a swap task's queue
-// name on, once the task waits in that queue (and has been moved ahead of the
-// backlog, if it is to be), so that idle workers take it at once (Wakeup).
+// WakeChannel is the Redis pub/sub channel a queue's name is published on once a task
+// waits in it, so that idle workers take it at once (Wakeup): by EnqueueSwap for a
+// swap task (after moving it ahead of the backlog, if it is to be), and by the
+// Notifier for a webhook task due at once.
 const WakeChannel = "swapd:wake"
 
-// A Wakeup gives asynq the blocking dequeue it lacks, for the swap queues. asynq's
+// A Wakeup gives asynq the blocking dequeue it lacks. asynq's
 // processor asks Redis for a task, and when none waits it sleeps its
 // TaskCheckInterval and asks again: a worker either polls often (on this 2-core VM,
 // 20 round trips a second at 50 ms cost an idle worker about 2 % of a core, much of
 // it in waking the process up) or lets a new job wait up to the interval. With a
-// Wakeup, an empty answer to the dequeue is held back (Hook) until EnqueueSwap's
-// message on WakeChannel says a task came into that queue, and the dequeue is then
+// Wakeup, an empty answer to the dequeue is held back (Hook) until a message on
+// WakeChannel says a task came into that queue, and the dequeue is then
 // asked again at once; only after Wait without a message does asynq see the empty
 // answer and sleep. So an idle worker makes about one dequeue a Wait, and a new job
 // is taken a pub/sub message after it was queued, not a poll later.
@@ -99,9 +100,9 @@ func (w *Wakeup) wake(queue string) {
 	}
 }
 
-// Hook returns the go-redis hook to add to the Redis client of the asynq servers
-// that serve swap queues (asynq.NewServerFromRedisClient). It changes nothing but
-// asynq's dequeue of a queue that turns out empty.
+// Hook returns the go-redis hook to add to the Redis client of the worker's asynq
+// servers (asynq.NewServerFromRedisClient). It changes nothing but asynq's dequeue of
+// a queue that turns out empty.
 func (w *Wakeup) Hook() redis.Hook { return wakeupHook{w} }
 
 type wakeupHook struct{ w *Wakeup }

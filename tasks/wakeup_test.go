@@ -17,7 +17,10 @@ import (
 // dequeueCounter counts asynq's dequeues of a swap queue as they reach Redis, and
 // those that found nothing. Added after the Wakeup's hook, it sees each dequeue the
 // Wakeup sends.
-type dequeueCounter struct{ sent, empty atomic.Int64 }
+type dequeueCounter struct {
+	queue       string
+	sent, empty atomic.Int64
+}
 
 func (c *dequeueCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *dequeueCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -26,7 +29,7 @@ func (c *dequeueCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 func (c *dequeueCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		q, ok := dequeuedQueue(cmd)
-		if !ok || q != QueueSwap {
+		if !ok || q != c.queue {
 			return next(ctx, cmd)
 		}
 		err := next(ctx, cmd)
@@ -41,10 +44,11 @@ func (c *dequeueCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// wakeupServer starts a one-slot asynq server on QueueSwap whose dequeues go through
-// a Wakeup holding them for wait, and which sleeps poll after an empty answer. It
-// returns the dequeue counter and a channel that receives each job id run.
-func wakeupServer(t *testing.T, addr string, wait, poll time.Duration) (*dequeueCounter, <-chan string) {
+// wakeupServer starts a one-slot asynq server on queue whose dequeues go through a
+// Wakeup holding them for wait, and which sleeps poll after an empty answer. It
+// returns the dequeue counter and a channel that receives the job id of each swap or
+// webhook task run.
+func wakeupServer(t *testing.T, addr, queue string, wait, poll time.Duration) (*dequeueCounter, <-chan string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	sub := redis.NewClient(&redis.Options{Addr: addr})
@@ -52,20 +56,24 @@ func wakeupServer(t *testing.T, addr string, wait, poll time.Duration) (*dequeue
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	counter := &dequeueCounter{}
+	counter := &dequeueCounter{queue: queue}
 	rdb.AddHook(w.Hook())
 	rdb.AddHook(counter)
 	ran := make(chan string, 16)
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeSwap, func(ctx context.Context, task *asynq.Task) error {
-		var p SwapPayload
+	run := func(ctx context.Context, task *asynq.Task) error {
+		var p struct {
+			JobID string `json:"job_id"`
+		}
 		if err := decodePayload(task, &p); err != nil {
 			return err
 		}
 		ran <- p.JobID
 		return nil
-	})
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 1, Queues: SwapQueues, TaskCheckInterval: poll, Logger: quietLogger{}})
+	}
+	mux.HandleFunc(TypeSwap, run)
+	mux.HandleFunc(TypeWebhook, run)
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 1, Queues: map[string]int{queue: 1}, TaskCheckInterval: poll, Logger: quietLogger{}})
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +120,7 @@ func ranJob(t *testing.T, ran <-chan string, want string) {
 // empty one takes it, and the next one is held again.
 func TestWakeupTakesATaskAtOnce(t *testing.T) {
 	addr := testenv.Redis(t)
-	counter, ran := wakeupServer(t, addr, time.Hour, 200*time.Millisecond)
+	counter, ran := wakeupServer(t, addr, QueueSwap, time.Hour, 200*time.Millisecond)
 	waitFor(t, "first empty dequeue", func() bool { return counter.empty.Load() == 1 })
 	time.Sleep(time.Second)
 	if n := counter.sent.Load(); n != 1 {
@@ -136,12 +144,37 @@ func TestWakeupTakesATaskAtOnce(t *testing.T) {
 	}
 }
 
+// TestWakeupWebhookTask: a webhook task due at once (the API's cancel event, a hand-off
+// from a direct attempt, batch.completed) wakes the webhook queue's held dequeue, as
+// EnqueueSwap does the swap queue's.
+func TestWakeupWebhookTask(t *testing.T) {
+	addr := testenv.Redis(t)
+	counter, ran := wakeupServer(t, addr, QueueWebhooks, time.Hour, 200*time.Millisecond)
+	waitFor(t, "first empty dequeue", func() bool { return counter.empty.Load() == 1 })
+	time.Sleep(time.Second)
+	if n := counter.sent.Load(); n != 1 {
+		t.Fatalf("%d dequeues sent while idle, want 1 held", n)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	n := &Notifier{Client: asynq.NewClientFromRedisClient(rdb), Redis: rdb, Jobs: jobs.NewStore(rdb, time.Hour), MaxRetry: 3}
+	p := WebhookPayload{JobID: "job-canceled", EventID: "msg_wakeup", Type: "job.canceled", URL: "https://example.com/hook"}
+	if err := n.enqueue(context.Background(), p, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	ranJob(t, ran, "job-canceled")
+	waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == 2 })
+	if got := counter.sent.Load(); got != 3 {
+		t.Fatalf("%d dequeues sent, want 3 (empty, the woken one that took the task, held)", got)
+	}
+}
+
 // TestWakeupWithoutMessage: a task queued without a message (as asynq's forwarder
 // moves retries in) is taken by the next dequeue after the wait, and a wake-up
 // subscription that Redis dropped comes back by itself.
 func TestWakeupWithoutMessage(t *testing.T) {
 	addr := testenv.Redis(t)
-	_, ran := wakeupServer(t, addr, 100*time.Millisecond, 10*time.Millisecond)
+	_, ran := wakeupServer(t, addr, QueueSwap, 100*time.Millisecond, 10*time.Millisecond)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	client := asynq.NewClientFromRedisClient(rdb)

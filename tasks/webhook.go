@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/swapd/swapd/pkg/errcode"
 	"github.com/swapd/swapd/pkg/jobs"
@@ -33,6 +34,11 @@ type Notifier struct {
 	// Direct, when set (the worker), makes the first delivery attempt straight from
 	// the process that ended the job instead of through the queue: see DirectDelivery.
 	Direct *DirectDelivery
+
+	// Redis, when set, carries the wake-up for a webhook task due at once (a cancel
+	// event from the API, a batch's batch.completed), so an idle worker sends it
+	// straight away rather than at its next poll of the webhook queue (Wakeup).
+	Redis redis.UniversalClient
 }
 
 // EventType names the event for a terminal status.
@@ -150,7 +156,17 @@ func (n *Notifier) enqueue(ctx context.Context, p WebhookPayload, at time.Time) 
 	if _, err := n.Client.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue webhook for job %s: %w", p.JobID, err)
 	}
+	if at.IsZero() {
+		n.wake(ctx)
+	}
 	return n.Jobs.Notified(ctx, p.JobID)
+}
+
+// wake tells idle workers a webhook task is due now (see Notifier.Redis).
+func (n *Notifier) wake(ctx context.Context) {
+	if n.Redis != nil {
+		wake(ctx, n.Redis, QueueWebhooks)
+	}
 }
 
 // notBefore returns t rounded up to a whole second. asynq scores a scheduled task by

@@ -111,7 +111,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Log: log, Keyring: keyring, JWT: jwtVerifier, Redis: rdb, Jobs: jobStore, Store: store,
 		Queue: queue, Inspector: inspector, Monitor: monitor, Metrics: m, Policy: policy, Limits: limits, VideoLimits: videoLimits,
 		MaxSources: maxSources, MaxBatch: maxBatch, RetentionMin: retentionMin, RetentionMax: retentionMax, URLExpiry: urlExpiry, RunPodEndpoints: config.List(*runpodEndpoints),
-		Notifier: &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},
+		Notifier: &tasks.Notifier{Client: queue, Redis: rdb, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)},
 	})
 
 	ln, err := net.Listen("tcp", *addr)

@@ -65,7 +65,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
 	s.String("SWAPD_POLL_INTERVAL", "50ms", "how long an idle worker sleeps before it looks for new swap tasks again, once SWAPD_WAKE_WAIT passed without a wake-up (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
-	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for the API's wake-up message (Redis pub/sub) after finding no swap task, before it sleeps SWAPD_POLL_INTERVAL and looks again (0: no wake-ups, poll only)")
+	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for a wake-up message (Redis pub/sub, sent with each task due at once) after finding its queue empty, before it sleeps its poll interval and looks again (0: no wake-ups, poll only)")
 	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue, and an idle worker looks for webhook tasks (default: a quarter of the webhook schedule's first delay, within SWAPD_POLL_INTERVAL and 1s)")
 	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
@@ -204,7 +204,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		defer stopMetrics()
 	}
-	notifier := &tasks.Notifier{Client: queue, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)}
+	notifier := &tasks.Notifier{Client: queue, Redis: rdb, Jobs: jobStore, Store: store, URLExpiry: urlExpiry, MaxRetry: len(schedule)}
 	client := netguard.NewClient(policy, fetchTimeout)
 
 	memory.LimitHeap() // Go heap soft limit: the budget + media.HeapHeadroom, unless GOMEMLIMIT is set
@@ -231,18 +231,19 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	offers := workerOffers(pipelines[devs[0]])
 	profile := jobs.ProfileID(profileItems(offers))
-	// The swap servers' dequeues wait for the API's wake-up message instead of
-	// polling (tasks.Wakeup), through a Redis client of their own that carries the hook.
+	// The asynq servers' dequeues wait for a wake-up message (published with each task
+	// due at once) instead of polling (tasks.Wakeup), through a Redis client of their
+	// own that carries the hook.
 	wakeup := tasks.NewWakeup(rdb, wakeWait)
 	go wakeup.Run(ctx)
-	swapRedis, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	queueRedis, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
-		return fmt.Errorf("SWAPD_REDIS_URL: no Redis client for the swap queues")
+		return fmt.Errorf("SWAPD_REDIS_URL: no Redis client for the queues")
 	}
-	defer swapRedis.Close()
-	swapRedis.AddHook(wakeup.Hook())
+	defer queueRedis.Close()
+	queueRedis.AddHook(wakeup.Hook())
 	swapServer := func(queues map[string]int) *asynq.Server {
-		return asynq.NewServerFromRedisClient(swapRedis, asynq.Config{
+		return asynq.NewServerFromRedisClient(queueRedis, asynq.Config{
 			Concurrency:              concurrency,
 			Queues:                   queues,
 			ShutdownTimeout:          shutdownTimeout,
@@ -259,7 +260,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	srv := swapServer(tasks.SwapQueues)
 	// Webhooks have their own server and task slots: a receiver that hangs holds a
 	// delivery slot, never a swap's. It starts at once; it needs no model.
-	hooks := asynq.NewServer(redisOpt, asynq.Config{
+	hooks := asynq.NewServerFromRedisClient(queueRedis, asynq.Config{
 		Concurrency:              max(webhookConcurrency, 1),
 		Queues:                   tasks.WebhookQueues,
 		ShutdownTimeout:          webhook.DefaultTimeout + time.Second,
@@ -267,8 +268,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		IsFailure:                tasks.IsFailure,
 		DelayedTaskCheckInterval: scheduledPoll,
 		// With direct first attempts, this queue holds retries (forwarded every
-		// scheduledPoll anyway) and the API's cancel events: polling it as often as
-		// the swap queue would double the idle cost for nothing.
+		// scheduledPoll anyway) and events due at once (the API's cancel events,
+		// batch.completed), which come with a wake-up: polling it as often as the
+		// swap queue would add to the idle cost for nothing.
 		TaskCheckInterval: webhookPoll,
 		Logger:            asynqLogger{log},
 	})
