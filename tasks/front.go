@@ -43,8 +43,8 @@ const backlogTurn = 2
 
 // frontScript: KEYS[1] the pending list (its front is the right end), KEYS[2] the id
 // moved last (the back of the fair-share group), KEYS[3] a count of moves; ARGV[1] the
-// task id, ARGV[2] backlogTurn, ARGV[3] and ARGV[4] the wake-up channel and message. The new task is at the left end (LPUSH), so LREM finds
-// it at once. On a backlog turn the task left of the group's back (the oldest backlog
+// task id, ARGV[2] backlogTurn, ARGV[3] and ARGV[4] the wake-up channel and message.
+// The new task is at the left end (LPUSH), so LREM finds it at once. On a backlog turn the task left of the group's back (the oldest backlog
 // task; LPOS and LINDEX count from the right, where the group is) becomes the back.
 // LINSERT BEFORE the back puts the new task behind it, and answers -1 when the back
 // has been dequeued already (so has the whole group): then RPUSH puts it at the front.

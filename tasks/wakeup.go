@@ -38,10 +38,7 @@ const WakeChannel = "swapd:wake"
 // :paused, :active, :lease, stable since v0.18); a different layout is never held
 // back, and the worker then simply polls (TestWakeupTakesATaskAtOnce fails).
 type Wakeup struct {
-	// Wait is how long an empty dequeue is held back for a message. It must stay well
-	// under asynq's 30 s task lease, which asynq computes before the dequeue it
-	// sends: a task taken after a wait has a lease that much shorter (the heartbeat
-	// extends it every 5 s).
+	// Wait is how long an empty dequeue is held back for a message, at most MaxWakeWait.
 	Wait time.Duration
 
 	rdb     redis.UniversalClient
@@ -50,10 +47,17 @@ type Wakeup struct {
 	done    chan struct{}            // closed when Run ends: nothing waits after
 }
 
+// MaxWakeWait bounds Wakeup.Wait. asynq computes a task's 30 s lease before it sends
+// the dequeue, so a task taken after a wait has a lease that much shorter; the
+// heartbeat extends leases every 5 s, and 10 s leaves the rest of the lease to spare.
+// A wait past the lease would hand out tasks whose lease had already run out, for
+// the recoverer to give to a second worker.
+const MaxWakeWait = 10 * time.Second
+
 // NewWakeup returns a Wakeup that subscribes through rdb (Run) and holds an empty
-// dequeue back for at most wait.
+// dequeue back for at most wait (capped at MaxWakeWait; 0 holds nothing back).
 func NewWakeup(rdb redis.UniversalClient, wait time.Duration) *Wakeup {
-	return &Wakeup{Wait: wait, rdb: rdb, signals: map[string]chan struct{}{}, done: make(chan struct{})}
+	return &Wakeup{Wait: min(wait, MaxWakeWait), rdb: rdb, signals: map[string]chan struct{}{}, done: make(chan struct{})}
 }
 
 // Run listens on WakeChannel until ctx ends. go-redis resubscribes after a dropped
@@ -134,7 +138,7 @@ func (w *Wakeup) dequeue(ctx context.Context, queue string, run func() error) er
 			return err // a task, or an error asynq handles
 		}
 		if timeout == nil {
-			t := time.NewTimer(w.Wait)
+			t := time.NewTimer(min(w.Wait, MaxWakeWait))
 			defer t.Stop()
 			timeout = t.C
 		}

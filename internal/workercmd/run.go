@@ -65,7 +65,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
 	s.String("SWAPD_POLL_INTERVAL", "50ms", "how long an idle worker sleeps before it looks for new swap tasks again, once SWAPD_WAKE_WAIT passed without a wake-up (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
-	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for a wake-up message (Redis pub/sub, sent with each task due at once) after finding its queue empty, before it sleeps its poll interval and looks again (0: no wake-ups, poll only)")
+	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for a wake-up message (Redis pub/sub, sent with each task due at once) after finding its queue empty, before it sleeps its poll interval and looks again (at most 10s; 0: no wake-ups, poll only)")
 	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue, and an idle worker looks for webhook tasks (default: a quarter of the webhook schedule's first delay, within SWAPD_POLL_INTERVAL and 1s)")
 	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
@@ -90,6 +90,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	urlExpiry := common.URLExpiry()
 	poll := s.Duration("SWAPD_POLL_INTERVAL")
 	wakeWait := s.Duration("SWAPD_WAKE_WAIT")
+	if wakeWait < 0 || wakeWait > tasks.MaxWakeWait {
+		return fmt.Errorf("SWAPD_WAKE_WAIT: %s is not between 0 and %s (asynq's task lease is counted from before the wait)", wakeWait, tasks.MaxWakeWait)
+	}
 	// Scheduled and retried tasks (webhook retries, swaps waiting out an outage) need
 	// far less precision than new jobs: a quarter of the first webhook delay (1 s of
 	// Svix's 5 s) makes an idle worker far cheaper than following poll (bench.sh).
