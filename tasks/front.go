@@ -27,12 +27,12 @@ import (
 // (already taken, or a different layout) is left where it is, and the job runs in
 // submission order. TestMoveToFront runs it against asynq itself.
 //
-// The script ends by publishing queue on WakeChannel, so idle workers take the task
-// where it now is (Wakeup) without a round trip of its own.
+// The script ends by pushing a wake-up token for queue (wake), so an idle worker takes
+// the task where it now is (Wakeup) without a round trip of its own.
 func moveToFront(ctx context.Context, rdb redis.UniversalClient, queue, id string) error {
 	// The hash tag keeps swapd's two keys in the pending list's Cluster slot.
-	keys := []string{"asynq:{" + queue + "}:pending", "swapd:{" + queue + "}:fronted", "swapd:{" + queue + "}:fronted-count"}
-	if err := frontScript.Run(ctx, rdb, keys, id, backlogTurn, WakeChannel, queue).Err(); err != nil {
+	keys := []string{"asynq:{" + queue + "}:pending", "swapd:{" + queue + "}:fronted", "swapd:{" + queue + "}:fronted-count", wakeKey(queue)}
+	if err := frontScript.Run(ctx, rdb, keys, id, backlogTurn, wakeTokens, wakeTTL.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("move job %s to the front of %s: %w", id, queue, err)
 	}
 	return nil
@@ -42,15 +42,20 @@ func moveToFront(ctx context.Context, rdb redis.UniversalClient, queue, id strin
 const backlogTurn = 2
 
 // frontScript: KEYS[1] the pending list (its front is the right end), KEYS[2] the id
-// moved last (the back of the fair-share group), KEYS[3] a count of moves; ARGV[1] the
-// task id, ARGV[2] backlogTurn, ARGV[3] and ARGV[4] the wake-up channel and message.
-// The new task is at the left end (LPUSH), so LREM finds it at once. On a backlog turn the task left of the group's back (the oldest backlog
+// moved last (the back of the fair-share group), KEYS[3] a count of moves, KEYS[4] the
+// wake-up tokens; ARGV[1] the task id, ARGV[2] backlogTurn, ARGV[3] and ARGV[4]
+// wakeTokens and wakeTTL in ms (the lines of wakeLua). The new task is at the left end
+// (LPUSH), so LREM finds it at once. On a backlog turn the task left of the group's back (the oldest backlog
 // task; LPOS and LINDEX count from the right, where the group is) becomes the back.
 // LINSERT BEFORE the back puts the new task behind it, and answers -1 when the back
 // has been dequeued already (so has the whole group): then RPUSH puts it at the front.
 var frontScript = redis.NewScript(`
+local function wake()
+  if redis.call('LLEN', KEYS[4]) < tonumber(ARGV[3]) then redis.call('LPUSH', KEYS[4], 1) end
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  wake()
   return 0
 end
 local back = redis.call('GET', KEYS[2])
@@ -68,5 +73,5 @@ end
 if placed <= 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
 redis.call('EXPIRE', KEYS[3], 86400)
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+wake()
 return 1`)

@@ -5,46 +5,48 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// WakeChannel is the Redis pub/sub channel a queue's name is published on once a task
-// waits in it, so that idle workers take it at once (Wakeup): by EnqueueSwap for a
-// swap task (after moving it ahead of the backlog, if it is to be), and by the
-// Notifier for a webhook task due at once.
-const WakeChannel = "swapd:wake"
-
-// A Wakeup gives asynq the blocking dequeue it lacks. asynq's
-// processor asks Redis for a task, and when none waits it sleeps its
-// TaskCheckInterval and asks again: a worker either polls often (on this 2-core VM,
-// 20 round trips a second at 50 ms cost an idle worker about 2 % of a core, much of
-// it in waking the process up) or lets a new job wait up to the interval. With a
-// Wakeup, an empty answer to the dequeue is held back (Hook) until a message on
-// WakeChannel says a task came into that queue, and the dequeue is then
-// asked again at once; only after Wait without a message does asynq see the empty
-// answer and sleep. So an idle worker makes about one dequeue a Wait, and a new job
-// is taken a pub/sub message after it was queued, not a poll later.
+// A Wakeup gives asynq the blocking dequeue it lacks. asynq's processor asks Redis for
+// a task, and when none waits it sleeps its TaskCheckInterval and asks again: a worker
+// either polls often (on this 2-core VM, 20 round trips a second at 50 ms cost an idle
+// worker about 2 % of a core, much of it in waking the process up) or lets a new job
+// wait up to the interval. With a Wakeup, an empty answer to the dequeue is held back
+// (Hook) while the worker blocks on its queue's list of wake-up tokens (BLPOP on
+// wakeKey), and the dequeue is asked again as soon as it takes one; only after Wait
+// without a token does asynq see the empty answer and sleep. So an idle worker makes
+// about one dequeue a Wait, and a new job is taken a round trip after it was queued,
+// not a poll later.
 //
-// Nothing depends on a message arriving: a task that came without one (a retry that
-// asynq's forwarder moved in, a message lost while the subscription reconnects) is
-// taken by the next dequeue, at most Wait plus the TaskCheckInterval later. A message
-// cannot be missed between the dequeue and the wait: the waiter takes its queue's
-// signal before it sends the dequeue, and a task queued after the dequeue ran is
-// published after it too, so its message closes that signal (wakeup_test.go).
+// Whoever queues a task due at once pushes a token (wake): EnqueueSwap, inside the
+// script that moves a fair-share job ahead of the backlog, and the Notifier for a
+// webhook task. A token wakes one worker (Redis serves the longest-blocked BLPOP
+// first), not every idle worker of the fleet, as a broadcast would; and it stays in
+// the list until taken, so a token pushed between a worker's empty dequeue and its
+// BLPOP is not lost. A list holds at most wakeTokens and expires a minute after its
+// last push: tokens pushed while every worker was busy cost, later, one empty
+// dequeue each.
+//
+// Nothing depends on a token: a task that came without one (a retry that asynq's
+// forwarder moved in) is taken by the next dequeue, at most Wait plus the
+// TaskCheckInterval later.
 //
 // The hook recognises asynq's dequeue script by its keys (asynq:{<queue>}:pending,
 // :paused, :active, :lease, stable since v0.18); a different layout is never held
 // back, and the worker then simply polls (TestWakeupTakesATaskAtOnce fails).
 type Wakeup struct {
-	// Wait is how long an empty dequeue is held back for a message, at most MaxWakeWait.
+	// Wait is how long an empty dequeue is held back for a token: whole seconds (BLPOP
+	// takes seconds), at most MaxWakeWait.
 	Wait time.Duration
 
-	rdb     redis.UniversalClient
-	mu      sync.Mutex
-	signals map[string]chan struct{} // per queue; closed and replaced on a message
-	done    chan struct{}            // closed when Run ends: nothing waits after
+	rdb    redis.UniversalClient
+	closed atomic.Bool
+	mu     sync.Mutex
+	held   map[string]int // queues with a dequeue held, and how many
 }
 
 // MaxWakeWait bounds Wakeup.Wait. asynq computes a task's 30 s lease before it sends
@@ -54,53 +56,27 @@ type Wakeup struct {
 // the recoverer to give to a second worker.
 const MaxWakeWait = 10 * time.Second
 
-// NewWakeup returns a Wakeup that subscribes through rdb (Run) and holds an empty
-// dequeue back for at most wait (capped at MaxWakeWait; 0 holds nothing back).
+// NewWakeup returns a Wakeup that blocks on the token lists through rdb and holds an
+// empty dequeue back for wait, rounded up to whole seconds and capped at MaxWakeWait
+// (0 holds nothing back).
 func NewWakeup(rdb redis.UniversalClient, wait time.Duration) *Wakeup {
-	return &Wakeup{Wait: min(wait, MaxWakeWait), rdb: rdb, signals: map[string]chan struct{}{}, done: make(chan struct{})}
+	if wait > 0 {
+		wait = min(max(wait.Round(time.Second), time.Second), MaxWakeWait)
+	}
+	return &Wakeup{Wait: wait, rdb: rdb, held: map[string]int{}}
 }
 
-// Run listens on WakeChannel until ctx ends. go-redis resubscribes after a dropped
-// connection by itself; messages published meanwhile are lost, which only delays
-// their tasks (see Wakeup). When Run returns, held dequeues answer at once, so a
-// server shutting down is not kept waiting.
-func (w *Wakeup) Run(ctx context.Context) {
-	defer close(w.done)
-	sub := w.rdb.Subscribe(ctx, WakeChannel)
-	defer sub.Close()
-	msgs := sub.Channel()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			w.wake(m.Payload)
+// Close makes held dequeues answer, so a server shutting down is not kept waiting: it
+// pushes a token to each queue this Wakeup holds a dequeue on (another worker may
+// take it instead, and ask its queue once more for nothing).
+func (w *Wakeup) Close(ctx context.Context) {
+	w.closed.Store(true)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for q, n := range w.held {
+		for range n {
+			wake(ctx, w.rdb, q)
 		}
-	}
-}
-
-// signal returns queue's current signal: it is closed by the next message for queue.
-func (w *Wakeup) signal(queue string) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	ch, ok := w.signals[queue]
-	if !ok {
-		ch = make(chan struct{})
-		w.signals[queue] = ch
-	}
-	return ch
-}
-
-// wake closes queue's signal, if anyone took it, and starts a new one.
-func (w *Wakeup) wake(queue string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if ch, ok := w.signals[queue]; ok {
-		close(ch)
-		delete(w.signals, queue)
 	}
 }
 
@@ -128,29 +104,32 @@ func (h wakeupHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 // dequeue runs asynq's dequeue of queue (run) and, while it finds nothing, runs it
-// again after each message for queue, until one finds a task or Wait has passed.
+// again after each wake-up token it takes, until one finds a task or Wait has passed.
 func (w *Wakeup) dequeue(ctx context.Context, queue string, run func() error) error {
-	var timeout <-chan time.Time
+	deadline := time.Now().Add(w.Wait)
 	for {
-		signal := w.signal(queue) // before the dequeue: a task queued after it closes this
 		err := run()
 		if !errors.Is(err, redis.Nil) {
 			return err // a task, or an error asynq handles
 		}
-		if timeout == nil {
-			t := time.NewTimer(min(w.Wait, MaxWakeWait))
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-signal:
-		case <-timeout:
-			return err
-		case <-w.done:
-			return err
-		case <-ctx.Done():
+		left := time.Until(deadline).Round(time.Second)
+		if left <= 0 || w.closed.Load() {
 			return err
 		}
+		w.hold(queue, 1)
+		_, berr := w.rdb.BLPop(ctx, left, wakeKey(queue)).Result()
+		w.hold(queue, -1)
+		if berr != nil {
+			return err // no token in time (redis.Nil), or Redis failing: asynq polls
+		}
+	}
+}
+
+func (w *Wakeup) hold(queue string, d int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.held[queue] += d; w.held[queue] == 0 {
+		delete(w.held, queue)
 	}
 }
 
@@ -179,8 +158,28 @@ func dequeuedQueue(cmd redis.Cmder) (string, bool) {
 	return q, true
 }
 
-// wake tells idle workers that a task waits in queue (see Wakeup). A failure is not an
-// error for the caller: the task is queued, and is taken by the next poll.
+// wakeKey is queue's list of wake-up tokens; the hash tag keeps it in the Cluster slot
+// of asynq's keys for the queue, so the front script may push to it.
+func wakeKey(queue string) string { return "swapd:{" + queue + "}:wake" }
+
+// wakeTokens is the most tokens a queue's list holds: enough to wake that many idle
+// workers for a burst of tasks at once (each keeps taking tasks while there are
+// any), few enough that those pushed while all workers were busy cost little later.
+const wakeTokens = 64
+
+// wakeTTL: a token list expires this long after its last push.
+const wakeTTL = time.Minute
+
+// wakeLua pushes a token to KEYS[1] unless it holds ARGV[1] already, and renews its
+// expiry of ARGV[2] ms. frontScript runs the same lines.
+const wakeLua = `
+if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[1]) then redis.call('LPUSH', KEYS[1], 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])`
+
+var wakeScript = redis.NewScript(wakeLua + "\nreturn 1")
+
+// wake tells an idle worker that a task waits in queue (see Wakeup). A failure is not
+// an error for the caller: the task is queued, and is taken by the next poll.
 func wake(ctx context.Context, rdb redis.UniversalClient, queue string) {
-	_ = rdb.Publish(ctx, WakeChannel, queue).Err()
+	_ = wakeScript.Run(ctx, rdb, []string{wakeKey(queue)}, wakeTokens, wakeTTL.Milliseconds()).Err()
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/swapd/swapd/pkg/jobs"
 )
 
-// dequeueCounter counts asynq's dequeues of a swap queue as they reach Redis, and
-// those that found nothing. Added after the Wakeup's hook, it sees each dequeue the
-// Wakeup sends.
+// dequeueCounter counts asynq's dequeues of a queue, and those that found nothing.
+// Added after the Wakeup's hook, it sees each dequeue the Wakeup sends to Redis;
+// added before, each answer asynq gets.
 type dequeueCounter struct {
 	queue       string
 	sent, empty atomic.Int64
@@ -46,20 +46,18 @@ func (c *dequeueCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 // wakeupServer starts a one-slot asynq server on queue whose dequeues go through a
 // Wakeup holding them for wait, and which sleeps poll after an empty answer. It
-// returns the dequeue counter and a channel that receives the job id of each swap or
-// webhook task run.
-func wakeupServer(t *testing.T, addr, queue string, wait, poll time.Duration) (*dequeueCounter, <-chan string) {
+// returns the counters of dequeues sent to Redis and of answers asynq got, and a
+// channel that receives the job id of each swap or webhook task run.
+func wakeupServer(t *testing.T, addr, queue string, wait, poll time.Duration) (sent, got *dequeueCounter, ran <-chan string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	sub := redis.NewClient(&redis.Options{Addr: addr})
-	w := NewWakeup(sub, wait)
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
+	tokens := redis.NewClient(&redis.Options{Addr: addr})
+	w := NewWakeup(tokens, wait)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	counter := &dequeueCounter{queue: queue}
+	counter, answers := &dequeueCounter{queue: queue}, &dequeueCounter{queue: queue}
+	rdb.AddHook(answers)
 	rdb.AddHook(w.Hook())
 	rdb.AddHook(counter)
-	ran := make(chan string, 16)
+	runs := make(chan string, 16)
 	mux := asynq.NewServeMux()
 	run := func(ctx context.Context, task *asynq.Task) error {
 		var p struct {
@@ -68,7 +66,7 @@ func wakeupServer(t *testing.T, addr, queue string, wait, poll time.Duration) (*
 		if err := decodePayload(task, &p); err != nil {
 			return err
 		}
-		ran <- p.JobID
+		runs <- p.JobID
 		return nil
 	}
 	mux.HandleFunc(TypeSwap, run)
@@ -78,17 +76,12 @@ func wakeupServer(t *testing.T, addr, queue string, wait, poll time.Duration) (*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel() // first: held dequeues answer, so the shutdown is not kept waiting
-		<-done
+		w.Close(context.Background()) // first: held dequeues answer, so the shutdown is not kept waiting
 		srv.Shutdown()
 		rdb.Close()
-		sub.Close()
+		tokens.Close()
 	})
-	waitFor(t, "the wake-up subscription", func() bool {
-		n, err := sub.PubSubNumSub(context.Background(), WakeChannel).Result()
-		return err == nil && n[WakeChannel] == 1
-	})
-	return counter, ran
+	return counter, answers, runs
 }
 
 // heldWhileIdle checks that the server's first dequeue found nothing and is held: no
@@ -125,14 +118,14 @@ func ranJob(t *testing.T, ran <-chan string, want string) {
 }
 
 // TestWakeupTakesATaskAtOnce runs asynq's own server with a Wakeup that holds an
-// empty dequeue for an hour, and a poll of 200 ms: the first dequeue is held (a
-// second is not sent in the time five polls would take; it would be if the hook no
-// longer recognised asynq's dequeue), so a job EnqueueSwap queues can only run
-// because its wake-up message made the held dequeue ask again: the dequeue after the
-// empty one takes it, and the next one is held again.
+// empty dequeue for 10 s, and a poll of 200 ms: the first dequeue is held (a second
+// is not sent in the time five polls would take; it would be if the hook no longer
+// recognised asynq's dequeue), so a job EnqueueSwap queues is taken because its
+// wake-up token made the held dequeue ask again: the dequeue after the empty one
+// takes it, and the next one is held again.
 func TestWakeupTakesATaskAtOnce(t *testing.T) {
 	addr := testenv.Redis(t)
-	counter, ran := wakeupServer(t, addr, QueueSwap, time.Hour, 200*time.Millisecond)
+	counter, answers, ran := wakeupServer(t, addr, QueueSwap, MaxWakeWait, 200*time.Millisecond)
 	heldWhileIdle(t, counter)
 
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -144,6 +137,9 @@ func TestWakeupTakesATaskAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		ranJob(t, ran, id)
+		if n := answers.empty.Load(); n != 0 {
+			t.Fatalf("asynq saw %d empty answers before job %s ran, want 0: the held dequeue took it", n, id)
+		}
 		// After each job, one dequeue that found it and then one held empty again.
 		waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == int64(i+2) })
 		if got, want := counter.sent.Load(), int64(2*i+3); got != want {
@@ -157,7 +153,7 @@ func TestWakeupTakesATaskAtOnce(t *testing.T) {
 // EnqueueSwap does the swap queue's.
 func TestWakeupWebhookTask(t *testing.T) {
 	addr := testenv.Redis(t)
-	counter, ran := wakeupServer(t, addr, QueueWebhooks, time.Hour, 200*time.Millisecond)
+	counter, answers, ran := wakeupServer(t, addr, QueueWebhooks, MaxWakeWait, 200*time.Millisecond)
 	heldWhileIdle(t, counter)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
@@ -167,54 +163,47 @@ func TestWakeupWebhookTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	ranJob(t, ran, "job-canceled")
+	if n := answers.empty.Load(); n != 0 {
+		t.Fatalf("asynq saw %d empty answers before the task ran, want 0: the held dequeue took it", n)
+	}
 	waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == 2 })
 	if got := counter.sent.Load(); got != 3 {
 		t.Fatalf("%d dequeues sent, want 3 (empty, the woken one that took the task, held)", got)
 	}
 }
 
-// TestWakeupWithoutMessage: a task queued without a message (as asynq's forwarder
-// moves retries in) is taken by the next dequeue after the wait, and a wake-up
-// subscription that Redis dropped comes back by itself.
-func TestWakeupWithoutMessage(t *testing.T) {
+// TestWakeupWithoutToken: a task queued without a token (as asynq's forwarder moves
+// retries in) is taken by the next dequeue after the wait.
+func TestWakeupWithoutToken(t *testing.T) {
 	addr := testenv.Redis(t)
-	_, ran := wakeupServer(t, addr, QueueSwap, 100*time.Millisecond, 10*time.Millisecond)
+	_, _, ran := wakeupServer(t, addr, QueueSwap, time.Second, 10*time.Millisecond)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
-	client := asynq.NewClientFromRedisClient(rdb)
 	task, err := NewSwapTask("job-quiet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Enqueue(task); err != nil {
+	if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(task); err != nil {
 		t.Fatal(err)
 	}
 	ranJob(t, ran, "job-quiet")
-
-	ctx := context.Background()
-	if err := rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the subscription back", func() bool {
-		n, err := rdb.PubSubNumSub(ctx, WakeChannel).Result()
-		return err == nil && n[WakeChannel] == 1
-	})
-	if err := EnqueueSwap(ctx, client, rdb, &jobs.Job{ID: "job-after-kill"}); err != nil {
-		t.Fatal(err)
-	}
-	ranJob(t, ran, "job-after-kill")
 }
 
-// TestWakeupDequeueNoLostMessage: a message that arrives after the dequeue ran but
-// before the wait began (the run below delivers it itself) is not lost: the dequeue is
-// asked again at once, not after Wait. When the Wakeup stops, a held dequeue answers.
-func TestWakeupDequeueNoLostMessage(t *testing.T) {
-	w := NewWakeup(nil, 5*time.Second) // a lost message: redis.Nil after 5 s
+// TestWakeupTokenNotLost: a token pushed after the dequeue ran but before the wait
+// began (the run below pushes it itself) is not lost: it stays in the list, and the
+// dequeue is asked again at once, not after Wait (10 s). Another queue's token
+// changes nothing. A closed Wakeup holds nothing back. Tokens pushed while no worker
+// waits stop at wakeTokens and expire.
+func TestWakeupTokenNotLost(t *testing.T) {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	w := NewWakeup(rdb, MaxWakeWait)
 	runs := 0
-	err := w.dequeue(context.Background(), QueueSwap, func() error {
+	err := w.dequeue(ctx, QueueSwap, func() error {
 		if runs++; runs == 1 {
-			w.wake("other-queue") // not this queue's: changes nothing
-			w.wake(QueueSwap)
+			wake(ctx, rdb, "other-queue")
+			wake(ctx, rdb, QueueSwap)
 			return redis.Nil
 		}
 		return nil // the task
@@ -222,12 +211,22 @@ func TestWakeupDequeueNoLostMessage(t *testing.T) {
 	if err != nil || runs != 2 {
 		t.Fatalf("dequeue = %v after %d runs, want a task after 2", err, runs)
 	}
+	if n := rdb.LLen(ctx, wakeKey(QueueSwap)).Val(); n != 0 {
+		t.Fatalf("%d tokens left, want the one pushed taken", n)
+	}
 
-	close(w.done) // as when Run ends
+	w.Close(ctx)
 	runs = 0
-	err = w.dequeue(context.Background(), QueueSwap, func() error { runs++; return redis.Nil })
+	err = w.dequeue(ctx, QueueSwap, func() error { runs++; return redis.Nil })
 	if !errors.Is(err, redis.Nil) || runs != 1 {
-		t.Fatalf("stopped Wakeup: dequeue = %v after %d runs, want redis.Nil after 1", err, runs)
+		t.Fatalf("closed Wakeup: dequeue = %v after %d runs, want redis.Nil after 1", err, runs)
+	}
+
+	for range 2 * wakeTokens {
+		wake(ctx, rdb, QueueWebhooks)
+	}
+	if n, ttl := rdb.LLen(ctx, wakeKey(QueueWebhooks)).Val(), rdb.PTTL(ctx, wakeKey(QueueWebhooks)).Val(); n != wakeTokens || ttl <= 0 || ttl > wakeTTL {
+		t.Fatalf("after %d wakes with no worker: %d tokens expiring in %s, want %d expiring within %s", 2*wakeTokens, n, ttl, wakeTokens, wakeTTL)
 	}
 }
 

@@ -65,7 +65,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	metricsAddr := s.String("SWAPD_METRICS_ADDR", "127.0.0.1:9091", "where the worker serves /metrics (empty: off)")
 	metricsKeys := s.String("SWAPD_ADMIN_KEYS", "", "if set, /metrics on the worker requires one of these operator keys (tenant keys are refused)")
 	s.String("SWAPD_POLL_INTERVAL", "50ms", "how long an idle worker sleeps before it looks for new swap tasks again, once SWAPD_WAKE_WAIT passed without a wake-up (asynq has no blocking dequeue; each look costs Redis commands and CPU)")
-	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for a wake-up message (Redis pub/sub, sent with each task due at once) after finding its queue empty, before it sleeps its poll interval and looks again (at most 10s; 0: no wake-ups, poll only)")
+	s.String("SWAPD_WAKE_WAIT", "1s", "how long an idle worker waits for a wake-up token (a Redis list, pushed with each task due at once) after finding its queue empty, before it sleeps its poll interval and looks again (whole seconds, at most 10s; 0: no wake-ups, poll only)")
 	s.String("SWAPD_SCHEDULED_POLL_INTERVAL", "", "how often scheduled and retried tasks are moved to their queue, and an idle worker looks for webhook tasks (default: a quarter of the webhook schedule's first delay, within SWAPD_POLL_INTERVAL and 1s)")
 	s.String("SWAPD_WEBHOOK_DIRECT", "true", "make a webhook's first attempt from the worker that ended the job (the queued task, scheduled for the first retry, makes the rest)")
 	s.String("SWAPD_REAPER_GRACE", "2m", "age of a job's last change before the reaper repairs it (a vanished task, a webhook never enqueued)")
@@ -234,11 +234,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	offers := workerOffers(pipelines[devs[0]])
 	profile := jobs.ProfileID(profileItems(offers))
-	// The asynq servers' dequeues wait for a wake-up message (published with each task
-	// due at once) instead of polling (tasks.Wakeup), through a Redis client of their
-	// own that carries the hook.
+	// The asynq servers' dequeues wait for a wake-up token (pushed with each task due
+	// at once) instead of polling (tasks.Wakeup), through a Redis client of their own
+	// that carries the hook.
 	wakeup := tasks.NewWakeup(rdb, wakeWait)
-	go wakeup.Run(ctx)
 	queueRedis, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return fmt.Errorf("SWAPD_REDIS_URL: no Redis client for the queues")
@@ -304,6 +303,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "swapd worker running on %v (%d slots each, %d swap tasks and %d webhook deliveries at once, ONNX Runtime %s)\n", devs, slots, concurrency, webhookConcurrency, inference.Version())
 	<-ctx.Done()
+	wakeup.Close(context.WithoutCancel(ctx)) // held dequeues answer now, not after SWAPD_WAKE_WAIT
 	stopProfile()
 	srv.Shutdown()
 	return nil
