@@ -124,9 +124,9 @@ if [ "${BENCH_FLEETS:-1}" != 0 ]; then
   peer_fleet "peer, 1 celery worker (-c 1)" 1
   peer_fleet "peer, 8 celery workers (-c 1 each)" 8
 fi
-if [ -n "${BENCH_WAKE_SWEEP-250ms 1s 5s}" ]; then
+if [ -n "${BENCH_WAKE_SWEEP-1s 2s 5s}" ]; then
   echo "== idle cost of one swapd worker by SWAPD_WAKE_WAIT (how long an empty dequeue waits for a wake-up)"
-  for w in ${BENCH_WAKE_SWEEP-250ms 1s 5s}; do swapd_fleet "SWAPD_WAKE_WAIT=$w" 1 SWAPD_WAKE_WAIT="$w"; done
+  for w in ${BENCH_WAKE_SWEEP-1s 2s 5s}; do swapd_fleet "SWAPD_WAKE_WAIT=$w" 1 SWAPD_WAKE_WAIT="$w"; done
 fi
 if [ -n "${BENCH_POLL_SWEEP-250ms 100ms 50ms 20ms 10ms 5ms 50ms+100ms}" ]; then
   echo "== idle cost of one swapd worker polling only (SWAPD_WAKE_WAIT=0) by SWAPD_POLL_INTERVAL (p+s: SWAPD_SCHEDULED_POLL_INTERVAL=s too)"
