@@ -44,18 +44,15 @@ const backlogTurn = 2
 // frontScript: KEYS[1] the pending list (its front is the right end), KEYS[2] the id
 // moved last (the back of the fair-share group), KEYS[3] a count of moves, KEYS[4] the
 // wake-up tokens; ARGV[1] the task id, ARGV[2] backlogTurn, ARGV[3] and ARGV[4]
-// wakeTokens and wakeTTL in ms (the lines of wakeLua). The new task is at the left end
-// (LPUSH), so LREM finds it at once. On a backlog turn the task left of the group's back (the oldest backlog
-// task; LPOS and LINDEX count from the right, where the group is) becomes the back.
+// wakeTokens and wakeTTL in ms (for wakeLua's wake). The new task is at the left end
+// (LPUSH), so LREM finds it at once. On a backlog turn the task left of the group's
+// back (the oldest backlog task; LPOS and LINDEX count from the right, where the
+// group is) becomes the back.
 // LINSERT BEFORE the back puts the new task behind it, and answers -1 when the back
 // has been dequeued already (so has the whole group): then RPUSH puts it at the front.
-var frontScript = redis.NewScript(`
-local function wake()
-  if redis.call('LLEN', KEYS[4]) < tonumber(ARGV[3]) then redis.call('LPUSH', KEYS[4], 1) end
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
-end
+var frontScript = redis.NewScript(wakeLua + `
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
-  wake()
+  wake(KEYS[4], ARGV[3], ARGV[4])
   return 0
 end
 local back = redis.call('GET', KEYS[2])
@@ -73,5 +70,5 @@ end
 if placed <= 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
 redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)
 redis.call('EXPIRE', KEYS[3], 86400)
-wake()
+wake(KEYS[4], ARGV[3], ARGV[4])
 return 1`)

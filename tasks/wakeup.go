@@ -170,13 +170,17 @@ const wakeTokens = 64
 // wakeTTL: a token list expires this long after its last push.
 const wakeTTL = time.Minute
 
-// wakeLua pushes a token to KEYS[1] unless it holds ARGV[1] already, and renews its
-// expiry of ARGV[2] ms. frontScript runs the same lines.
+// wakeLua defines the Lua function wake(key, most, ttl): it pushes a token to the list
+// key unless it holds most already, and renews its expiry of ttl ms. wakeScript and
+// frontScript both start with it.
 const wakeLua = `
-if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[1]) then redis.call('LPUSH', KEYS[1], 1) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])`
+local function wake(key, most, ttl)
+  if redis.call('LLEN', key) < tonumber(most) then redis.call('LPUSH', key, 1) end
+  redis.call('PEXPIRE', key, ttl)
+end
+`
 
-var wakeScript = redis.NewScript(wakeLua + "\nreturn 1")
+var wakeScript = redis.NewScript(wakeLua + "wake(KEYS[1], ARGV[1], ARGV[2])\nreturn 1")
 
 // wake tells an idle worker that a task waits in queue (see Wakeup). A failure is not
 // an error for the caller: the task is queued, and is taken by the next poll.

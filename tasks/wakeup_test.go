@@ -131,20 +131,28 @@ func TestWakeupTakesATaskAtOnce(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	client := asynq.NewClientFromRedisClient(rdb)
-	for i, backlog := range []bool{false, true} { // moved to the front (the script publishes), and not
+	for i, backlog := range []bool{false, true} { // moved to the front (the script pushes the token), and not (wake)
 		id := []string{"job-fair", "job-backlog"}[i]
 		if err := EnqueueSwap(context.Background(), client, rdb, &jobs.Job{ID: id, Backlog: backlog}); err != nil {
 			t.Fatal(err)
 		}
-		ranJob(t, ran, id)
-		if n := answers.empty.Load(); n != 0 {
-			t.Fatalf("asynq saw %d empty answers before job %s ran, want 0: the held dequeue took it", n, id)
-		}
-		// After each job, one dequeue that found it and then one held empty again.
-		waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == int64(i+2) })
-		if got, want := counter.sent.Load(), int64(2*i+3); got != want {
-			t.Fatalf("after job %d: %d dequeues sent, want %d", i+1, got, want)
-		}
+		takenWhenWoken(t, counter, answers, ran, id, i+1)
+	}
+}
+
+// takenWhenWoken checks that job id, the n-th task of a wakeupServer whose dequeue was
+// held, ran without asynq ever seeing an empty answer (the held dequeue took it when
+// woken), and that the dequeues sent since are the usual ones: each task costs the
+// dequeue that took it and one held empty again after it.
+func takenWhenWoken(t *testing.T, counter, answers *dequeueCounter, ran <-chan string, id string, n int) {
+	t.Helper()
+	ranJob(t, ran, id)
+	if e := answers.empty.Load(); e != 0 {
+		t.Fatalf("asynq saw %d empty answers before %s ran, want 0: the held dequeue took it", e, id)
+	}
+	waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == int64(n+1) })
+	if got, want := counter.sent.Load(), int64(2*n+1); got != want {
+		t.Fatalf("after task %d (%s): %d dequeues sent, want %d", n, id, got, want)
 	}
 }
 
@@ -162,14 +170,7 @@ func TestWakeupWebhookTask(t *testing.T) {
 	if err := n.enqueue(context.Background(), p, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	ranJob(t, ran, "job-canceled")
-	if n := answers.empty.Load(); n != 0 {
-		t.Fatalf("asynq saw %d empty answers before the task ran, want 0: the held dequeue took it", n)
-	}
-	waitFor(t, "the next held dequeue", func() bool { return counter.empty.Load() == 2 })
-	if got := counter.sent.Load(); got != 3 {
-		t.Fatalf("%d dequeues sent, want 3 (empty, the woken one that took the task, held)", got)
-	}
+	takenWhenWoken(t, counter, answers, ran, "job-canceled", 1)
 }
 
 // TestWakeupWithoutToken: a task queued without a token (as asynq's forwarder moves
